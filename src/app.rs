@@ -1,0 +1,84 @@
+//! Everything a request needs, independent of Pingora: [`App::decide`] turns a request head into
+//! a [`Decision`] (forward, with or without an identity, or answer here).
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::{header, Response, StatusCode};
+
+use crate::auth::{AuthOutcome, AuthenticatedSession, SessionValidator};
+use crate::config::{Config, Policy};
+use crate::routing::{self, json_response, RouteTable};
+use crate::store::SessionStore;
+use crate::time::Clock;
+
+/// What to do with a request.
+#[derive(Debug)]
+pub enum Decision {
+    /// Proxy to `upstream`, with the identity of `session` if there is one.
+    Forward { upstream: SocketAddr, session: Option<Arc<AuthenticatedSession>> },
+    /// Answer the client directly; the upstream never sees the request.
+    Respond(Response<Bytes>),
+}
+
+/// The gateway's state, shared by every request.
+pub struct App {
+    pub config: Arc<Config>,
+    pub routes: RouteTable,
+    pub validator: SessionValidator,
+    pub store: Arc<dyn SessionStore>,
+}
+
+impl App {
+    /// An app for `config` reading sessions from `store`.
+    pub fn new(config: Config, store: Arc<dyn SessionStore>, clock: Arc<dyn Clock>) -> Self {
+        let config = Arc::new(config);
+        Self {
+            routes: RouteTable::new(&config),
+            validator: SessionValidator::new(config.clone(), store.clone(), clock),
+            store,
+            config,
+        }
+    }
+
+    /// Decides what happens to a request with head `req`.
+    pub async fn decide(&self, req: &Parts) -> Decision {
+        let path = req.uri.path();
+        if !routing::path_is_canonical(path) {
+            return Decision::Respond(json_response(StatusCode::BAD_REQUEST, r#"{"error":"bad_path"}"#));
+        }
+        let host = req.headers.get(header::HOST).and_then(|h| h.to_str().ok()).or_else(|| req.uri.host());
+        let route = self.routes.classify(host, path);
+        let upstream = route.upstream.addr;
+        if route.policy == Policy::Public {
+            return Decision::Forward { upstream, session: None };
+        }
+        let cookies = req.headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok());
+        match self.validator.validate(cookies).await {
+            Ok(AuthOutcome::Authenticated(session)) => Decision::Forward { upstream, session: Some(session) },
+            Ok(AuthOutcome::Anonymous(_)) if route.policy == Policy::Optional => {
+                Decision::Forward { upstream, session: None }
+            }
+            Ok(AuthOutcome::Anonymous(reason)) => {
+                tracing::debug!(route = route.name, reason = reason.as_str(), "unauthenticated");
+                let target = req.uri.path_and_query().map_or(path, |pq| pq.as_str());
+                Decision::Respond(routing::unauthenticated(&route, &req.method, &req.headers, target, &self.config))
+            }
+            Err(e) => {
+                // SECURITY: fail closed; the error text names the database, never the token.
+                tracing::warn!(route = route.name, error = %e, "session lookup failed");
+                let mut response =
+                    json_response(StatusCode::SERVICE_UNAVAILABLE, r#"{"error":"session_store_unavailable"}"#);
+                response.headers_mut().insert(header::RETRY_AFTER, http::HeaderValue::from_static("1"));
+                Decision::Respond(response)
+            }
+        }
+    }
+
+    /// The peer's address as the forwarding rules see it.
+    pub fn client_ip(&self, req: &Parts, peer: IpAddr) -> IpAddr {
+        crate::forwarding::client_ip(&req.headers, peer, &self.config)
+    }
+}

@@ -1,0 +1,209 @@
+//! Better Auth's signed session cookie: reading it from `Cookie` headers and checking its HMAC.
+//!
+//! The value is `encodeURIComponent(token + "." + base64(HMAC-SHA256(secret, token)))`, with
+//! standard base64 and `=` padding (always 44 characters), as better-call signs it. Headers are
+//! read as better-call reads them: the first occurrence of a name wins, surrounding double quotes
+//! are removed, and the value is percent-decoded only when it contains `%`.
+
+use std::borrow::Cow;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use hmac::{Hmac, KeyInit, Mac};
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use sha2::Sha256;
+
+/// The characters JavaScript's `encodeURIComponent` escapes.
+const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'!')
+    .remove(b'~')
+    .remove(b'*')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')');
+
+/// Length of a base64-encoded HMAC-SHA256 with padding.
+const SIGNATURE_LEN: usize = 44;
+
+/// The HMAC-SHA256 key derived from `BETTER_AUTH_SECRET`, keyed once and cloned per use.
+#[derive(Clone)]
+pub struct SigningKey {
+    mac: Hmac<Sha256>,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SigningKey(..)")
+    }
+}
+
+impl SigningKey {
+    /// A key from the Better Auth secret (its UTF-8 bytes, as Better Auth uses them).
+    pub fn new(secret: &str) -> Self {
+        // HMAC accepts keys of any length, so this cannot fail.
+        let mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes())
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        Self { mac }
+    }
+
+    /// HMAC-SHA256 of `message`.
+    pub fn mac(&self, message: &[u8]) -> [u8; 32] {
+        let mut mac = self.mac.clone();
+        mac.update(message);
+        mac.finalize().into_bytes().into()
+    }
+
+    /// Checks `signature` against `message` in constant time.
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        let mut mac = self.mac.clone();
+        mac.update(message);
+        mac.verify_slice(signature).is_ok()
+    }
+
+    /// The cookie value Better Auth writes for `token`: `token.signature`, URI-component encoded.
+    pub fn sign_cookie_value(&self, token: &str) -> String {
+        let signed = format!("{token}.{}", STANDARD.encode(self.mac(token.as_bytes())));
+        utf8_percent_encode(&signed, URI_COMPONENT).to_string()
+    }
+
+    /// The token inside a decoded signed cookie value, if its signature is valid.
+    ///
+    /// SECURITY: the signature comparison is constant-time (`Mac::verify_slice`).
+    pub fn verify_cookie_value<'a>(&self, value: &'a str) -> Option<&'a str> {
+        let dot = value.rfind('.')?;
+        if dot < 1 {
+            return None;
+        }
+        let (token, signature) = (&value[..dot], &value[dot + 1..]);
+        if signature.len() != SIGNATURE_LEN || !signature.ends_with('=') {
+            return None;
+        }
+        let raw = STANDARD.decode(signature).ok()?;
+        self.verify(token.as_bytes(), &raw).then_some(token)
+    }
+}
+
+/// The value of cookie `name` across all `Cookie` header values, as better-call reads it.
+pub fn find_cookie<'a>(header_values: impl IntoIterator<Item = &'a str>, name: &str) -> Option<Cow<'a, str>> {
+    header_values.into_iter().find_map(|header| {
+        header.split(';').find_map(|pair| {
+            let (n, v) = pair.split_once('=')?;
+            (n.trim() == name).then(|| decode_value(v.trim()))
+        })
+    })
+}
+
+/// Strips surrounding quotes, then percent-decodes if the value contains `%` (keeping the raw
+/// value when decoding fails, as `decodeURIComponent` errors are ignored by better-call).
+fn decode_value(raw: &str) -> Cow<'_, str> {
+    let unquoted = if raw.len() >= 2 && raw.starts_with('"') && raw.ends_with('"') {
+        &raw[1..raw.len() - 1]
+    } else {
+        raw
+    };
+    if !unquoted.contains('%') {
+        return Cow::Borrowed(unquoted);
+    }
+    match percent_decode_str(unquoted).decode_utf8() {
+        Ok(decoded) => decoded,
+        Err(_) => Cow::Borrowed(unquoted),
+    }
+}
+
+/// Every cookie name in the `Cookie` header values, in order (for stripping cookies upstream).
+pub fn cookie_pairs(header: &str) -> impl Iterator<Item = (&str, &str)> {
+    header.split(';').filter_map(|pair| {
+        let (n, v) = pair.split_once('=')?;
+        Some((n.trim(), v.trim()))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "better-auth-secret-12345678901234567890";
+
+    #[test]
+    fn signs_like_better_call() {
+        // Recorded from a real Better Auth 1.7 server with a fake secret; only the format is
+        // checked here, the interop test checks bytes against the live server.
+        let key = SigningKey::new(SECRET);
+        let value = key.sign_cookie_value("kgkgA28pJNWPyf6bl5FNujooXTtdAXT7");
+        assert!(value.starts_with("kgkgA28pJNWPyf6bl5FNujooXTtdAXT7."));
+        assert!(value.ends_with("%3D"), "padding `=` is URI-encoded: {value}");
+        assert!(!value.contains('+') && !value.contains('/'));
+    }
+
+    #[test]
+    fn valid_signature_round_trips() {
+        let key = SigningKey::new(SECRET);
+        let encoded = key.sign_cookie_value("abcDEF123");
+        let decoded = decode_value(&encoded);
+        assert_eq!(key.verify_cookie_value(&decoded), Some("abcDEF123"));
+    }
+
+    #[test]
+    fn tampered_token_or_signature_is_rejected() {
+        let key = SigningKey::new(SECRET);
+        let good = decode_value(&key.sign_cookie_value("abcDEF123")).into_owned();
+        let tampered_token = good.replacen("abc", "abd", 1);
+        assert_eq!(key.verify_cookie_value(&tampered_token), None);
+        let mut sig_flipped = good.clone();
+        let i = good.rfind('.').unwrap() + 3;
+        let c = if &good[i..=i] == "A" { "B" } else { "A" };
+        sig_flipped.replace_range(i..=i, c);
+        assert_eq!(key.verify_cookie_value(&sig_flipped), None);
+    }
+
+    #[test]
+    fn wrong_secret_is_rejected() {
+        let value = SigningKey::new(SECRET).sign_cookie_value("tok");
+        let other = SigningKey::new("another-secret-another-secret-00000");
+        assert_eq!(other.verify_cookie_value(&decode_value(&value)), None);
+    }
+
+    #[test]
+    fn malformed_values_are_rejected() {
+        let key = SigningKey::new(SECRET);
+        for bad in ["", ".", "tok", ".sig", "tok.", "tok.short=", "tok.!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!=",
+            "tok.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"]
+        {
+            assert_eq!(key.verify_cookie_value(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn raw_unencoded_value_is_accepted() {
+        let key = SigningKey::new(SECRET);
+        let raw = decode_value(&key.sign_cookie_value("tok123")).into_owned();
+        let header = format!("better-auth.session_token={raw}");
+        let found = find_cookie([header.as_str()], "better-auth.session_token").unwrap();
+        assert_eq!(key.verify_cookie_value(&found), Some("tok123"));
+    }
+
+    #[test]
+    fn first_occurrence_wins_across_headers() {
+        let found = find_cookie(["a=1; x=first", "x=second"], "x");
+        assert_eq!(found.as_deref(), Some("first"));
+        let found = find_cookie(["a=1", "x=second; x=third"], "x");
+        assert_eq!(found.as_deref(), Some("second"));
+    }
+
+    #[test]
+    fn quotes_are_removed_and_percent_decoded() {
+        assert_eq!(find_cookie(["x=\"a%2Bb\""], "x").as_deref(), Some("a+b"));
+        assert_eq!(find_cookie(["  x  =  v  "], "x").as_deref(), Some("v"));
+        assert_eq!(find_cookie(["x=%E0%A4%A"], "x").as_deref(), Some("%E0%A4%A"), "bad escapes keep raw");
+        assert_eq!(find_cookie(["xy=1; novalue; y"], "x"), None);
+    }
+
+    #[test]
+    fn cookie_names_must_match_exactly() {
+        assert_eq!(find_cookie(["__Secure-x=1"], "x"), None);
+        assert_eq!(find_cookie(["x.0=1"], "x"), None);
+    }
+}

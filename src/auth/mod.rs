@@ -1,0 +1,11 @@
+//! Session authentication, independent of Pingora: cookie signatures, the session cache, and
+//! the validator that combines them with the store.
+
+pub mod cache;
+pub mod cookie;
+pub mod identity;
+pub mod session;
+pub mod validator;
+
+pub use identity::AuthenticatedSession;
+pub use validator::{AnonReason, AuthOutcome, SessionValidator, StoreUnavailable};

@@ -1,0 +1,122 @@
+//! Better Auth's `session` and `user` rows as Gatehouse reads them, and the pure checks on them.
+
+use crate::time::Timestamp;
+
+/// A `session` row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id: String,
+    /// The secret token from the cookie. Never log it or return it to a client.
+    pub token: String,
+    pub user_id: String,
+    pub expires_at: Timestamp,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+    /// Admin plugin: the admin impersonating this user.
+    pub impersonated_by: Option<String>,
+}
+
+/// A `user` row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub image: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// Admin plugin: comma-separated roles.
+    pub role: Option<String>,
+    pub banned: Option<bool>,
+    pub ban_reason: Option<String>,
+    pub ban_expires: Option<Timestamp>,
+    /// Extra columns read for `headers.user_columns`, in config order.
+    pub extra: Vec<Option<String>>,
+}
+
+/// A session joined with its user: what one store lookup returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub session: Session,
+    pub user: User,
+}
+
+impl SessionRecord {
+    /// Whether the session has expired at `now` (Better Auth: `expiresAt < now`).
+    pub fn is_expired(&self, now: Timestamp) -> bool {
+        self.session.expires_at < now
+    }
+
+    /// Whether the user is banned at `now`: `banned` set and `banExpires` unset or in the future.
+    pub fn is_banned(&self, now: Timestamp) -> bool {
+        self.user.banned == Some(true) && self.user.ban_expires.is_none_or(|until| until > now)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::*;
+
+    /// A record for tests: session `sess-<token>`, user `user-1`, valid until `expires_at`.
+    pub fn record(token: &str, expires_at: Timestamp) -> SessionRecord {
+        SessionRecord {
+            session: Session {
+                id: format!("sess-{token}"),
+                token: token.into(),
+                user_id: "user-1".into(),
+                expires_at,
+                created_at: Timestamp::from_millis(0),
+                updated_at: Timestamp::from_millis(0),
+                ip_address: Some("203.0.113.7".into()),
+                user_agent: None,
+                impersonated_by: None,
+            },
+            user: User {
+                id: "user-1".into(),
+                name: "Alice".into(),
+                email: "alice@example.com".into(),
+                email_verified: true,
+                image: None,
+                created_at: Timestamp::from_millis(0),
+                updated_at: Timestamp::from_millis(0),
+                role: Some("user".into()),
+                banned: Some(false),
+                ban_reason: None,
+                ban_expires: None,
+                extra: Vec::new(),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::record;
+    use super::*;
+
+    #[test]
+    fn expiry_is_strict() {
+        let r = record("t", Timestamp::from_millis(1_000));
+        assert!(!r.is_expired(Timestamp::from_millis(1_000)));
+        assert!(r.is_expired(Timestamp::from_millis(1_001)));
+    }
+
+    #[test]
+    fn bans_with_and_without_expiry() {
+        let now = Timestamp::from_millis(5_000);
+        let mut r = record("t", Timestamp::from_millis(10_000));
+        assert!(!r.is_banned(now));
+        r.user.banned = Some(true);
+        assert!(r.is_banned(now), "no banExpires: banned for good");
+        r.user.ban_expires = Some(Timestamp::from_millis(6_000));
+        assert!(r.is_banned(now));
+        r.user.ban_expires = Some(Timestamp::from_millis(4_000));
+        assert!(!r.is_banned(now), "ban has run out");
+        r.user.banned = None;
+        r.user.ban_expires = None;
+        assert!(!r.is_banned(now));
+    }
+}

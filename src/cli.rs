@@ -1,0 +1,136 @@
+//! The command line: `serve` (default), `check`, `migrate` and `demo`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use crate::app::App;
+use crate::config::{Config, ConfigError, ProcessEnv};
+use crate::store::{self, StoreError};
+use crate::time::SystemClock;
+
+/// A Pingora gateway that authenticates every request with a Better Auth session.
+#[derive(Debug, Parser)]
+#[command(name = "gatehouse", version)]
+pub struct Cli {
+    /// The TOML config file (defaults and environment variables apply without one).
+    #[arg(long, global = true, env = "GATEHOUSE_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway (the default).
+    Serve,
+    /// Validate a config file and exit: 0 when valid, 2 naming the key at fault otherwise.
+    Check,
+    /// Create Better Auth's schema (core tables and admin plugin columns) in a database, for
+    /// development and tests. `serve` never alters tables.
+    Migrate {
+        /// The database to migrate (defaults to the configured one).
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// Run a complete local setup: a SQLite database with a demo user and session, an echo
+    /// upstream, and the gateway in front. Prints ready-to-paste curl commands.
+    Demo {
+        /// Where the database and demo secret live.
+        #[arg(long, default_value = "data")]
+        data_dir: PathBuf,
+        /// The gateway's address.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
+}
+
+/// Runs the command line.
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => match load(cli.config.as_deref()) {
+            Ok(config) => serve(config),
+            Err(code) => code,
+        },
+        Command::Check => match load(cli.config.as_deref()) {
+            Ok(config) => {
+                println!("ok: {}", config.summary());
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        Command::Migrate { database_url } => {
+            let url = match database_url {
+                Some(url) => url,
+                None => match load(cli.config.as_deref()) {
+                    Ok(config) => config.database.url.expose().to_string(),
+                    Err(code) => return code,
+                },
+            };
+            match block_on(store::migrate::run(&url)) {
+                Ok(()) => {
+                    println!("migrated: Better Auth schema is in place");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&format!("migrate failed: {e}")),
+            }
+        }
+        Command::Demo { data_dir, listen } => crate::demo::run(&data_dir, &listen),
+    }
+}
+
+fn load(path: Option<&std::path::Path>) -> Result<Config, ExitCode> {
+    Config::load(path, &ProcessEnv).map_err(|e: ConfigError| {
+        eprintln!("config error: {e}");
+        ExitCode::from(2)
+    })
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("{message}");
+    ExitCode::FAILURE
+}
+
+/// Runs `future` on a runtime that is dropped afterwards (startup work only: Pingora builds its
+/// own runtimes for serving).
+pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("cannot start a tokio runtime: {e}"))
+        .block_on(future)
+}
+
+/// Checks that the database has the configured tables and columns. An unreachable database is
+/// only a warning (requests then get 503 until it is back); a schema mismatch is fatal.
+pub(crate) fn check_schema(config: &Config) -> Result<(), String> {
+    let probe = store::open(&config.database).map_err(|e| e.to_string())?;
+    match block_on(probe.find_session("")) {
+        Ok(_) => Ok(()),
+        Err(StoreError::Database(sqlx::Error::Database(e))) => Err(format!(
+            "the database does not match database.schema: {e}. Point database.url at Better Auth's \
+             database, set database.schema to the layout it uses, or create the schema with `gatehouse migrate`"
+        )),
+        Err(e) => {
+            tracing::warn!(error = %e, "database unreachable at startup; session lookups get 503 until it answers");
+            Ok(())
+        }
+    }
+}
+
+fn serve(config: Config) -> ExitCode {
+    crate::init_logging();
+    if let Err(message) = check_schema(&config) {
+        return fail(&message);
+    }
+    let store = match store::open(&config.database) {
+        Ok(store) => store,
+        Err(e) => return fail(&e.to_string()),
+    };
+    tracing::info!("gatehouse starting: {}", config.summary());
+    let app = Arc::new(App::new(config, store, Arc::new(SystemClock)));
+    crate::server::build(app).run_forever()
+}

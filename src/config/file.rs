@@ -1,0 +1,219 @@
+//! The raw shapes of the TOML config file: what serde reads, with defaults and nothing else.
+//!
+//! Unknown keys are rejected everywhere. Validation and parsing into real types happen in
+//! [`super::Config::from_file`].
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// The whole config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConfigFile {
+    pub server: ServerSection,
+    pub better_auth: BetterAuthSection,
+    pub database: DatabaseSection,
+    pub cache: CacheSection,
+    pub headers: HeadersSection,
+    pub proxy: ProxySection,
+    pub routes: Vec<RouteSection>,
+}
+
+/// A duration written as whole seconds (`86400`, as Better Auth's options are) or as text with a
+/// unit (`"30s"`, `"500ms"`, `"7d"`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum DurationValue {
+    Seconds(u64),
+    Text(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSection {
+    pub listen: String,
+    pub threads: usize,
+    pub grace_period: DurationValue,
+    pub graceful_shutdown_timeout: DurationValue,
+    pub pid_file: Option<String>,
+    pub upgrade_sock: Option<String>,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            threads: 2,
+            grace_period: DurationValue::Seconds(5),
+            graceful_shutdown_timeout: DurationValue::Seconds(5),
+            pid_file: None,
+            upgrade_sock: None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BetterAuthSection {
+    pub secret: Option<String>,
+    pub url: Option<String>,
+    pub base_path: String,
+    pub upstream: Option<String>,
+    pub cookie_prefix: String,
+    pub use_secure_cookies: Option<bool>,
+    pub expires_in: DurationValue,
+    pub update_age: DurationValue,
+    pub cookies: CookieNamesSection,
+}
+
+impl Default for BetterAuthSection {
+    fn default() -> Self {
+        Self {
+            secret: None,
+            url: None,
+            base_path: "/api/auth".into(),
+            upstream: None,
+            cookie_prefix: "better-auth".into(),
+            use_secure_cookies: None,
+            expires_in: DurationValue::Seconds(604_800),
+            update_age: DurationValue::Seconds(86_400),
+            cookies: CookieNamesSection::default(),
+        }
+    }
+}
+
+/// Per-cookie name overrides, as Better Auth's `advanced.cookies.<name>.name`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CookieNamesSection {
+    pub session_token: Option<String>,
+    pub session_data: Option<String>,
+    pub dont_remember: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSection {
+    pub url: Option<String>,
+    pub max_connections: u32,
+    pub acquire_timeout: DurationValue,
+    pub schema: SchemaSection,
+}
+
+impl Default for DatabaseSection {
+    fn default() -> Self {
+        Self {
+            url: None,
+            max_connections: 10,
+            acquire_timeout: DurationValue::Text("2s".into()),
+            schema: SchemaSection::default(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchemaSection {
+    pub naming: String,
+    pub user_table: String,
+    pub session_table: String,
+    pub admin_plugin: bool,
+    pub sqlite_dates: String,
+    pub columns: BTreeMap<String, String>,
+}
+
+impl Default for SchemaSection {
+    fn default() -> Self {
+        Self {
+            naming: "camelCase".into(),
+            user_table: "user".into(),
+            session_table: "session".into(),
+            admin_plugin: true,
+            sqlite_dates: "iso".into(),
+            columns: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheSection {
+    pub max_entries: u64,
+    pub max_staleness: DurationValue,
+    pub negative_ttl: DurationValue,
+}
+
+impl Default for CacheSection {
+    fn default() -> Self {
+        Self {
+            max_entries: 100_000,
+            max_staleness: DurationValue::Seconds(30),
+            negative_ttl: DurationValue::Seconds(5),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HeadersSection {
+    pub user_id: String,
+    pub user_email: String,
+    pub user_name: String,
+    pub user_role: String,
+    pub session_id: String,
+    pub strip_prefixes: Vec<String>,
+    pub user_columns: BTreeMap<String, String>,
+}
+
+impl Default for HeadersSection {
+    fn default() -> Self {
+        Self {
+            user_id: "x-auth-user-id".into(),
+            user_email: "x-auth-user-email".into(),
+            user_name: "x-auth-user-name".into(),
+            user_role: "x-auth-user-role".into(),
+            session_id: "x-auth-session-id".into(),
+            strip_prefixes: vec!["x-auth-".into()],
+            user_columns: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProxySection {
+    pub upstream: String,
+    pub trusted_proxies: Vec<String>,
+    pub strip_auth_cookies: bool,
+    pub login_url: String,
+    pub login_redirect_param: String,
+    pub connect_timeout: DurationValue,
+    pub read_timeout: DurationValue,
+}
+
+impl Default for ProxySection {
+    fn default() -> Self {
+        Self {
+            upstream: "http://127.0.0.1:3000".into(),
+            trusted_proxies: Vec::new(),
+            strip_auth_cookies: false,
+            login_url: "/login".into(),
+            login_redirect_param: "callbackURL".into(),
+            connect_timeout: DurationValue::Seconds(2),
+            read_timeout: DurationValue::Seconds(60),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteSection {
+    pub prefix: String,
+    pub host: Option<String>,
+    pub upstream: Option<String>,
+    #[serde(default)]
+    pub policy: Option<String>,
+    #[serde(default)]
+    pub unauthenticated: Option<String>,
+}

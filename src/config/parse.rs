@@ -1,0 +1,79 @@
+//! Parsers for single config values, each returning a [`ConfigError`] that names its key.
+
+use std::net::ToSocketAddrs;
+use std::time::Duration;
+
+use http::HeaderName;
+
+use super::file::DurationValue;
+use super::{ConfigError, Upstream};
+
+/// Whole seconds, or text with a unit (`"500ms"`, `"30s"`, `"7d"`).
+pub(super) fn duration(key: &str, value: &DurationValue) -> Result<Duration, ConfigError> {
+    match value {
+        DurationValue::Seconds(s) => Ok(Duration::from_secs(*s)),
+        DurationValue::Text(t) => humantime::parse_duration(t).map_err(|_| {
+            ConfigError::new(key, format!("`{t}` is not a duration; write seconds (30) or text with a unit (\"30s\", \"500ms\", \"7d\")"))
+        }),
+    }
+}
+
+/// Names that must never carry identity: forwarding them would break HTTP or leak credentials.
+const RESERVED_HEADERS: &[&str] = &[
+    "host", "cookie", "authorization", "connection", "keep-alive", "proxy-authorization",
+    "proxy-authenticate", "te", "trailer", "transfer-encoding", "upgrade", "content-length",
+    "content-type", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
+];
+
+/// A lowercase header name that is safe to inject.
+pub(super) fn header_name(key: &str, name: &str) -> Result<HeaderName, ConfigError> {
+    let lower = name.to_ascii_lowercase();
+    if RESERVED_HEADERS.contains(&lower.as_str()) {
+        return Err(ConfigError::new(key, format!("`{name}` is reserved; pick another name such as x-auth-user-id")));
+    }
+    HeaderName::from_bytes(lower.as_bytes())
+        .map_err(|_| ConfigError::new(key, format!("`{name}` is not a valid header name")))
+}
+
+/// A table or column name: letters, digits and `_`, so it can be quoted safely in any dialect.
+pub(super) fn identifier(key: &str, name: &str) -> Result<String, ConfigError> {
+    let ok = !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !ok {
+        return Err(ConfigError::new(
+            key,
+            format!("`{name}` must be a plain SQL identifier (letters, digits, `_`)"),
+        ));
+    }
+    Ok(name.to_string())
+}
+
+/// An `http://host:port` upstream, resolved to an address now so requests never wait on DNS.
+pub(super) fn upstream(key: &str, url: &str) -> Result<Upstream, ConfigError> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|_| ConfigError::new(key, format!("`{url}` is not a URL such as http://127.0.0.1:3000")))?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some("https") => {
+            return Err(ConfigError::new(
+                key,
+                format!("`{url}`: https upstreams are not supported; terminate TLS in front of the app or use http://"),
+            ))
+        }
+        _ => return Err(ConfigError::new(key, format!("`{url}` must start with http://"))),
+    }
+    if uri.path() != "/" && !uri.path().is_empty() {
+        return Err(ConfigError::new(key, format!("`{url}` must not have a path; requests keep their own")));
+    }
+    let host = uri.host().ok_or_else(|| ConfigError::new(key, format!("`{url}` has no host")))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port = uri.port_u16().unwrap_or(80);
+    let addr = (host, port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| ConfigError::new(key, format!("`{url}`: cannot resolve `{host}`")))?;
+    Ok(Upstream { url: url.to_string(), addr })
+}

@@ -1,0 +1,33 @@
+//! Gatehouse: a reverse proxy, built on Pingora, that authenticates every request with a Better
+//! Auth session and hands the upstream the user's identity in headers.
+//!
+//! Layers, with dependencies pointing down:
+//!
+//! ```text
+//! server, proxy/        Pingora glue (the only modules that import pingora)
+//! app, routing,         what to do with a request, as values
+//! forwarding
+//! auth/                 cookie signatures, the moka cache, the validator
+//! store/                Better Auth's tables through sqlx (SQLite, PostgreSQL, MySQL)
+//! config/, time         used by all of the above
+//! ```
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+mod demo;
+pub mod forwarding;
+pub mod proxy;
+pub mod routing;
+pub mod server;
+pub mod store;
+pub mod time;
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Ignore the error: a second call in the same process keeps the first subscriber.
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

@@ -1,0 +1,22 @@
+//! Writing a response built by the domain code (`http::Response<Bytes>`) to a Pingora session.
+
+use bytes::Bytes;
+use http::Response;
+use pingora::http::ResponseHeader;
+use pingora::prelude::*;
+
+/// Writes `response` with an exact `Content-Length`, keeping the connection reusable.
+pub async fn write(session: &mut Session, response: Response<Bytes>) -> Result<()> {
+    let (parts, body) = response.into_parts();
+    let mut header = ResponseHeader::build(parts.status, Some(parts.headers.len() + 1))?;
+    for (name, value) in &parts.headers {
+        header.append_header(name.clone(), value.clone())?;
+    }
+    header.insert_header(http::header::CONTENT_LENGTH, body.len().to_string())?;
+    let has_body = !body.is_empty();
+    session.write_response_header(Box::new(header), !has_body).await?;
+    if has_body {
+        session.write_response_body(Some(body), true).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,154 @@
+//! Which route a request belongs to, and what a `required` route answers without a session.
+//!
+//! Pure functions of the request head: no I/O, no Pingora.
+
+use bytes::Bytes;
+use http::{header, HeaderMap, Method, Response, StatusCode};
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+
+use crate::config::{Config, Policy, RouteConfig, Unauthenticated, Upstream};
+
+/// A route as the request path resolved it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteMatch<'a> {
+    /// A stable name for logs: the route's prefix, or `better_auth` / `default`.
+    pub name: &'a str,
+    pub upstream: &'a Upstream,
+    pub policy: Policy,
+    pub unauthenticated: Unauthenticated,
+}
+
+/// The configured routes plus the Better Auth pass-through and the default route.
+#[derive(Debug, Clone)]
+pub struct RouteTable {
+    routes: Vec<RouteConfig>,
+    base_path: String,
+    better_auth_upstream: Upstream,
+    default_upstream: Upstream,
+}
+
+impl RouteTable {
+    /// The table for `config`.
+    pub fn new(config: &Config) -> Self {
+        Self {
+            routes: config.routes.clone(),
+            base_path: config.better_auth.base_path.clone(),
+            better_auth_upstream: config.better_auth.upstream.clone(),
+            default_upstream: config.proxy.upstream.clone(),
+        }
+    }
+
+    /// The route for a request to `host` (the `Host` header, any port ignored) and `path`.
+    ///
+    /// Requests under the Better Auth base path go to Better Auth untouched. Otherwise the
+    /// longest matching prefix wins, a route naming the host beating one that does not; with no
+    /// match, the default upstream with the `required` policy.
+    pub fn classify(&self, host: Option<&str>, path: &str) -> RouteMatch<'_> {
+        if prefix_matches(&self.base_path, path) {
+            return RouteMatch {
+                name: "better_auth",
+                upstream: &self.better_auth_upstream,
+                policy: Policy::Public,
+                unauthenticated: Unauthenticated::Status,
+            };
+        }
+        let host = host.map(|h| h.rsplit_once(':').map_or(h, |(name, _)| name));
+        let best = self
+            .routes
+            .iter()
+            .filter(|r| prefix_matches(&r.prefix, path))
+            .filter(|r| r.host.as_deref().is_none_or(|want| host.is_some_and(|h| h.eq_ignore_ascii_case(want))))
+            .max_by_key(|r| (r.prefix.len(), r.host.is_some()));
+        match best {
+            Some(r) => RouteMatch { name: &r.prefix, upstream: &r.upstream, policy: r.policy, unauthenticated: r.unauthenticated },
+            None => RouteMatch {
+                name: "default",
+                upstream: &self.default_upstream,
+                policy: Policy::Required,
+                unauthenticated: Unauthenticated::Auto,
+            },
+        }
+    }
+}
+
+/// `/api` matches `/api` and `/api/x` but not `/apix`; a prefix ending in `/` matches by bytes.
+fn prefix_matches(prefix: &str, path: &str) -> bool {
+    match path.strip_prefix(prefix) {
+        Some(rest) => prefix.ends_with('/') || rest.is_empty() || rest.starts_with('/') || rest.starts_with('?'),
+        None => false,
+    }
+}
+
+/// Whether a path is free of the tricks that make a prefix match differently here and at the
+/// upstream: dot segments, backslashes, and encoded dots, slashes or backslashes.
+///
+/// SECURITY: a request for `/api/auth/../admin` must not pass as a Better Auth route.
+pub fn path_is_canonical(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    let encoded_trick = ["%2e", "%2f", "%5c"].iter().any(|e| lower.contains(e));
+    let dot_segment = path.split('/').any(|segment| segment == "." || segment == "..");
+    path.starts_with('/') && !encoded_trick && !dot_segment && !path.contains('\\')
+}
+
+/// Whether the client is a browser navigating (and so should be redirected to sign in) rather
+/// than a script calling an API.
+pub fn is_browser_navigation(method: &Method, headers: &HeaderMap) -> bool {
+    if method != Method::GET && method != Method::HEAD {
+        return false;
+    }
+    if headers.contains_key("x-requested-with") {
+        return false;
+    }
+    if let Some(mode) = headers.get("sec-fetch-mode") {
+        return mode.as_bytes().eq_ignore_ascii_case(b"navigate");
+    }
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .any(|v| v.to_str().is_ok_and(|s| s.contains("text/html")))
+}
+
+/// The answer to a request without a valid session on a `required` route.
+pub fn unauthenticated(
+    route: &RouteMatch<'_>,
+    method: &Method,
+    headers: &HeaderMap,
+    path_and_query: &str,
+    config: &Config,
+) -> Response<Bytes> {
+    let redirect = match route.unauthenticated {
+        Unauthenticated::Status => false,
+        Unauthenticated::Redirect => method == Method::GET || method == Method::HEAD,
+        Unauthenticated::Auto => is_browser_navigation(method, headers),
+    };
+    if !redirect {
+        return json_response(StatusCode::UNAUTHORIZED, r#"{"error":"unauthenticated"}"#);
+    }
+    let login = &config.proxy.login_url;
+    let separator = if login.contains('?') { '&' } else { '?' };
+    let location = format!(
+        "{login}{separator}{}={}",
+        config.proxy.login_redirect_param,
+        utf8_percent_encode(path_and_query, NON_ALPHANUMERIC)
+    );
+    let mut response = Response::new(Bytes::new());
+    *response.status_mut() = StatusCode::FOUND;
+    if let Ok(value) = location.parse() {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response.headers_mut().insert(header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
+    response
+}
+
+/// A JSON response with `no-store` caching.
+pub fn json_response(status: StatusCode, body: &'static str) -> Response<Bytes> {
+    let mut response = Response::new(Bytes::from_static(body.as_bytes()));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    headers.insert(header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
+    response
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,45 @@
+//! Turning a [`Config`] into a running Pingora server: the proxy service on the configured
+//! listener, with Pingora's process settings taken from `[server]`.
+
+use std::sync::Arc;
+
+use pingora::server::configuration::ServerConf;
+use pingora::server::Server;
+use pingora::services::listening::Service;
+
+use crate::app::App;
+use crate::config::Config;
+use crate::proxy::{EchoApp, Gateway};
+
+/// Pingora's process settings from ours.
+fn server_conf(config: &Config) -> ServerConf {
+    let mut conf = ServerConf {
+        threads: config.server.threads,
+        grace_period_seconds: Some(config.server.grace_period.as_secs()),
+        graceful_shutdown_timeout_seconds: Some(config.server.graceful_shutdown_timeout.as_secs()),
+        ..ServerConf::default()
+    };
+    // Per-instance paths, so several gateways can run on one machine.
+    let port = config.server.listen.port();
+    conf.pid_file = config.server.pid_file.clone().unwrap_or_else(|| format!("/tmp/gatehouse-{port}.pid"));
+    conf.upgrade_sock = config.server.upgrade_sock.clone().unwrap_or_else(|| format!("/tmp/gatehouse-{port}.sock"));
+    conf
+}
+
+/// A server running the gateway for `app`, ready for `run_forever`.
+pub fn build(app: Arc<App>) -> Server {
+    let config = app.config.clone();
+    let mut server = Server::new_with_opt_and_conf(None, server_conf(&config));
+    server.bootstrap();
+    let mut proxy = pingora::proxy::http_proxy_service_with_name(&server.configuration, Gateway::new(app), "gatehouse");
+    proxy.add_tcp(&config.server.listen.to_string());
+    server.add_service(proxy);
+    server
+}
+
+/// Adds the demo's echo upstream on `addr` to `server`.
+pub fn add_echo_upstream(server: &mut Server, addr: &str) {
+    let mut echo = Service::new("echo upstream".to_string(), EchoApp);
+    echo.add_tcp(addr);
+    server.add_service(echo);
+}

@@ -1,0 +1,227 @@
+//! The SQL Gatehouse runs, built once at startup from the configured schema for one dialect.
+//!
+//! Dates come back from every database as BIGINT milliseconds, whatever the column type
+//! (`timestamptz`, `timestamp`, `timestamp(3)`, ISO text or epoch integers in SQLite), so one
+//! decoder serves all three. Identifiers were validated as `[A-Za-z0-9_]` by the config, so
+//! quoting them is safe.
+
+use crate::config::{SchemaConfig, SqliteDates};
+
+/// A SQL dialect and its date storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite(SqliteDates),
+    Postgres,
+    MySql,
+}
+
+/// How a date parameter is bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateParam {
+    /// An `i64` of epoch milliseconds.
+    Millis,
+    /// ISO-8601 text with milliseconds.
+    IsoText,
+}
+
+impl Dialect {
+    fn quote(self, ident: &str) -> String {
+        match self {
+            Dialect::MySql => format!("`{ident}`"),
+            _ => format!("\"{ident}\""),
+        }
+    }
+
+    fn placeholder(self, n: usize) -> String {
+        match self {
+            Dialect::Postgres => format!("${n}"),
+            _ => "?".to_string(),
+        }
+    }
+
+    /// An expression giving `column` (a date) as BIGINT epoch milliseconds.
+    fn millis(self, column: &str) -> String {
+        match self {
+            // extract(epoch) reads `timestamp` as UTC and `timestamptz` as the instant it is.
+            Dialect::Postgres => format!("CAST(EXTRACT(EPOCH FROM {column}) * 1000 AS BIGINT)"),
+            // UNIX_TIMESTAMP reads TIMESTAMP as stored (UTC) and DATETIME in the session zone,
+            // which sqlx sets to +00:00.
+            Dialect::MySql => format!("CAST(ROUND(UNIX_TIMESTAMP({column}) * 1000) AS SIGNED)"),
+            // Either layout can be read, whatever `sqlite_dates` says.
+            Dialect::Sqlite(_) => format!(
+                "CASE typeof({column}) WHEN 'integer' THEN {column} WHEN 'real' THEN CAST({column} AS INTEGER) \
+                 WHEN 'null' THEN NULL ELSE CAST(strftime('%s', {column}) AS INTEGER) * 1000 \
+                 + CAST(substr(strftime('%f', {column}), 4) AS INTEGER) END"
+            ),
+        }
+    }
+
+    /// An expression turning placeholder `p` (bound as [`Self::date_param`]) into a column value.
+    fn date_value(self, p: &str) -> String {
+        match self {
+            Dialect::Postgres => format!("to_timestamp(CAST({p} AS DOUBLE PRECISION) / 1000.0)"),
+            Dialect::MySql => format!("FROM_UNIXTIME({p} / 1000)"),
+            Dialect::Sqlite(_) => p.to_string(),
+        }
+    }
+
+    /// How date parameters are bound.
+    pub fn date_param(self) -> DateParam {
+        match self {
+            Dialect::Sqlite(SqliteDates::Iso) => DateParam::IsoText,
+            _ => DateParam::Millis,
+        }
+    }
+
+    fn text(self, column: &str) -> String {
+        match self {
+            Dialect::Postgres => format!("CAST({column} AS TEXT)"),
+            Dialect::MySql => format!("CAST({column} AS CHAR)"),
+            Dialect::Sqlite(_) => format!("CAST({column} AS TEXT)"),
+        }
+    }
+}
+
+/// The statements of a store, with their column order documented where it matters.
+#[derive(Debug, Clone)]
+pub struct Queries {
+    /// One row: session columns, then user columns, then extra user columns; `$1` = token.
+    pub find_session: String,
+    /// Binds: id, name, email, emailVerified, image, createdAt, updatedAt
+    /// [, role, banned, banReason, banExpires].
+    pub insert_user: String,
+    /// Binds: id, token, userId, expiresAt, createdAt, updatedAt, ipAddress, userAgent
+    /// [, impersonatedBy].
+    pub insert_session: String,
+    /// `$1` = token.
+    pub delete_session: String,
+}
+
+/// The session columns of [`Queries::find_session`], before the user's.
+pub const SESSION_COLUMNS: usize = 9;
+/// The user columns of [`Queries::find_session`], before the extra ones.
+pub const USER_COLUMNS: usize = 11;
+
+impl Queries {
+    /// Builds every statement for `schema` in `dialect`.
+    pub fn build(schema: &SchemaConfig, dialect: Dialect) -> Self {
+        let q = |s: &str| dialect.quote(s);
+        let col = |key: &str| q(&schema.columns[key]);
+        let s_col = |f: &str| format!("s.{}", col(&format!("session.{f}")));
+        let u_col = |f: &str| format!("u.{}", col(&format!("user.{f}")));
+        let admin = |expr: String| if schema.admin_plugin { expr } else { "NULL".to_string() };
+
+        let mut select = vec![
+            s_col("id"),
+            s_col("token"),
+            s_col("userId"),
+            dialect.millis(&s_col("expiresAt")),
+            dialect.millis(&s_col("createdAt")),
+            dialect.millis(&s_col("updatedAt")),
+            s_col("ipAddress"),
+            s_col("userAgent"),
+            admin(s_col("impersonatedBy")),
+            u_col("id"),
+            u_col("name"),
+            u_col("email"),
+            u_col("emailVerified"),
+            u_col("image"),
+            dialect.millis(&u_col("createdAt")),
+            dialect.millis(&u_col("updatedAt")),
+            admin(u_col("role")),
+            admin(u_col("banned")),
+            admin(u_col("banReason")),
+            admin(dialect.millis(&u_col("banExpires"))),
+        ];
+        select.extend(schema.extra_user_columns.iter().map(|c| dialect.text(&format!("u.{}", q(c)))));
+        let (session_table, user_table) = (q(&schema.session_table), q(&schema.user_table));
+        let p1 = dialect.placeholder(1);
+        let find_session = format!(
+            "SELECT {} FROM {session_table} s JOIN {user_table} u ON u.{} = s.{} WHERE s.{} = {p1}",
+            select.join(", "),
+            col("user.id"),
+            col("session.userId"),
+            col("session.token"),
+        );
+
+        let insert = |table: &str, fields: &[(&str, bool)]| {
+            let names: Vec<String> = fields.iter().map(|(f, _)| col(&format!("{table}.{f}"))).collect();
+            let values: Vec<String> = fields
+                .iter()
+                .enumerate()
+                .map(|(i, (_, is_date))| {
+                    let p = dialect.placeholder(i + 1);
+                    if *is_date { dialect.date_value(&p) } else { p }
+                })
+                .collect();
+            let table_name = if table == "user" { &user_table } else { &session_table };
+            format!("INSERT INTO {table_name} ({}) VALUES ({})", names.join(", "), values.join(", "))
+        };
+        let mut user_fields = vec![
+            ("id", false), ("name", false), ("email", false), ("emailVerified", false),
+            ("image", false), ("createdAt", true), ("updatedAt", true),
+        ];
+        let mut session_fields = vec![
+            ("id", false), ("token", false), ("userId", false), ("expiresAt", true),
+            ("createdAt", true), ("updatedAt", true), ("ipAddress", false), ("userAgent", false),
+        ];
+        if schema.admin_plugin {
+            user_fields.extend([("role", false), ("banned", false), ("banReason", false), ("banExpires", true)]);
+            session_fields.push(("impersonatedBy", false));
+        }
+        Queries {
+            find_session,
+            insert_user: insert("user", &user_fields),
+            insert_session: insert("session", &session_fields),
+            delete_session: format!("DELETE FROM {session_table} WHERE {} = {p1}", col("session.token")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, MapEnv};
+
+    fn schema(toml: &str) -> SchemaConfig {
+        let file = crate::config::parse_toml(toml).unwrap();
+        let env = MapEnv::from_pairs(&[("BETTER_AUTH_SECRET", "s")]);
+        Config::from_file(file, &env).unwrap().database.schema
+    }
+
+    #[test]
+    fn postgres_quotes_camel_case_and_numbers_placeholders() {
+        let q = Queries::build(&schema(""), Dialect::Postgres);
+        assert!(q.find_session.contains(r#"FROM "session" s JOIN "user" u ON u."id" = s."userId" WHERE s."token" = $1"#), "{}", q.find_session);
+        assert!(q.find_session.contains(r#"EXTRACT(EPOCH FROM s."expiresAt")"#));
+        assert!(q.insert_session.ends_with("$9)"), "{}", q.insert_session);
+    }
+
+    #[test]
+    fn mysql_uses_backticks_and_question_marks() {
+        let q = Queries::build(&schema(""), Dialect::MySql);
+        assert!(q.find_session.contains("FROM `session` s JOIN `user` u"));
+        assert!(q.delete_session.ends_with("`token` = ?"));
+    }
+
+    #[test]
+    fn snake_case_and_renames_apply() {
+        let s = schema(
+            "[database.schema]\nnaming = \"snake_case\"\nsession_table = \"auth_sessions\"\n\
+             [database.schema.columns]\n\"session.token\" = \"session_token\"\n",
+        );
+        let q = Queries::build(&s, Dialect::Sqlite(SqliteDates::EpochMillis));
+        assert!(q.find_session.contains(r#"FROM "auth_sessions" s"#));
+        assert!(q.find_session.contains(r#"s."expires_at""#));
+        assert!(q.find_session.contains(r#"WHERE s."session_token" = ?"#));
+        assert!(q.insert_user.contains(r#""email_verified""#));
+    }
+
+    #[test]
+    fn without_admin_plugin_its_columns_are_not_read() {
+        let s = schema("[database.schema]\nadmin_plugin = false\n");
+        let q = Queries::build(&s, Dialect::Postgres);
+        assert!(!q.find_session.contains("banned"));
+        assert!(!q.insert_session.contains("impersonatedBy"));
+    }
+}

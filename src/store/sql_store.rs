@@ -1,0 +1,242 @@
+//! One [`SessionStore`] implementation for every sqlx database, driven by [`Queries`].
+
+use std::str::FromStr;
+use std::sync::OnceLock;
+
+use async_trait::async_trait;
+use sqlx::mysql::{MySql, MySqlConnectOptions};
+use sqlx::pool::{Pool, PoolOptions};
+use sqlx::postgres::{PgConnectOptions, Postgres};
+use sqlx::sqlite::{Sqlite, SqliteConnectOptions};
+use sqlx::{AssertSqlSafe, ColumnIndex, Database, Decode, Encode, Executor, Row, Type};
+
+use super::{DateParam, Dialect, Queries, SessionStore, StoreError};
+use crate::auth::session::{Session, SessionRecord, User};
+use crate::config::{DatabaseConfig, SchemaConfig};
+use crate::time::Timestamp;
+
+/// The part of a query result that differs by database without a common trait.
+pub(super) trait RowsAffected: Database {
+    fn rows_affected(result: &Self::QueryResult) -> u64;
+}
+
+impl RowsAffected for Sqlite {
+    fn rows_affected(result: &Self::QueryResult) -> u64 {
+        result.rows_affected()
+    }
+}
+
+impl RowsAffected for Postgres {
+    fn rows_affected(result: &Self::QueryResult) -> u64 {
+        result.rows_affected()
+    }
+}
+
+impl RowsAffected for MySql {
+    fn rows_affected(result: &Self::QueryResult) -> u64 {
+        result.rows_affected()
+    }
+}
+
+/// A lazily connected pool plus the statements for its schema.
+pub(super) struct SqlStore<DB: Database> {
+    pool: OnceLock<Pool<DB>>,
+    pool_options: PoolOptions<DB>,
+    connect_options: <DB::Connection as sqlx::Connection>::Options,
+    queries: Queries,
+    dates: DateParam,
+    admin_plugin: bool,
+    extra_columns: usize,
+}
+
+impl<DB: Database> SqlStore<DB> {
+    pub(super) fn new(
+        pool_options: PoolOptions<DB>,
+        connect_options: <DB::Connection as sqlx::Connection>::Options,
+        queries: Queries,
+        dialect: Dialect,
+        schema: &SchemaConfig,
+    ) -> Self {
+        Self {
+            pool: OnceLock::new(),
+            pool_options,
+            connect_options,
+            queries,
+            dates: dialect.date_param(),
+            admin_plugin: schema.admin_plugin,
+            extra_columns: schema.extra_user_columns.len(),
+        }
+    }
+
+    fn pool(&self) -> &Pool<DB> {
+        self.pool
+            .get_or_init(|| self.pool_options.clone().connect_lazy_with(self.connect_options.clone()))
+    }
+}
+
+/// Pool settings shared by every dialect.
+pub(super) fn pool_options<DB: Database>(config: &DatabaseConfig) -> PoolOptions<DB> {
+    PoolOptions::new()
+        .max_connections(config.max_connections)
+        .min_connections(0)
+        .acquire_timeout(config.acquire_timeout)
+}
+
+/// SQLite options; `create` only for `migrate` and `demo` (serving never creates a database).
+pub(crate) fn sqlite_options(url: &str, create: bool) -> Result<SqliteConnectOptions, sqlx::Error> {
+    Ok(SqliteConnectOptions::from_str(url)?
+        .create_if_missing(create)
+        .busy_timeout(std::time::Duration::from_secs(5)))
+}
+
+/// PostgreSQL options with the session time zone pinned to UTC, so `timestamp` columns written
+/// without a zone are read and written as UTC.
+pub(crate) fn postgres_options(url: &str) -> Result<PgConnectOptions, sqlx::Error> {
+    Ok(PgConnectOptions::from_str(url)?.options([("TimeZone", "UTC")]))
+}
+
+/// MySQL options (sqlx sets the session time zone to +00:00).
+pub(crate) fn mysql_options(url: &str) -> Result<MySqlConnectOptions, sqlx::Error> {
+    MySqlConnectOptions::from_str(url)
+}
+
+fn decode_record<'r, R>(row: &'r R, extra_columns: usize) -> Result<SessionRecord, sqlx::Error>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    bool: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let ts = |i: usize| row.try_get::<i64, _>(i).map(Timestamp::from_millis);
+    let opt_ts = |i: usize| Ok::<_, sqlx::Error>(row.try_get::<Option<i64>, _>(i)?.map(Timestamp::from_millis));
+    let session = Session {
+        id: row.try_get(0)?,
+        token: row.try_get(1)?,
+        user_id: row.try_get(2)?,
+        expires_at: ts(3)?,
+        created_at: ts(4)?,
+        updated_at: ts(5)?,
+        ip_address: row.try_get(6)?,
+        user_agent: row.try_get(7)?,
+        impersonated_by: row.try_get(8)?,
+    };
+    let u = super::dialect::SESSION_COLUMNS;
+    let user = User {
+        id: row.try_get(u)?,
+        name: row.try_get(u + 1)?,
+        email: row.try_get(u + 2)?,
+        email_verified: row.try_get(u + 3)?,
+        image: row.try_get(u + 4)?,
+        created_at: ts(u + 5)?,
+        updated_at: ts(u + 6)?,
+        role: row.try_get(u + 7)?,
+        banned: row.try_get(u + 8)?,
+        ban_reason: row.try_get(u + 9)?,
+        ban_expires: opt_ts(u + 10)?,
+        extra: (0..extra_columns)
+            .map(|i| row.try_get(u + super::dialect::USER_COLUMNS + i))
+            .collect::<Result<_, _>>()?,
+    };
+    Ok(SessionRecord { session, user })
+}
+
+/// A date bound the way the dialect stores it.
+enum DateValue {
+    Millis(i64),
+    Text(String),
+}
+
+impl DateParam {
+    fn value(self, t: Timestamp) -> DateValue {
+        match self {
+            DateParam::Millis => DateValue::Millis(t.millis()),
+            DateParam::IsoText => DateValue::Text(t.to_iso()),
+        }
+    }
+}
+
+macro_rules! bind_date {
+    ($query:expr, $value:expr) => {
+        match $value {
+            DateValue::Millis(ms) => $query.bind(ms),
+            DateValue::Text(text) => $query.bind(text),
+        }
+    };
+}
+
+#[async_trait]
+impl<DB> SessionStore for SqlStore<DB>
+where
+    DB: RowsAffected,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    usize: ColumnIndex<DB::Row>,
+    for<'r> String: Decode<'r, DB> + Encode<'r, DB> + Type<DB>,
+    for<'r> Option<String>: Encode<'r, DB>,
+    for<'r> i64: Decode<'r, DB> + Encode<'r, DB> + Type<DB>,
+    for<'r> bool: Decode<'r, DB> + Encode<'r, DB> + Type<DB>,
+    for<'r> Option<bool>: Encode<'r, DB>,
+    for<'r> Option<i64>: Encode<'r, DB>,
+    for<'r> &'r str: Encode<'r, DB> + Type<DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+{
+    async fn find_session(&self, token: &str) -> Result<Option<SessionRecord>, StoreError> {
+        let row = sqlx::query::<DB>(AssertSqlSafe(self.queries.find_session.as_str()))
+            .bind(token.to_string())
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|r| decode_record(&r, self.extra_columns)).transpose()?)
+    }
+
+    async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
+        let mut q = sqlx::query::<DB>(AssertSqlSafe(self.queries.insert_user.as_str()))
+            .bind(user.id.clone())
+            .bind(user.name.clone())
+            .bind(user.email.clone())
+            .bind(user.email_verified)
+            .bind(user.image.clone());
+        q = bind_date!(q, self.dates.value(user.created_at));
+        q = bind_date!(q, self.dates.value(user.updated_at));
+        if self.admin_plugin {
+            q = q.bind(user.role.clone()).bind(user.banned).bind(user.ban_reason.clone());
+            q = match user.ban_expires.map(|t| self.dates.value(t)) {
+                Some(v) => bind_date!(q, v),
+                None => match self.dates {
+                    DateParam::Millis => q.bind(None::<i64>),
+                    DateParam::IsoText => q.bind(None::<String>),
+                },
+            };
+        }
+        q.execute(self.pool()).await?;
+        Ok(())
+    }
+
+    async fn insert_session(&self, session: &Session) -> Result<(), StoreError> {
+        let mut q = sqlx::query::<DB>(AssertSqlSafe(self.queries.insert_session.as_str()))
+            .bind(session.id.clone())
+            .bind(session.token.clone())
+            .bind(session.user_id.clone());
+        q = bind_date!(q, self.dates.value(session.expires_at));
+        q = bind_date!(q, self.dates.value(session.created_at));
+        q = bind_date!(q, self.dates.value(session.updated_at));
+        q = q.bind(session.ip_address.clone()).bind(session.user_agent.clone());
+        if self.admin_plugin {
+            q = q.bind(session.impersonated_by.clone());
+        }
+        q.execute(self.pool()).await?;
+        Ok(())
+    }
+
+    async fn delete_session(&self, token: &str) -> Result<bool, StoreError> {
+        let result = sqlx::query::<DB>(AssertSqlSafe(self.queries.delete_session.as_str()))
+            .bind(token.to_string())
+            .execute(self.pool())
+            .await?;
+        Ok(DB::rows_affected(&result) > 0)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query::<DB>("SELECT 1").execute(self.pool()).await?;
+        Ok(())
+    }
+}
