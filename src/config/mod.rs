@@ -260,7 +260,7 @@ pub fn parse_toml(text: &str) -> Result<ConfigFile, ConfigError> {
         let message = e.message().to_string();
         let key = match e.span() {
             Some(span) => {
-                let line = text[..span.start.min(text.len())].lines().count().max(1);
+                let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
                 format!("line {line}")
             }
             None => "config".to_string(),

@@ -1,0 +1,116 @@
+use std::net::IpAddr;
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+use super::*;
+use crate::auth::session::fixtures::record;
+use crate::config::{parse_toml, MapEnv};
+use crate::time::Timestamp;
+
+fn config(toml: &str) -> Config {
+    let env = MapEnv::from_pairs(&[("BETTER_AUTH_SECRET", "s")]);
+    Config::from_file(parse_toml(toml).unwrap(), &env).unwrap()
+}
+
+fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (k, v) in pairs {
+        map.append(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+    }
+    map
+}
+
+/// Applies edits as the Pingora glue does: removals, then insertions that replace.
+fn apply(mut h: HeaderMap, edits: &HeaderEdits) -> HeaderMap {
+    for name in &edits.remove {
+        h.remove(name);
+    }
+    for (name, value) in &edits.insert {
+        h.insert(name.clone(), value.clone());
+    }
+    h
+}
+
+const PEER: &str = "198.51.100.9";
+
+fn peer() -> Option<IpAddr> {
+    Some(PEER.parse().unwrap())
+}
+
+#[test]
+fn spoofed_identity_headers_are_removed_without_a_session() {
+    let c = config("[headers]\nstrip_prefixes = [\"x-auth-\", \"x-remote-\"]\n[headers.user_columns]\n\"x-dept\" = \"dept\"\n");
+    let req = headers(&[
+        ("x-auth-user-id", "admin"),
+        ("X-Auth-Anything", "1"),
+        ("x-remote-user", "root"),
+        ("x-dept", "finance"),
+        ("x-other", "kept"),
+    ]);
+    let out = apply(req.clone(), &upstream_edits(&req, None, peer(), &c));
+    for gone in ["x-auth-user-id", "x-auth-anything", "x-remote-user", "x-dept"] {
+        assert!(!out.contains_key(gone), "{gone} must be stripped");
+    }
+    assert_eq!(out["x-other"], "kept");
+}
+
+#[test]
+fn identity_headers_replace_spoofed_ones() {
+    let c = config("");
+    let session = crate::auth::AuthenticatedSession::new(record("t", Timestamp::from_millis(9)), &c.headers);
+    let req = headers(&[("x-auth-user-id", "admin"), ("x-auth-user-id", "second")]);
+    let out = apply(req.clone(), &upstream_edits(&req, Some(&session), peer(), &c));
+    assert_eq!(out.get_all("x-auth-user-id").iter().collect::<Vec<_>>(), vec!["user-1"]);
+    assert_eq!(out["x-auth-session-id"], "sess-t");
+}
+
+#[test]
+fn forwarded_headers_from_untrusted_peers_are_replaced() {
+    let c = config("");
+    let req = headers(&[
+        ("x-forwarded-for", "1.2.3.4"),
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "evil.example"),
+        ("forwarded", "for=1.2.3.4"),
+        ("host", "app.example.com"),
+    ]);
+    let out = apply(req.clone(), &upstream_edits(&req, None, peer(), &c));
+    assert_eq!(out["x-forwarded-for"], PEER);
+    assert_eq!(out["x-forwarded-proto"], "http");
+    assert_eq!(out["x-forwarded-host"], "app.example.com");
+    assert!(!out.contains_key("forwarded"));
+    assert_eq!(client_ip(&req, PEER.parse().unwrap(), &c).to_string(), PEER);
+}
+
+#[test]
+fn forwarded_headers_from_trusted_proxies_are_extended() {
+    let c = config("[proxy]\ntrusted_proxies = [\"198.51.100.0/24\", \"10.0.0.1\"]\n");
+    let req = headers(&[
+        ("x-forwarded-for", "203.0.113.5, 10.0.0.1"),
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "app.example.com"),
+        ("host", "internal:8080"),
+    ]);
+    let out = apply(req.clone(), &upstream_edits(&req, None, peer(), &c));
+    assert_eq!(out["x-forwarded-for"], format!("203.0.113.5, 10.0.0.1, {PEER}"));
+    assert_eq!(out["x-forwarded-proto"], "https");
+    assert_eq!(out["x-forwarded-host"], "app.example.com");
+    assert_eq!(client_ip(&req, PEER.parse().unwrap(), &c).to_string(), "203.0.113.5");
+}
+
+#[test]
+fn auth_cookies_are_stripped_only_when_asked() {
+    let req = headers(&[(
+        "cookie",
+        "theme=dark; better-auth.session_token=abc.sig; better-auth.session_data.0=x; better-auth.session_data=y",
+    )]);
+    let keep = config("");
+    let out = apply(req.clone(), &upstream_edits(&req, None, peer(), &keep));
+    assert_eq!(out["cookie"], req["cookie"]);
+    let strip = config("[proxy]\nstrip_auth_cookies = true\n");
+    let out = apply(req.clone(), &upstream_edits(&req, None, peer(), &strip));
+    assert_eq!(out["cookie"], "theme=dark");
+    let only_auth = headers(&[("cookie", "better-auth.session_token=abc.sig")]);
+    let out = apply(only_auth.clone(), &upstream_edits(&only_auth, None, peer(), &strip));
+    assert!(!out.contains_key("cookie"));
+}

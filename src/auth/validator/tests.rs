@@ -1,0 +1,185 @@
+//! The validator over a real SQLite database, with a counting wrapper to see which requests
+//! reach the store.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::*;
+use crate::auth::session::{Session, SessionRecord, User};
+use crate::config::{parse_toml, MapEnv};
+use crate::store::{self, StoreError};
+use crate::time::{ManualClock, Timestamp};
+
+const SECRET: &str = "validator-test-secret-0123456789";
+const NOW: Timestamp = Timestamp::from_millis(1_800_000_000_000);
+
+struct CountingStore {
+    inner: Arc<dyn SessionStore>,
+    finds: AtomicUsize,
+}
+
+#[async_trait]
+impl SessionStore for CountingStore {
+    async fn find_session(&self, token: &str) -> Result<Option<SessionRecord>, StoreError> {
+        self.finds.fetch_add(1, Ordering::SeqCst);
+        self.inner.find_session(token).await
+    }
+    async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
+        self.inner.insert_user(user).await
+    }
+    async fn insert_session(&self, session: &Session) -> Result<(), StoreError> {
+        self.inner.insert_session(session).await
+    }
+    async fn delete_session(&self, token: &str) -> Result<bool, StoreError> {
+        self.inner.delete_session(token).await
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.inner.ping().await
+    }
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    validator: SessionValidator,
+    store: Arc<CountingStore>,
+    clock: Arc<ManualClock>,
+    key: SigningKey,
+}
+
+fn user(id: &str, banned: Option<bool>, ban_expires: Option<Timestamp>) -> User {
+    User {
+        id: id.into(),
+        name: "Alice".into(),
+        email: format!("{id}@example.com"),
+        email_verified: false,
+        image: None,
+        created_at: NOW,
+        updated_at: NOW,
+        role: Some("user".into()),
+        banned,
+        ban_reason: None,
+        ban_expires,
+        extra: Vec::new(),
+    }
+}
+
+fn session(token: &str, user_id: &str, expires_at: Timestamp) -> Session {
+    Session {
+        id: format!("id-{token}"),
+        token: token.into(),
+        user_id: user_id.into(),
+        expires_at,
+        created_at: NOW,
+        updated_at: NOW,
+        ip_address: None,
+        user_agent: None,
+        impersonated_by: None,
+    }
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    store::migrate::run(&url).await.unwrap();
+    let toml = format!("[database]\nurl = \"{url}\"\n[cache]\nnegative_ttl = 60\n");
+    let env = MapEnv::from_pairs(&[("BETTER_AUTH_SECRET", SECRET)]);
+    let config = Arc::new(Config::from_file(parse_toml(&toml).unwrap(), &env).unwrap());
+    let store = Arc::new(CountingStore { inner: store::open(&config.database).unwrap(), finds: AtomicUsize::new(0) });
+    store.insert_user(&user("alice", Some(false), None)).await.unwrap();
+    store.insert_user(&user("banned", Some(true), None)).await.unwrap();
+    store.insert_user(&user("was-banned", Some(true), Some(NOW.minus(Duration::from_secs(1))))).await.unwrap();
+    let week = NOW.plus(Duration::from_secs(604_800));
+    for (token, user_id, expires) in [
+        ("good", "alice", week),
+        ("soon", "alice", NOW.plus(Duration::from_secs(10))),
+        ("banned", "banned", week),
+        ("was-banned", "was-banned", week),
+    ] {
+        store.insert_session(&session(token, user_id, expires)).await.unwrap();
+    }
+    let clock = Arc::new(ManualClock::new(NOW));
+    let validator = SessionValidator::new(config, store.clone(), clock.clone());
+    Fixture { _dir: dir, validator, store, clock, key: SigningKey::new(SECRET) }
+}
+
+impl Fixture {
+    async fn check(&self, cookie_header: &str) -> AuthOutcome {
+        self.validator.validate([cookie_header]).await.unwrap()
+    }
+
+    fn cookie(&self, token: &str) -> String {
+        format!("other=1; better-auth.session_token={}", self.key.sign_cookie_value(token))
+    }
+
+    fn finds(&self) -> usize {
+        self.store.finds.load(Ordering::SeqCst)
+    }
+}
+
+fn reason(outcome: AuthOutcome) -> Option<AnonReason> {
+    match outcome {
+        AuthOutcome::Anonymous(r) => Some(r),
+        AuthOutcome::Authenticated(_) => None,
+    }
+}
+
+#[tokio::test]
+async fn a_valid_cookie_authenticates_and_is_cached() {
+    let f = fixture().await;
+    let AuthOutcome::Authenticated(s) = f.check(&f.cookie("good")).await else { panic!("expected a session") };
+    assert_eq!(s.record.user.email, "alice@example.com");
+    assert_eq!(s.record.session.id, "id-good");
+    f.check(&f.cookie("good")).await;
+    assert_eq!(f.finds(), 1, "the second request is a cache hit");
+}
+
+#[tokio::test]
+async fn missing_or_forged_cookies_never_query_the_store() {
+    let f = fixture().await;
+    assert_eq!(reason(f.check("theme=dark").await), Some(AnonReason::NoCookie));
+    let forged = SigningKey::new("not-the-secret-not-the-secret-00").sign_cookie_value("good");
+    assert_eq!(
+        reason(f.check(&format!("better-auth.session_token={forged}")).await),
+        Some(AnonReason::BadSignature)
+    );
+    assert_eq!(reason(f.check("better-auth.session_token=good").await), Some(AnonReason::BadSignature));
+    assert_eq!(f.finds(), 0);
+}
+
+#[tokio::test]
+async fn unknown_tokens_are_cached_negatively() {
+    let f = fixture().await;
+    assert_eq!(reason(f.check(&f.cookie("nope")).await), Some(AnonReason::UnknownSession));
+    assert_eq!(reason(f.check(&f.cookie("nope")).await), Some(AnonReason::UnknownSession));
+    assert_eq!(f.finds(), 1);
+}
+
+#[tokio::test]
+async fn expired_sessions_are_rejected_even_from_the_cache() {
+    let f = fixture().await;
+    assert!(reason(f.check(&f.cookie("soon")).await).is_none());
+    f.clock.advance(Duration::from_secs(11));
+    assert_eq!(reason(f.check(&f.cookie("soon")).await), Some(AnonReason::Expired));
+}
+
+#[tokio::test]
+async fn banned_users_are_rejected_until_the_ban_runs_out() {
+    let f = fixture().await;
+    assert_eq!(reason(f.check(&f.cookie("banned")).await), Some(AnonReason::Banned));
+    assert!(reason(f.check(&f.cookie("was-banned")).await).is_none());
+}
+
+#[tokio::test]
+async fn an_unreachable_store_is_an_error_not_an_anonymous_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("missing/none.db").display());
+    let toml = format!("[database]\nurl = \"{url}\"\nacquire_timeout = \"500ms\"\n");
+    let env = MapEnv::from_pairs(&[("BETTER_AUTH_SECRET", SECRET)]);
+    let config = Arc::new(Config::from_file(parse_toml(&toml).unwrap(), &env).unwrap());
+    let validator =
+        SessionValidator::new(config.clone(), store::open(&config.database).unwrap(), Arc::new(ManualClock::new(NOW)));
+    let cookie = format!("better-auth.session_token={}", SigningKey::new(SECRET).sign_cookie_value("good"));
+    assert!(validator.validate([cookie.as_str()]).await.is_err());
+}
