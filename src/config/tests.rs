@@ -8,10 +8,6 @@ fn load(toml: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
     Config::from_file(parse_toml(toml)?, &MapEnv::from_pairs(&pairs))
 }
 
-fn error_key(toml: &str, env: &[(&str, &str)]) -> String {
-    load(toml, env).expect_err("config should be rejected").key
-}
-
 #[test]
 fn defaults_match_better_auth() {
     let c = load("", &[]).unwrap();

@@ -1,0 +1,85 @@
+//! The real `gatehouse` binary, started as a child process with a config file and environment,
+//! on a free loopback port; killed when dropped. Its log goes to a file the test can read.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{free_port, SECRET};
+
+/// A running gateway.
+pub struct Gateway {
+    pub addr: SocketAddr,
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+impl Gateway {
+    /// Starts `gatehouse serve` with `config_toml` (no file when empty) and `env` on top of
+    /// `BETTER_AUTH_SECRET` and a free `GATEHOUSE_LISTEN`; waits until it accepts connections.
+    pub async fn start(config_toml: &str, env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let log = std::fs::File::create(dir.path().join("gateway.log")).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+        cmd.arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("RUST_LOG", "info")
+            .env("BETTER_AUTH_SECRET", SECRET)
+            .env("GATEHOUSE_LISTEN", addr.to_string())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        if !config_toml.is_empty() {
+            let path = dir.path().join("gatehouse.toml");
+            std::fs::write(&path, config_toml).unwrap();
+            cmd.arg("--config").arg(path);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().unwrap();
+        let mut gateway = Self { addr, child, dir };
+        gateway.wait_ready().await;
+        gateway
+    }
+
+    async fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("gatehouse exited with {status} before listening:\n{}", self.log());
+            }
+            if tokio::net::TcpStream::connect(self.addr).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("gatehouse did not listen on {} within 30 s:\n{}", self.addr, self.log());
+    }
+
+    /// `http://addr/path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Everything the gateway has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// Where the log is written.
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("gateway.log")
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
