@@ -1,0 +1,148 @@
+//! One story run against every database: SQLite always, PostgreSQL and MariaDB when their admin
+//! URLs are set (and always in CI). It checks the rows Gatehouse writes are the rows Better Auth
+//! writes, and that the layouts other adapters write can be read through config.
+
+mod common;
+
+use std::time::Duration;
+
+use common::db::{session, user, Kind, TestDb};
+use gatehouse::time::Timestamp;
+
+async fn story(kind: Kind) {
+    let Some(db) = TestDb::migrated(kind).await else { return };
+    let store = db.store("");
+    store.ping().await.unwrap();
+    // Millisecond timestamps, as Better Auth writes them.
+    let now = Timestamp::from_millis(Timestamp::now().millis());
+    let mut alice = user("alice", now);
+    alice.name = "Alice Ünïcødé ☃".into();
+    alice.banned = Some(true);
+    alice.ban_reason = Some("spam".into());
+    alice.ban_expires = Some(now.plus(Duration::from_secs(3600)));
+    store.insert_user(&alice).await.unwrap();
+    let live = session("liveTokenliveTokenliveTokenlive1", "alice", now.plus(Duration::from_secs(604_800)), now);
+    let old = session("oldTokenoldTokenoldTokenoldToken", "alice", now.minus(Duration::from_secs(1)), now);
+    store.insert_session(&live).await.unwrap();
+    store.insert_session(&old).await.unwrap();
+
+    let found = store.find_session(&live.token).await.unwrap().expect("the live session is found");
+    assert_eq!(found.session, live, "{kind:?}: session round trip");
+    assert_eq!(found.user, alice, "{kind:?}: user round trip, ban fields included");
+    assert!(found.is_banned(now));
+    assert!(!found.is_expired(now));
+
+    let expired = store.find_session(&old.token).await.unwrap().expect("expired rows are still read");
+    assert!(expired.is_expired(now), "{kind:?}");
+
+    assert_eq!(store.find_session("no-such-token").await.unwrap(), None);
+    assert!(store.delete_session(&live.token).await.unwrap());
+    assert_eq!(store.find_session(&live.token).await.unwrap(), None);
+    assert!(!store.delete_session(&live.token).await.unwrap());
+}
+
+#[tokio::test]
+async fn sqlite_story() {
+    story(Kind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_story() {
+    story(Kind::Postgres).await;
+}
+
+#[tokio::test]
+async fn mysql_story() {
+    story(Kind::MySql).await;
+}
+
+#[tokio::test]
+async fn sqlite_rows_are_written_as_better_auth_writes_them() {
+    let db = TestDb::migrated(Kind::Sqlite).await.unwrap();
+    let now = Timestamp::from_millis(1_795_395_501_238);
+    db.store("").insert_user(&user("bob", now)).await.unwrap();
+    let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+    let (date_type, date, bool_type, verified): (String, String, String, i64) = sqlx::query_as(
+        r#"SELECT typeof("createdAt"), "createdAt", typeof("emailVerified"), "emailVerified" FROM "user""#,
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((date_type.as_str(), date.as_str()), ("text", "2026-11-23T00:58:21.238Z"));
+    assert_eq!((bool_type.as_str(), verified), ("integer", 1));
+}
+
+/// A Drizzle-style layout: snake_case columns, renamed tables, and each database's other date
+/// type (epoch milliseconds in SQLite, `timestamp` without time zone in PostgreSQL, `datetime`
+/// in MySQL).
+async fn renamed_layout(kind: Kind) {
+    let Some(db) = TestDb::empty(kind).await else { return };
+    let (date, boolean, text) = match kind {
+        Kind::Sqlite => ("integer", "integer", "text"),
+        Kind::Postgres => ("timestamp(3)", "boolean", "text"),
+        Kind::MySql => ("datetime(3)", "boolean", "varchar(255)"),
+    };
+    let q = |s: &str| if kind == Kind::MySql { format!("`{s}`") } else { format!("\"{s}\"") };
+    db.exec(&format!(
+        "CREATE TABLE {users} (id {text} PRIMARY KEY, name {text} NOT NULL, email {text} NOT NULL, \
+         email_verified {boolean} NOT NULL, image {text}, created_at {date} NOT NULL, updated_at {date} NOT NULL, \
+         role {text}, banned {boolean}, ban_reason {text}, ban_expires {date}, department {text})",
+        users = q("auth_users")
+    ))
+    .await;
+    db.exec(&format!(
+        "CREATE TABLE {sessions} (id {text} PRIMARY KEY, expires_at {date} NOT NULL, session_token {text} NOT NULL, \
+         created_at {date} NOT NULL, updated_at {date} NOT NULL, ip_address {text}, user_agent {text}, \
+         user_id {text} NOT NULL, impersonated_by {text})",
+        sessions = q("auth_sessions")
+    ))
+    .await;
+    let schema = "naming = \"snake_case\"\nuser_table = \"auth_users\"\nsession_table = \"auth_sessions\"\n\
+                  sqlite_dates = \"epoch_ms\"\n[database.schema.columns]\n\"session.token\" = \"session_token\"\n";
+    let store = db.store(schema);
+    let now = Timestamp::from_millis(Timestamp::now().millis());
+    let carol = user("carol", now);
+    store.insert_user(&carol).await.unwrap();
+    let s = session("drizzleTokendrizzleTokendrizzle1", "carol", now.plus(Duration::from_secs(60)), now);
+    store.insert_session(&s).await.unwrap();
+    let found = store.find_session(&s.token).await.unwrap().expect("found through the renamed layout");
+    assert_eq!(found.session, s, "{kind:?}");
+    assert_eq!(found.user, carol, "{kind:?}");
+    if kind == Kind::Sqlite {
+        let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+        let stored: i64 = sqlx::query_scalar("SELECT expires_at FROM auth_sessions").fetch_one(&pool).await.unwrap();
+        assert_eq!(stored, s.expires_at.millis(), "epoch milliseconds, as Drizzle writes them");
+    }
+}
+
+#[tokio::test]
+async fn sqlite_renamed_layout() {
+    renamed_layout(Kind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_renamed_layout() {
+    renamed_layout(Kind::Postgres).await;
+}
+
+#[tokio::test]
+async fn mysql_renamed_layout() {
+    renamed_layout(Kind::MySql).await;
+}
+
+#[tokio::test]
+async fn extra_user_columns_are_read_as_text() {
+    let db = TestDb::migrated(Kind::Sqlite).await.unwrap();
+    db.exec(r#"ALTER TABLE "user" ADD COLUMN "plan" text; ALTER TABLE "user" ADD COLUMN "seats" integer"#).await;
+    let (_, _) = db.seed("extraTokenextraTokenextraTokenex", 60).await;
+    db.exec(r#"UPDATE "user" SET "plan" = 'pro', "seats" = 7"#).await;
+    let toml = format!(
+        "[database]\nurl = \"{}\"\n[headers.user_columns]\n\"x-plan\" = \"plan\"\n\"x-seats\" = \"seats\"\n",
+        db.url
+    );
+    let env = gatehouse::config::MapEnv::from_pairs(&[("BETTER_AUTH_SECRET", "s")]);
+    let config = gatehouse::config::Config::from_file(gatehouse::config::parse_toml(&toml).unwrap(), &env).unwrap();
+    let store = gatehouse::store::open(&config.database).unwrap();
+    let found = store.find_session("extraTokenextraTokenextraTokenex").await.unwrap().unwrap();
+    assert_eq!(found.user.extra, vec![Some("pro".to_string()), Some("7".to_string())]);
+}
