@@ -18,7 +18,10 @@ use crate::time::Clock;
 #[derive(Debug)]
 pub enum Decision {
     /// Proxy to `upstream`, with the identity of `session` if there is one.
-    Forward { upstream: SocketAddr, session: Option<Arc<AuthenticatedSession>> },
+    Forward {
+        upstream: SocketAddr,
+        session: Option<Arc<AuthenticatedSession>>,
+    },
     /// Answer the client directly; the upstream never sees the request.
     Respond(Response<Bytes>),
 }
@@ -47,31 +50,65 @@ impl App {
     pub async fn decide(&self, req: &Parts) -> Decision {
         let path = req.uri.path();
         if !routing::path_is_canonical(path) {
-            return Decision::Respond(json_response(StatusCode::BAD_REQUEST, r#"{"error":"bad_path"}"#));
+            return Decision::Respond(json_response(
+                StatusCode::BAD_REQUEST,
+                r#"{"error":"bad_path"}"#,
+            ));
         }
-        let host = req.headers.get(header::HOST).and_then(|h| h.to_str().ok()).or_else(|| req.uri.host());
+        let host = req
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| req.uri.host());
         let route = self.routes.classify(host, path);
         let upstream = route.upstream.addr;
         if route.policy == Policy::Public {
-            return Decision::Forward { upstream, session: None };
+            return Decision::Forward {
+                upstream,
+                session: None,
+            };
         }
-        let cookies = req.headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok());
+        let cookies = req
+            .headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok());
         match self.validator.validate(cookies).await {
-            Ok(AuthOutcome::Authenticated(session)) => Decision::Forward { upstream, session: Some(session) },
+            Ok(AuthOutcome::Authenticated(session)) => Decision::Forward {
+                upstream,
+                session: Some(session),
+            },
             Ok(AuthOutcome::Anonymous(_)) if route.policy == Policy::Optional => {
-                Decision::Forward { upstream, session: None }
+                Decision::Forward {
+                    upstream,
+                    session: None,
+                }
             }
             Ok(AuthOutcome::Anonymous(reason)) => {
-                tracing::debug!(route = route.name, reason = reason.as_str(), "unauthenticated");
+                tracing::debug!(
+                    route = route.name,
+                    reason = reason.as_str(),
+                    "unauthenticated"
+                );
                 let target = req.uri.path_and_query().map_or(path, |pq| pq.as_str());
-                Decision::Respond(routing::unauthenticated(&route, &req.method, &req.headers, target, &self.config))
+                Decision::Respond(routing::unauthenticated(
+                    &route,
+                    &req.method,
+                    &req.headers,
+                    target,
+                    &self.config,
+                ))
             }
             Err(e) => {
                 // SECURITY: fail closed; the error text names the database, never the token.
                 tracing::warn!(route = route.name, error = %e, "session lookup failed");
-                let mut response =
-                    json_response(StatusCode::SERVICE_UNAVAILABLE, r#"{"error":"session_store_unavailable"}"#);
-                response.headers_mut().insert(header::RETRY_AFTER, http::HeaderValue::from_static("1"));
+                let mut response = json_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    r#"{"error":"session_store_unavailable"}"#,
+                );
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, http::HeaderValue::from_static("1"));
                 Decision::Respond(response)
             }
         }

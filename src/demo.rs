@@ -61,13 +61,15 @@ fn fail(message: &str) -> ExitCode {
 /// Creates the data directory, secret, database, demo user and a new session; returns the
 /// gateway config and the signed session cookie value.
 fn prepare(data_dir: &Path, listen: &str) -> Result<(Config, String), String> {
-    std::fs::create_dir_all(data_dir).map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
     let secret_path = data_dir.join("demo-secret");
     let secret = match std::fs::read_to_string(&secret_path) {
         Ok(s) if !s.trim().is_empty() => s.trim().to_string(),
         _ => {
             let s = random_id();
-            std::fs::write(&secret_path, &s).map_err(|e| format!("cannot write {}: {e}", secret_path.display()))?;
+            std::fs::write(&secret_path, &s)
+                .map_err(|e| format!("cannot write {}: {e}", secret_path.display()))?;
             s
         }
     };
@@ -81,7 +83,11 @@ fn prepare(data_dir: &Path, listen: &str) -> Result<(Config, String), String> {
     file.better_auth.secret = Some(secret.clone());
     file.database.url = Some(url.clone());
     file.proxy.upstream = format!("http://127.0.0.1:{echo_port}");
-    file.routes.push(file::RouteSection { prefix: "/public".into(), policy: Some("public".into()), ..Default::default() });
+    file.routes.push(file::RouteSection {
+        prefix: "/public".into(),
+        policy: Some("public".into()),
+        ..Default::default()
+    });
     let config = Config::from_file(file, &MapEnv::default()).map_err(|e| e.to_string())?;
 
     let token = random_id();
@@ -128,5 +134,8 @@ fn prepare(data_dir: &Path, listen: &str) -> Result<(Config, String), String> {
 
 fn free_port() -> Result<u16, String> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
-    listener.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| e.to_string())
 }

@@ -26,14 +26,25 @@ const FORWARDED: HeaderName = HeaderName::from_static("forwarded");
 pub fn is_identity_header(name: &HeaderName, config: &Config) -> bool {
     let h = &config.headers;
     let s = name.as_str();
-    [&h.user_id, &h.user_email, &h.user_name, &h.user_role, &h.session_id].contains(&name)
+    [
+        &h.user_id,
+        &h.user_email,
+        &h.user_name,
+        &h.user_role,
+        &h.session_id,
+    ]
+    .contains(&name)
         || h.user_columns.iter().any(|(n, _)| n == name)
         || h.strip_prefixes.iter().any(|p| s.starts_with(p.as_str()))
 }
 
 /// Whether `ip` is one of the configured trusted proxies.
 pub fn is_trusted_proxy(ip: IpAddr, config: &Config) -> bool {
-    config.proxy.trusted_proxies.iter().any(|net| net.contains(&ip))
+    config
+        .proxy
+        .trusted_proxies
+        .iter()
+        .any(|net| net.contains(&ip))
 }
 
 /// The client's address: the peer, or, when the peer is a trusted proxy, the right-most
@@ -49,7 +60,11 @@ pub fn client_ip(headers: &HeaderMap, peer: IpAddr, config: &Config) -> IpAddr {
         .flat_map(|v| v.split(','))
         .filter_map(|s| s.trim().parse().ok())
         .collect();
-    chain.into_iter().rev().find(|ip| !is_trusted_proxy(*ip, config)).unwrap_or(peer)
+    chain
+        .into_iter()
+        .rev()
+        .find(|ip| !is_trusted_proxy(*ip, config))
+        .unwrap_or(peer)
 }
 
 /// The edits that turn the client's request headers into the upstream's.
@@ -78,7 +93,12 @@ pub fn upstream_edits(
     edits
 }
 
-fn forwarded_for(headers: &HeaderMap, peer: Option<IpAddr>, config: &Config, edits: &mut HeaderEdits) {
+fn forwarded_for(
+    headers: &HeaderMap,
+    peer: Option<IpAddr>,
+    config: &Config,
+    edits: &mut HeaderEdits,
+) {
     let trusted = peer.is_some_and(|ip| is_trusted_proxy(ip, config));
     let existing = |name: &HeaderName| headers.get(name).filter(|_| trusted).cloned();
     if !trusted {
@@ -91,7 +111,11 @@ fn forwarded_for(headers: &HeaderMap, peer: Option<IpAddr>, config: &Config, edi
             .filter(|_| trusted)
             .filter_map(|v| v.to_str().ok())
             .collect();
-        let chain = if prior.is_empty() { peer.to_string() } else { format!("{}, {peer}", prior.join(", ")) };
+        let chain = if prior.is_empty() {
+            peer.to_string()
+        } else {
+            format!("{}, {peer}", prior.join(", "))
+        };
         if let Ok(v) = HeaderValue::from_str(&chain) {
             edits.insert.push((X_FORWARDED_FOR, v));
         }
@@ -112,7 +136,9 @@ fn strip_auth_cookies(headers: &HeaderMap, config: &Config, edits: &mut HeaderEd
         name == names.session_token
             || name == names.dont_remember
             || name == names.session_data
-            || name.strip_prefix(names.session_data.as_str()).is_some_and(|rest| rest.starts_with('.'))
+            || name
+                .strip_prefix(names.session_data.as_str())
+                .is_some_and(|rest| rest.starts_with('.'))
     };
     let kept: Vec<String> = headers
         .get_all(header::COOKIE)

@@ -57,10 +57,19 @@ impl RouteTable {
             .routes
             .iter()
             .filter(|r| prefix_matches(&r.prefix, path))
-            .filter(|r| r.host.as_deref().is_none_or(|want| host.is_some_and(|h| h.eq_ignore_ascii_case(want))))
+            .filter(|r| {
+                r.host
+                    .as_deref()
+                    .is_none_or(|want| host.is_some_and(|h| h.eq_ignore_ascii_case(want)))
+            })
             .max_by_key(|r| (r.prefix.len(), r.host.is_some()));
         match best {
-            Some(r) => RouteMatch { name: &r.prefix, upstream: &r.upstream, policy: r.policy, unauthenticated: r.unauthenticated },
+            Some(r) => RouteMatch {
+                name: &r.prefix,
+                upstream: &r.upstream,
+                policy: r.policy,
+                unauthenticated: r.unauthenticated,
+            },
             None => RouteMatch {
                 name: "default",
                 upstream: &self.default_upstream,
@@ -74,7 +83,12 @@ impl RouteTable {
 /// `/api` matches `/api` and `/api/x` but not `/apix`; a prefix ending in `/` matches by bytes.
 fn prefix_matches(prefix: &str, path: &str) -> bool {
     match path.strip_prefix(prefix) {
-        Some(rest) => prefix.ends_with('/') || rest.is_empty() || rest.starts_with('/') || rest.starts_with('?'),
+        Some(rest) => {
+            prefix.ends_with('/')
+                || rest.is_empty()
+                || rest.starts_with('/')
+                || rest.starts_with('?')
+        }
         None => false,
     }
 }
@@ -86,7 +100,9 @@ fn prefix_matches(prefix: &str, path: &str) -> bool {
 pub fn path_is_canonical(path: &str) -> bool {
     let lower = path.to_ascii_lowercase();
     let encoded_trick = ["%2e", "%2f", "%5c"].iter().any(|e| lower.contains(e));
-    let dot_segment = path.split('/').any(|segment| segment == "." || segment == "..");
+    let dot_segment = path
+        .split('/')
+        .any(|segment| segment == "." || segment == "..");
     path.starts_with('/') && !encoded_trick && !dot_segment && !path.contains('\\')
 }
 
@@ -136,7 +152,10 @@ pub fn unauthenticated(
     if let Ok(value) = location.parse() {
         response.headers_mut().insert(header::LOCATION, value);
     }
-    response.headers_mut().insert(header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
     response
 }
 
@@ -145,8 +164,14 @@ pub fn json_response(status: StatusCode, body: &'static str) -> Response<Bytes> 
     let mut response = Response::new(Bytes::from_static(body.as_bytes()));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
-    headers.insert(header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
     response
 }
 

@@ -21,8 +21,16 @@ fn server_conf(config: &Config) -> ServerConf {
     };
     // Per-instance paths, so several gateways can run on one machine.
     let port = config.server.listen.port();
-    conf.pid_file = config.server.pid_file.clone().unwrap_or_else(|| format!("/tmp/gatehouse-{port}.pid"));
-    conf.upgrade_sock = config.server.upgrade_sock.clone().unwrap_or_else(|| format!("/tmp/gatehouse-{port}.sock"));
+    conf.pid_file = config
+        .server
+        .pid_file
+        .clone()
+        .unwrap_or_else(|| format!("/tmp/gatehouse-{port}.pid"));
+    conf.upgrade_sock = config
+        .server
+        .upgrade_sock
+        .clone()
+        .unwrap_or_else(|| format!("/tmp/gatehouse-{port}.sock"));
     conf
 }
 
@@ -31,7 +39,11 @@ pub fn build(app: Arc<App>) -> Server {
     let config = app.config.clone();
     let mut server = Server::new_with_opt_and_conf(None, server_conf(&config));
     server.bootstrap();
-    let mut proxy = pingora::proxy::http_proxy_service_with_name(&server.configuration, Gateway::new(app), "gatehouse");
+    let mut proxy = pingora::proxy::http_proxy_service_with_name(
+        &server.configuration,
+        Gateway::new(app),
+        "gatehouse",
+    );
     proxy.add_tcp(&config.server.listen.to_string());
     server.add_service(proxy);
     server

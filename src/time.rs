@@ -103,14 +103,20 @@ mod tests {
             Timestamp::from_millis(1_795_395_501_238).to_iso(),
             "2026-11-23T00:58:21.238Z"
         );
-        assert_eq!(Timestamp::from_millis(0).to_iso(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            Timestamp::from_millis(0).to_iso(),
+            "1970-01-01T00:00:00.000Z"
+        );
     }
 
     #[test]
     fn until_is_zero_for_the_past() {
         let t = Timestamp::from_millis(10_000);
         assert_eq!(t.until(Timestamp::from_millis(4_000)), Duration::ZERO);
-        assert_eq!(t.until(Timestamp::from_millis(12_500)), Duration::from_millis(2_500));
+        assert_eq!(
+            t.until(Timestamp::from_millis(12_500)),
+            Duration::from_millis(2_500)
+        );
     }
 
     #[test]

@@ -1,12 +1,12 @@
 //! The binary's subcommands as a deploy script or a newcomer runs them.
 
-
-
 use std::process::{Command, Output};
 
 fn gatehouse(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
-    cmd.args(args).env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -22,7 +22,10 @@ fn check_accepts_a_valid_file_and_prints_a_summary() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ok.toml");
     std::fs::write(&path, "[proxy]\nupstream = \"http://127.0.0.1:3000\"\n").unwrap();
-    let out = gatehouse(&["check", "--config", path.to_str().unwrap()], &[("BETTER_AUTH_SECRET", "x")]);
+    let out = gatehouse(
+        &["check", "--config", path.to_str().unwrap()],
+        &[("BETTER_AUTH_SECRET", "x")],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.starts_with("ok: listen 127.0.0.1:8080"), "{stdout}");
@@ -34,25 +37,48 @@ fn check_names_the_key_and_the_fix() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
     std::fs::write(&path, "[cache]\nmax_staleness = \"soon\"\n").unwrap();
-    let out = gatehouse(&["check", "--config", path.to_str().unwrap()], &[("BETTER_AUTH_SECRET", "x")]);
+    let out = gatehouse(
+        &["check", "--config", path.to_str().unwrap()],
+        &[("BETTER_AUTH_SECRET", "x")],
+    );
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.contains("cache.max_staleness") && err.contains("\"30s\""), "{err}");
+    assert!(
+        err.contains("cache.max_staleness") && err.contains("\"30s\""),
+        "{err}"
+    );
 
     let out = gatehouse(&["check"], &[]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("BETTER_AUTH_SECRET"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("BETTER_AUTH_SECRET"),
+        "{}",
+        stderr(&out)
+    );
 
     std::fs::write(&path, "[server]\nlisten = \"127.0.0.1:1\"\ntypo = true\n").unwrap();
-    let out = gatehouse(&["check"], &[("BETTER_AUTH_SECRET", "x"), ("GATEHOUSE_CONFIG", path.to_str().unwrap())]);
+    let out = gatehouse(
+        &["check"],
+        &[
+            ("BETTER_AUTH_SECRET", "x"),
+            ("GATEHOUSE_CONFIG", path.to_str().unwrap()),
+        ],
+    );
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("line 3") && stderr(&out).contains("typo"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("line 3") && stderr(&out).contains("typo"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn migrate_creates_the_schema_and_can_run_twice() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("nested/dir/app.db").display());
+    let url = format!(
+        "sqlite://{}",
+        dir.path().join("nested/dir/app.db").display()
+    );
     for _ in 0..2 {
         let out = gatehouse(&["migrate", "--database-url", &url], &[]);
         assert!(out.status.success(), "{}", stderr(&out));
@@ -63,27 +89,47 @@ fn migrate_creates_the_schema_and_can_run_twice() {
 #[test]
 fn serve_refuses_a_database_without_the_schema() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("empty.db").display());
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("empty.db").display()
+    );
     let out = gatehouse(
         &["serve"],
-        &[("BETTER_AUTH_SECRET", "x"), ("GATEHOUSE_DATABASE_URL", &url), ("GATEHOUSE_LISTEN", "127.0.0.1:0")],
+        &[
+            ("BETTER_AUTH_SECRET", "x"),
+            ("GATEHOUSE_DATABASE_URL", &url),
+            ("GATEHOUSE_LISTEN", "127.0.0.1:0"),
+        ],
     );
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains("does not match database.schema") && err.contains("gatehouse migrate"), "{err}");
+    assert!(
+        err.contains("does not match database.schema") && err.contains("gatehouse migrate"),
+        "{err}"
+    );
 }
 
 #[test]
 fn serve_refuses_a_schema_it_was_not_told_about() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("app.db").display());
-    assert!(gatehouse(&["migrate", "--database-url", &url], &[]).status.success());
+    assert!(gatehouse(&["migrate", "--database-url", &url], &[])
+        .status
+        .success());
     let config = dir.path().join("snake.toml");
     std::fs::write(&config, "[database.schema]\nnaming = \"snake_case\"\n").unwrap();
     let out = gatehouse(
         &["serve", "--config", config.to_str().unwrap()],
-        &[("BETTER_AUTH_SECRET", "x"), ("GATEHOUSE_DATABASE_URL", &url), ("GATEHOUSE_LISTEN", "127.0.0.1:0")],
+        &[
+            ("BETTER_AUTH_SECRET", "x"),
+            ("GATEHOUSE_DATABASE_URL", &url),
+            ("GATEHOUSE_LISTEN", "127.0.0.1:0"),
+        ],
     );
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("user_id") || stderr(&out).contains("no such column"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("user_id") || stderr(&out).contains("no such column"),
+        "{}",
+        stderr(&out)
+    );
 }

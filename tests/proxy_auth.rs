@@ -27,8 +27,14 @@ policy = "optional"
 async fn setup(kind: Kind, config: &str) -> Option<(TestDb, Upstream, Gateway)> {
     let db = TestDb::migrated(kind).await?;
     let upstream = Upstream::start().await;
-    let gateway =
-        Gateway::start(config, &[("GATEHOUSE_UPSTREAM", &upstream.url()), ("GATEHOUSE_DATABASE_URL", &db.url)]).await;
+    let gateway = Gateway::start(
+        config,
+        &[
+            ("GATEHOUSE_UPSTREAM", &upstream.url()),
+            ("GATEHOUSE_DATABASE_URL", &db.url),
+        ],
+    )
+    .await;
     Some((db, upstream, gateway))
 }
 
@@ -48,14 +54,26 @@ async fn a_valid_session_reaches_the_upstream_with_its_identity() {
     let seen = upstream.last();
     assert_eq!(seen.path, "/orders?page=2");
     assert_eq!(seen.header("x-auth-user-id"), Some(user_id.as_str()));
-    assert_eq!(seen.header("x-auth-user-email"), Some(format!("{user_id}@example.com").as_str()));
-    assert_eq!(seen.header("x-auth-user-name"), Some(format!("Name of {user_id}").as_str()));
+    assert_eq!(
+        seen.header("x-auth-user-email"),
+        Some(format!("{user_id}@example.com").as_str())
+    );
+    assert_eq!(
+        seen.header("x-auth-user-name"),
+        Some(format!("Name of {user_id}").as_str())
+    );
     assert_eq!(seen.header("x-auth-user-role"), Some("user"));
     assert_eq!(seen.header("x-auth-session-id"), Some(session_id.as_str()));
     assert_eq!(seen.header("x-forwarded-for"), Some("127.0.0.1"));
     assert_eq!(seen.header("x-forwarded-proto"), Some("http"));
-    assert_eq!(seen.header("x-forwarded-host"), Some(gateway.addr.to_string().as_str()));
-    assert!(!gateway.log().contains(&token), "the token must never be logged");
+    assert_eq!(
+        seen.header("x-forwarded-host"),
+        Some(gateway.addr.to_string().as_str())
+    );
+    assert!(
+        !gateway.log().contains(&token),
+        "the token must never be logged"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -67,25 +85,38 @@ async fn forged_expired_and_unknown_sessions_never_reach_the_upstream() {
     db.seed(&valid, 3600).await;
     let forged = format!(
         "better-auth.session_token={}",
-        gatehouse::auth::cookie::SigningKey::new("some-other-secret-some-other-secret").sign_cookie_value(&valid)
+        gatehouse::auth::cookie::SigningKey::new("some-other-secret-some-other-secret")
+            .sign_cookie_value(&valid)
     );
     let cases = [
         ("no cookie", String::new()),
         ("forged signature", forged),
-        ("unsigned token", format!("better-auth.session_token={valid}")),
+        (
+            "unsigned token",
+            format!("better-auth.session_token={valid}"),
+        ),
         ("expired session", session_cookie(&expired)),
         ("unknown session", session_cookie(&random_token())),
-        ("garbage", "better-auth.session_token=%ZZ%%;;==\"".to_string()),
+        (
+            "garbage",
+            "better-auth.session_token=%ZZ%%;;==\"".to_string(),
+        ),
     ];
     for (what, cookie) in cases {
-        let mut request = client().get(gateway.url("/private")).header("accept", "application/json");
+        let mut request = client()
+            .get(gateway.url("/private"))
+            .header("accept", "application/json");
         if !cookie.is_empty() {
             request = request.header("cookie", cookie);
         }
         let response = request.send().await.unwrap();
         assert_eq!(response.status(), 401, "{what}");
         assert_eq!(response.headers()["content-type"], "application/json");
-        assert_eq!(response.text().await.unwrap(), r#"{"error":"unauthenticated"}"#, "{what}");
+        assert_eq!(
+            response.text().await.unwrap(),
+            r#"{"error":"unauthenticated"}"#,
+            "{what}"
+        );
     }
     let browser = client()
         .get(gateway.url("/private/page?x=1"))
@@ -95,8 +126,15 @@ async fn forged_expired_and_unknown_sessions_never_reach_the_upstream() {
         .await
         .unwrap();
     assert_eq!(browser.status(), 302);
-    assert_eq!(browser.headers()["location"], "/login?callbackURL=%2Fprivate%2Fpage%3Fx%3D1");
-    assert_eq!(upstream.count(), 0, "the upstream never saw an unauthenticated request");
+    assert_eq!(
+        browser.headers()["location"],
+        "/login?callbackURL=%2Fprivate%2Fpage%3Fx%3D1"
+    );
+    assert_eq!(
+        upstream.count(),
+        0,
+        "the upstream never saw an unauthenticated request"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -104,9 +142,17 @@ async fn a_deleted_session_stops_working_within_the_staleness_bound() {
     let (db, upstream, gateway) = setup(Kind::Sqlite, ROUTES).await.unwrap();
     let token = random_token();
     db.seed(&token, 3600).await;
-    let get = || client().get(gateway.url("/private")).header("cookie", session_cookie(&token)).send();
+    let get = || {
+        client()
+            .get(gateway.url("/private"))
+            .header("cookie", session_cookie(&token))
+            .send()
+    };
     assert_eq!(get().await.unwrap().status(), 200);
-    db.exec(&format!("DELETE FROM \"session\" WHERE \"token\" = '{token}'")).await;
+    db.exec(&format!(
+        "DELETE FROM \"session\" WHERE \"token\" = '{token}'"
+    ))
+    .await;
     tokio::time::sleep(Duration::from_millis(1300)).await;
     assert_eq!(get().await.unwrap().status(), 401);
     assert_eq!(upstream.count(), 1);
@@ -125,21 +171,56 @@ async fn spoofed_identity_headers_never_reach_the_upstream_on_any_route() {
             .header("x-forwarded-for", "10.9.9.9")
     };
     let requests = [
-        ("public route", spoof(client().get(gateway.url("/public/x")))),
-        ("optional route without session", spoof(client().get(gateway.url("/maybe/x")))),
-        ("Better Auth base path", spoof(client().post(gateway.url("/api/auth/sign-in/email")))),
-        ("required route with session", spoof(client().get(gateway.url("/x")).header("cookie", session_cookie(&token)))),
-        ("optional route with session", spoof(client().get(gateway.url("/maybe/y")).header("cookie", session_cookie(&token)))),
+        (
+            "public route",
+            spoof(client().get(gateway.url("/public/x"))),
+        ),
+        (
+            "optional route without session",
+            spoof(client().get(gateway.url("/maybe/x"))),
+        ),
+        (
+            "Better Auth base path",
+            spoof(client().post(gateway.url("/api/auth/sign-in/email"))),
+        ),
+        (
+            "required route with session",
+            spoof(
+                client()
+                    .get(gateway.url("/x"))
+                    .header("cookie", session_cookie(&token)),
+            ),
+        ),
+        (
+            "optional route with session",
+            spoof(
+                client()
+                    .get(gateway.url("/maybe/y"))
+                    .header("cookie", session_cookie(&token)),
+            ),
+        ),
     ];
     for (what, request) in requests {
         assert_eq!(request.send().await.unwrap().status(), 200, "{what}");
         let seen = upstream.last();
         assert!(!seen.headers.contains_key("x-auth-anything-else"), "{what}");
-        assert_ne!(seen.headers.get("x-auth-user-id"), Some(&vec!["admin".to_string()]), "{what}");
+        assert_ne!(
+            seen.headers.get("x-auth-user-id"),
+            Some(&vec!["admin".to_string()]),
+            "{what}"
+        );
         assert_ne!(seen.header("x-auth-user-role"), Some("admin"), "{what}");
-        assert_eq!(seen.header("x-forwarded-for"), Some("127.0.0.1"), "{what}: untrusted XFF replaced");
+        assert_eq!(
+            seen.header("x-forwarded-for"),
+            Some("127.0.0.1"),
+            "{what}: untrusted XFF replaced"
+        );
         if what.contains("with session") {
-            assert_eq!(seen.header("x-auth-user-id"), Some(user_id.as_str()), "{what}");
+            assert_eq!(
+                seen.header("x-auth-user-id"),
+                Some(user_id.as_str()),
+                "{what}"
+            );
         } else {
             assert!(!seen.headers.contains_key("x-auth-user-id"), "{what}");
         }
@@ -158,7 +239,8 @@ async fn bad_input_gets_a_4xx_and_the_gateway_keeps_serving() {
             let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
             stream.write_all(&bytes).await.unwrap();
             let mut buf = Vec::new();
-            let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut buf)).await;
+            let _ =
+                tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut buf)).await;
             String::from_utf8_lossy(&buf).into_owned()
         }
     };
@@ -166,17 +248,38 @@ async fn bad_input_gets_a_4xx_and_the_gateway_keeps_serving() {
     let mut invalid_utf8 = b"GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\nCookie: better-auth.session_token=\xff\xfe\r\n\r\n".to_vec();
     assert_eq!(status(&raw(invalid_utf8.clone()).await), "401");
     invalid_utf8.splice(4..6, b"/public/x".iter().copied());
-    assert_eq!(status(&raw(invalid_utf8).await), "200", "bytes that are not UTF-8 are passed on untouched when no session is needed");
-    let traversal = b"GET /api/auth/../admin HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n".to_vec();
+    assert_eq!(
+        status(&raw(invalid_utf8).await),
+        "200",
+        "bytes that are not UTF-8 are passed on untouched when no session is needed"
+    );
+    let traversal =
+        b"GET /api/auth/../admin HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n".to_vec();
     assert_eq!(status(&raw(traversal).await), "400");
-    let encoded = b"GET /public/%2e%2e/admin HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n".to_vec();
+    let encoded =
+        b"GET /public/%2e%2e/admin HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n".to_vec();
     assert_eq!(status(&raw(encoded).await), "400");
-    let huge = format!("GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\nCookie: {}\r\n\r\n", "a".repeat(200_000));
+    let huge = format!(
+        "GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\nCookie: {}\r\n\r\n",
+        "a".repeat(200_000)
+    );
     let answer = status(&raw(huge.into_bytes()).await);
-    assert!(answer.starts_with('4') || answer == "none", "oversized headers: {answer}");
-    let not_http = raw(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n".to_vec()).await;
-    assert!(not_http.is_empty() || status(&not_http).starts_with('4'), "{not_http}");
-    let ok = client().get(gateway.url("/x")).header("cookie", session_cookie(&token)).send().await.unwrap();
+    assert!(
+        answer.starts_with('4') || answer == "none",
+        "oversized headers: {answer}"
+    );
+    let not_http =
+        raw(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n".to_vec()).await;
+    assert!(
+        not_http.is_empty() || status(&not_http).starts_with('4'),
+        "{not_http}"
+    );
+    let ok = client()
+        .get(gateway.url("/x"))
+        .header("cookie", session_cookie(&token))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.status(), 200, "still serving after bad input");
     assert!(upstream.seen().iter().all(|s| !s.path.contains("admin")));
 }
@@ -185,7 +288,14 @@ async fn bad_input_gets_a_4xx_and_the_gateway_keeps_serving() {
 async fn upstream_down_gives_a_json_502() {
     let db = TestDb::migrated(Kind::Sqlite).await.unwrap();
     let dead = format!("http://127.0.0.1:{}", common::free_port());
-    let gateway = Gateway::start(ROUTES, &[("GATEHOUSE_UPSTREAM", &dead), ("GATEHOUSE_DATABASE_URL", &db.url)]).await;
+    let gateway = Gateway::start(
+        ROUTES,
+        &[
+            ("GATEHOUSE_UPSTREAM", &dead),
+            ("GATEHOUSE_DATABASE_URL", &db.url),
+        ],
+    )
+    .await;
     let response = client().get(gateway.url("/public/x")).send().await.unwrap();
     assert_eq!(response.status(), 502);
     assert_eq!(response.headers()["content-type"], "application/json");
@@ -204,20 +314,32 @@ async fn websocket_upgrades_are_authenticated_then_proxied() {
         )
     };
     let mut anonymous = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
-    anonymous.write_all(handshake(String::new()).as_bytes()).await.unwrap();
+    anonymous
+        .write_all(handshake(String::new()).as_bytes())
+        .await
+        .unwrap();
     let mut buf = vec![0u8; 4096];
     let n = anonymous.read(&mut buf).await.unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 401"));
     assert_eq!(upstream.count(), 0);
 
     let mut stream = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
-    stream.write_all(handshake(format!("Cookie: {}\r\n", session_cookie(&token))).as_bytes()).await.unwrap();
+    stream
+        .write_all(handshake(format!("Cookie: {}\r\n", session_cookie(&token))).as_bytes())
+        .await
+        .unwrap();
     let n = stream.read(&mut buf).await.unwrap();
     let head = String::from_utf8_lossy(&buf[..n]).to_string();
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
     assert!(upstream.last().header("x-auth-user-id").is_some());
-    stream.write_all(b"ping over the upgraded connection").await.unwrap();
+    stream
+        .write_all(b"ping over the upgraded connection")
+        .await
+        .unwrap();
     let mut echoed = vec![0u8; 33];
-    tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut echoed)).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut echoed))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(&echoed, b"ping over the upgraded connection");
 }

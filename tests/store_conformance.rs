@@ -10,7 +10,9 @@ use common::db::{session, user, Kind, TestDb};
 use gatehouse::time::Timestamp;
 
 async fn story(kind: Kind) {
-    let Some(db) = TestDb::migrated(kind).await else { return };
+    let Some(db) = TestDb::migrated(kind).await else {
+        return;
+    };
     let store = db.store("");
     store.ping().await.unwrap();
     // Millisecond timestamps, as Better Auth writes them.
@@ -21,18 +23,39 @@ async fn story(kind: Kind) {
     alice.ban_reason = Some("spam".into());
     alice.ban_expires = Some(now.plus(Duration::from_secs(3600)));
     store.insert_user(&alice).await.unwrap();
-    let live = session("liveTokenliveTokenliveTokenlive1", "alice", now.plus(Duration::from_secs(604_800)), now);
-    let old = session("oldTokenoldTokenoldTokenoldToken", "alice", now.minus(Duration::from_secs(1)), now);
+    let live = session(
+        "liveTokenliveTokenliveTokenlive1",
+        "alice",
+        now.plus(Duration::from_secs(604_800)),
+        now,
+    );
+    let old = session(
+        "oldTokenoldTokenoldTokenoldToken",
+        "alice",
+        now.minus(Duration::from_secs(1)),
+        now,
+    );
     store.insert_session(&live).await.unwrap();
     store.insert_session(&old).await.unwrap();
 
-    let found = store.find_session(&live.token).await.unwrap().expect("the live session is found");
+    let found = store
+        .find_session(&live.token)
+        .await
+        .unwrap()
+        .expect("the live session is found");
     assert_eq!(found.session, live, "{kind:?}: session round trip");
-    assert_eq!(found.user, alice, "{kind:?}: user round trip, ban fields included");
+    assert_eq!(
+        found.user, alice,
+        "{kind:?}: user round trip, ban fields included"
+    );
     assert!(found.is_banned(now));
     assert!(!found.is_expired(now));
 
-    let expired = store.find_session(&old.token).await.unwrap().expect("expired rows are still read");
+    let expired = store
+        .find_session(&old.token)
+        .await
+        .unwrap()
+        .expect("expired rows are still read");
     assert!(expired.is_expired(now), "{kind:?}");
 
     assert_eq!(store.find_session("no-such-token").await.unwrap(), None);
@@ -68,7 +91,10 @@ async fn sqlite_rows_are_written_as_better_auth_writes_them() {
     .fetch_one(&pool)
     .await
     .unwrap();
-    assert_eq!((date_type.as_str(), date.as_str()), ("text", "2026-11-23T00:58:21.238Z"));
+    assert_eq!(
+        (date_type.as_str(), date.as_str()),
+        ("text", "2026-11-23T00:58:21.238Z")
+    );
     assert_eq!((bool_type.as_str(), verified), ("integer", 1));
 }
 
@@ -76,13 +102,21 @@ async fn sqlite_rows_are_written_as_better_auth_writes_them() {
 /// type (epoch milliseconds in SQLite, `timestamp` without time zone in PostgreSQL, `datetime`
 /// in MySQL).
 async fn renamed_layout(kind: Kind) {
-    let Some(db) = TestDb::empty(kind).await else { return };
+    let Some(db) = TestDb::empty(kind).await else {
+        return;
+    };
     let (date, boolean, text) = match kind {
         Kind::Sqlite => ("integer", "integer", "text"),
         Kind::Postgres => ("timestamp(3)", "boolean", "text"),
         Kind::MySql => ("datetime(3)", "boolean", "varchar(255)"),
     };
-    let q = |s: &str| if kind == Kind::MySql { format!("`{s}`") } else { format!("\"{s}\"") };
+    let q = |s: &str| {
+        if kind == Kind::MySql {
+            format!("`{s}`")
+        } else {
+            format!("\"{s}\"")
+        }
+    };
     db.exec(&format!(
         "CREATE TABLE {users} (id {text} PRIMARY KEY, name {text} NOT NULL, email {text} NOT NULL, \
          email_verified {boolean} NOT NULL, image {text}, created_at {date} NOT NULL, updated_at {date} NOT NULL, \
@@ -103,15 +137,31 @@ async fn renamed_layout(kind: Kind) {
     let now = Timestamp::from_millis(Timestamp::now().millis());
     let carol = user("carol", now);
     store.insert_user(&carol).await.unwrap();
-    let s = session("drizzleTokendrizzleTokendrizzle1", "carol", now.plus(Duration::from_secs(60)), now);
+    let s = session(
+        "drizzleTokendrizzleTokendrizzle1",
+        "carol",
+        now.plus(Duration::from_secs(60)),
+        now,
+    );
     store.insert_session(&s).await.unwrap();
-    let found = store.find_session(&s.token).await.unwrap().expect("found through the renamed layout");
+    let found = store
+        .find_session(&s.token)
+        .await
+        .unwrap()
+        .expect("found through the renamed layout");
     assert_eq!(found.session, s, "{kind:?}");
     assert_eq!(found.user, carol, "{kind:?}");
     if kind == Kind::Sqlite {
         let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
-        let stored: i64 = sqlx::query_scalar("SELECT expires_at FROM auth_sessions").fetch_one(&pool).await.unwrap();
-        assert_eq!(stored, s.expires_at.millis(), "epoch milliseconds, as Drizzle writes them");
+        let stored: i64 = sqlx::query_scalar("SELECT expires_at FROM auth_sessions")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            stored,
+            s.expires_at.millis(),
+            "epoch milliseconds, as Drizzle writes them"
+        );
     }
 }
 
@@ -135,14 +185,24 @@ async fn extra_user_columns_are_read_as_text() {
     let db = TestDb::migrated(Kind::Sqlite).await.unwrap();
     db.exec(r#"ALTER TABLE "user" ADD COLUMN "plan" text; ALTER TABLE "user" ADD COLUMN "seats" integer"#).await;
     let (_, _) = db.seed("extraTokenextraTokenextraTokenex", 60).await;
-    db.exec(r#"UPDATE "user" SET "plan" = 'pro', "seats" = 7"#).await;
+    db.exec(r#"UPDATE "user" SET "plan" = 'pro', "seats" = 7"#)
+        .await;
     let toml = format!(
         "[database]\nurl = \"{}\"\n[headers.user_columns]\n\"x-plan\" = \"plan\"\n\"x-seats\" = \"seats\"\n",
         db.url
     );
     let env = gatehouse::config::MapEnv::from_pairs(&[("BETTER_AUTH_SECRET", "s")]);
-    let config = gatehouse::config::Config::from_file(gatehouse::config::parse_toml(&toml).unwrap(), &env).unwrap();
+    let config =
+        gatehouse::config::Config::from_file(gatehouse::config::parse_toml(&toml).unwrap(), &env)
+            .unwrap();
     let store = gatehouse::store::open(&config.database).unwrap();
-    let found = store.find_session("extraTokenextraTokenextraTokenex").await.unwrap().unwrap();
-    assert_eq!(found.user.extra, vec![Some("pro".to_string()), Some("7".to_string())]);
+    let found = store
+        .find_session("extraTokenextraTokenextraTokenex")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        found.user.extra,
+        vec![Some("pro".to_string()), Some("7".to_string())]
+    );
 }

@@ -25,14 +25,22 @@ pub struct Cached<V> {
 
 impl<V> Clone for Cached<V> {
     fn clone(&self) -> Self {
-        Self { value: self.value.clone(), ttl: self.ttl }
+        Self {
+            value: self.value.clone(),
+            ttl: self.ttl,
+        }
     }
 }
 
 struct PerEntryTtl;
 
 impl<V> Expiry<String, Cached<V>> for PerEntryTtl {
-    fn expire_after_create(&self, _key: &String, value: &Cached<V>, _created: Instant) -> Option<Duration> {
+    fn expire_after_create(
+        &self,
+        _key: &String,
+        value: &Cached<V>,
+        _created: Instant,
+    ) -> Option<Duration> {
         Some(value.ttl)
     }
 }
@@ -51,13 +59,22 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
             .max_capacity(config.max_entries)
             .expire_after(PerEntryTtl)
             .build();
-        Self { inner, max_staleness: config.max_staleness, negative_ttl: config.negative_ttl }
+        Self {
+            inner,
+            max_staleness: config.max_staleness,
+            negative_ttl: config.negative_ttl,
+        }
     }
 
     /// The cached entry for `token`, or the result of `load` (run once however many callers miss
     /// at the same time). `load` returns the value and when it stops being valid; errors are
     /// returned to every waiting caller and not cached.
-    pub async fn get_or_load<E, F>(&self, token: &str, now: Timestamp, load: F) -> Result<Cached<V>, Arc<E>>
+    pub async fn get_or_load<E, F>(
+        &self,
+        token: &str,
+        now: Timestamp,
+        load: F,
+    ) -> Result<Cached<V>, Arc<E>>
     where
         E: Send + Sync + 'static,
         F: Future<Output = Result<Option<(V, Timestamp)>, E>>,
@@ -69,7 +86,10 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
                         ttl: self.max_staleness.min(now.until(valid_until)),
                         value: Some(Arc::new(value)),
                     },
-                    None => Cached { value: None, ttl: self.negative_ttl },
+                    None => Cached {
+                        value: None,
+                        ttl: self.negative_ttl,
+                    },
                 })
             })
             .await
@@ -122,8 +142,14 @@ mod tests {
         let cache = SessionCache::new(&config(10_000, 10_000));
         let loads = AtomicUsize::new(0);
         let until = Some(NOW.plus(Duration::from_secs(60)));
-        assert_eq!(load_counting(&cache, &loads, until).await.as_deref(), Some(&"alice"));
-        assert_eq!(load_counting(&cache, &loads, until).await.as_deref(), Some(&"alice"));
+        assert_eq!(
+            load_counting(&cache, &loads, until).await.as_deref(),
+            Some(&"alice")
+        );
+        assert_eq!(
+            load_counting(&cache, &loads, until).await.as_deref(),
+            Some(&"alice")
+        );
         assert_eq!(loads.load(Ordering::SeqCst), 1);
     }
 
@@ -188,10 +214,18 @@ mod tests {
     #[tokio::test]
     async fn errors_are_not_cached() {
         let cache: SessionCache<&str> = SessionCache::new(&config(60_000, 60_000));
-        let failed = cache.get_or_load("tok", NOW, async { Err::<Option<(&str, Timestamp)>, _>("down") }).await;
+        let failed = cache
+            .get_or_load("tok", NOW, async {
+                Err::<Option<(&str, Timestamp)>, _>("down")
+            })
+            .await;
         assert_eq!(failed.unwrap_err().as_ref(), &"down");
         let loads = AtomicUsize::new(0);
-        assert!(load_counting(&cache, &loads, Some(NOW.plus(Duration::from_secs(9)))).await.is_some());
+        assert!(
+            load_counting(&cache, &loads, Some(NOW.plus(Duration::from_secs(9))))
+                .await
+                .is_some()
+        );
         assert_eq!(loads.load(Ordering::SeqCst), 1);
     }
 

@@ -87,7 +87,10 @@ impl SigningKey {
 }
 
 /// The value of cookie `name` across all `Cookie` header values, as better-call reads it.
-pub fn find_cookie<'a>(header_values: impl IntoIterator<Item = &'a str>, name: &str) -> Option<Cow<'a, str>> {
+pub fn find_cookie<'a>(
+    header_values: impl IntoIterator<Item = &'a str>,
+    name: &str,
+) -> Option<Cow<'a, str>> {
     header_values.into_iter().find_map(|header| {
         header.split(';').find_map(|pair| {
             let (n, v) = pair.split_once('=')?;
@@ -134,7 +137,10 @@ mod tests {
         let key = SigningKey::new(SECRET);
         let value = key.sign_cookie_value("kgkgA28pJNWPyf6bl5FNujooXTtdAXT7");
         assert!(value.starts_with("kgkgA28pJNWPyf6bl5FNujooXTtdAXT7."));
-        assert!(value.ends_with("%3D"), "padding `=` is URI-encoded: {value}");
+        assert!(
+            value.ends_with("%3D"),
+            "padding `=` is URI-encoded: {value}"
+        );
         assert!(!value.contains('+') && !value.contains('/'));
     }
 
@@ -169,9 +175,16 @@ mod tests {
     #[test]
     fn malformed_values_are_rejected() {
         let key = SigningKey::new(SECRET);
-        for bad in ["", ".", "tok", ".sig", "tok.", "tok.short=", "tok.!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!=",
-            "tok.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"]
-        {
+        for bad in [
+            "",
+            ".",
+            "tok",
+            ".sig",
+            "tok.",
+            "tok.short=",
+            "tok.!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!=",
+            "tok.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        ] {
             assert_eq!(key.verify_cookie_value(bad), None, "{bad:?}");
         }
     }
@@ -197,7 +210,11 @@ mod tests {
     fn quotes_are_removed_and_percent_decoded() {
         assert_eq!(find_cookie(["x=\"a%2Bb\""], "x").as_deref(), Some("a+b"));
         assert_eq!(find_cookie(["  x  =  v  "], "x").as_deref(), Some("v"));
-        assert_eq!(find_cookie(["x=%E0%A4%A"], "x").as_deref(), Some("%E0%A4%A"), "bad escapes keep raw");
+        assert_eq!(
+            find_cookie(["x=%E0%A4%A"], "x").as_deref(),
+            Some("%E0%A4%A"),
+            "bad escapes keep raw"
+        );
         assert_eq!(find_cookie(["xy=1; novalue; y"], "x"), None);
     }
 

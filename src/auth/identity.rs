@@ -23,7 +23,10 @@ impl AuthenticatedSession {
 
 /// The identity headers for a session. Values that cannot be sent (control characters) are
 /// left out; everything else, UTF-8 included, is sent as its raw bytes.
-pub fn identity_headers(record: &SessionRecord, config: &HeadersConfig) -> Vec<(HeaderName, HeaderValue)> {
+pub fn identity_headers(
+    record: &SessionRecord,
+    config: &HeadersConfig,
+) -> Vec<(HeaderName, HeaderValue)> {
     let (session, user) = (&record.session, &record.user);
     let fixed = [
         (&config.user_id, Some(user.id.as_str())),
@@ -32,7 +35,11 @@ pub fn identity_headers(record: &SessionRecord, config: &HeadersConfig) -> Vec<(
         (&config.user_role, user.role.as_deref()),
         (&config.session_id, Some(session.id.as_str())),
     ];
-    let extra = config.user_columns.iter().zip(&user.extra).map(|((name, _), value)| (name, value.as_deref()));
+    let extra = config
+        .user_columns
+        .iter()
+        .zip(&user.extra)
+        .map(|((name, _), value)| (name, value.as_deref()));
     fixed
         .into_iter()
         .chain(extra)
@@ -52,11 +59,16 @@ mod tests {
 
     fn headers_config(toml: &str) -> HeadersConfig {
         let env = MapEnv::from_pairs(&[("BETTER_AUTH_SECRET", "s")]);
-        Config::from_file(crate::config::parse_toml(toml).unwrap(), &env).unwrap().headers
+        Config::from_file(crate::config::parse_toml(toml).unwrap(), &env)
+            .unwrap()
+            .headers
     }
 
     fn find<'a>(headers: &'a [(HeaderName, HeaderValue)], name: &str) -> Option<&'a [u8]> {
-        headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_bytes())
+        headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_bytes())
     }
 
     #[test]
@@ -64,11 +76,17 @@ mod tests {
         let r = record("t", Timestamp::from_millis(1));
         let h = identity_headers(&r, &headers_config(""));
         assert_eq!(find(&h, "x-auth-user-id"), Some(&b"user-1"[..]));
-        assert_eq!(find(&h, "x-auth-user-email"), Some(&b"alice@example.com"[..]));
+        assert_eq!(
+            find(&h, "x-auth-user-email"),
+            Some(&b"alice@example.com"[..])
+        );
         assert_eq!(find(&h, "x-auth-user-name"), Some(&b"Alice"[..]));
         assert_eq!(find(&h, "x-auth-user-role"), Some(&b"user"[..]));
         assert_eq!(find(&h, "x-auth-session-id"), Some(&b"sess-t"[..]));
-        assert!(h.iter().all(|(_, v)| v.as_bytes() != b"t"), "the token is never a header value");
+        assert!(
+            h.iter().all(|(_, v)| v.as_bytes() != b"t"),
+            "the token is never a header value"
+        );
     }
 
     #[test]

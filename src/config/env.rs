@@ -28,7 +28,12 @@ pub struct MapEnv(pub HashMap<String, String>);
 impl MapEnv {
     /// A map from `(name, value)` pairs.
     pub fn from_pairs(pairs: &[(&str, &str)]) -> Self {
-        Self(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        Self(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
     }
 }
 

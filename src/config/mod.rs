@@ -34,7 +34,10 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub(crate) fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { key: key.into(), message: message.into() }
+        Self {
+            key: key.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -216,7 +219,10 @@ impl Config {
                 let text = std::fs::read_to_string(p).map_err(|e| {
                     ConfigError::new(p.display().to_string(), format!("cannot read: {e}"))
                 })?;
-                parse_toml(&text).map_err(|e| ConfigError { key: format!("{}: {}", p.display(), e.key), ..e })?
+                parse_toml(&text).map_err(|e| ConfigError {
+                    key: format!("{}: {}", p.display(), e.key),
+                    ..e
+                })?
             }
             None => ConfigFile::default(),
         };
@@ -238,7 +244,15 @@ impl Config {
             .enumerate()
             .map(|(i, r)| route(i, r, &proxy.upstream))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Config { server, better_auth, database, cache, headers, proxy, routes })
+        Ok(Config {
+            server,
+            better_auth,
+            database,
+            cache,
+            headers,
+            proxy,
+            routes,
+        })
     }
 
     /// A one-line description for `gatehouse check` and the startup log (no secrets).
@@ -265,7 +279,10 @@ pub fn parse_toml(text: &str) -> Result<ConfigFile, ConfigError> {
             }
             None => "config".to_string(),
         };
-        ConfigError::new(key, format!("{message} (see config/gatehouse.toml for every key)"))
+        ConfigError::new(
+            key,
+            format!("{message} (see config/gatehouse.toml for every key)"),
+        )
     })
 }
 
@@ -276,7 +293,10 @@ fn apply_env(file: &mut ConfigFile, env: &dyn EnvSource) {
     if let Some(v) = env.var("BETTER_AUTH_URL") {
         file.better_auth.url = Some(v);
     }
-    if let Some(v) = env.var("GATEHOUSE_DATABASE_URL").or_else(|| env.var("DATABASE_URL")) {
+    if let Some(v) = env
+        .var("GATEHOUSE_DATABASE_URL")
+        .or_else(|| env.var("DATABASE_URL"))
+    {
         file.database.url = Some(v);
     }
     if let Some(v) = env.var("GATEHOUSE_LISTEN") {
@@ -332,7 +352,10 @@ fn better_auth(
     if !b.base_path.starts_with('/') || (b.base_path.len() > 1 && b.base_path.ends_with('/')) {
         return Err(ConfigError::new(
             "better_auth.base_path",
-            format!("`{}` must start with `/` and not end with one, e.g. /api/auth", b.base_path),
+            format!(
+                "`{}` must start with `/` and not end with one, e.g. /api/auth",
+                b.base_path
+            ),
         ));
     }
     if b.cookie_prefix.is_empty() || !b.cookie_prefix.chars().all(is_cookie_name_char) {
@@ -347,14 +370,20 @@ fn better_auth(
         None => env.var("NODE_ENV").as_deref() == Some("production"),
     });
     let name = |key: &str, over: &Option<String>, suffix: &str| -> Result<String, ConfigError> {
-        let base = over.clone().unwrap_or_else(|| format!("{}.{suffix}", b.cookie_prefix));
+        let base = over
+            .clone()
+            .unwrap_or_else(|| format!("{}.{suffix}", b.cookie_prefix));
         if base.is_empty() || !base.chars().all(is_cookie_name_char) {
             return Err(ConfigError::new(
                 format!("better_auth.cookies.{key}"),
                 "must be a cookie name (letters, digits, `-`, `_`, `.`)",
             ));
         }
-        Ok(if secure { format!("__Secure-{base}") } else { base })
+        Ok(if secure {
+            format!("__Secure-{base}")
+        } else {
+            base
+        })
     };
     let upstream = match &b.upstream {
         Some(u) => upstream("better_auth.upstream", u)?,
@@ -370,7 +399,10 @@ fn better_auth(
             dont_remember: name("dont_remember", &b.cookies.dont_remember, "dont_remember")?,
             secure,
         },
-        expires_in: nonzero("better_auth.expires_in", duration("better_auth.expires_in", &b.expires_in)?)?,
+        expires_in: nonzero(
+            "better_auth.expires_in",
+            duration("better_auth.expires_in", &b.expires_in)?,
+        )?,
         update_age: duration("better_auth.update_age", &b.update_age)?,
     })
 }
@@ -388,17 +420,39 @@ fn nonzero(key: &str, d: Duration) -> Result<Duration, ConfigError> {
 
 /// The session and user fields Gatehouse reads, by Better Auth name.
 pub const SESSION_FIELDS: &[&str] = &[
-    "id", "token", "userId", "expiresAt", "createdAt", "updatedAt", "ipAddress", "userAgent",
+    "id",
+    "token",
+    "userId",
+    "expiresAt",
+    "createdAt",
+    "updatedAt",
+    "ipAddress",
+    "userAgent",
     "impersonatedBy",
 ];
 /// See [`SESSION_FIELDS`].
 pub const USER_FIELDS: &[&str] = &[
-    "id", "name", "email", "emailVerified", "image", "createdAt", "updatedAt", "role", "banned",
-    "banReason", "banExpires",
+    "id",
+    "name",
+    "email",
+    "emailVerified",
+    "image",
+    "createdAt",
+    "updatedAt",
+    "role",
+    "banned",
+    "banReason",
+    "banExpires",
 ];
 
-fn database(d: &file::DatabaseSection, headers: &HeadersConfig) -> Result<DatabaseConfig, ConfigError> {
-    let url = d.url.clone().unwrap_or_else(|| "sqlite://data/gatehouse.db".into());
+fn database(
+    d: &file::DatabaseSection,
+    headers: &HeadersConfig,
+) -> Result<DatabaseConfig, ConfigError> {
+    let url = d
+        .url
+        .clone()
+        .unwrap_or_else(|| "sqlite://data/gatehouse.db".into());
     if database_kind(&url) == "unknown" {
         return Err(ConfigError::new(
             "database.url",
@@ -406,7 +460,10 @@ fn database(d: &file::DatabaseSection, headers: &HeadersConfig) -> Result<Databa
         ));
     }
     if d.max_connections == 0 {
-        return Err(ConfigError::new("database.max_connections", "must be at least 1"));
+        return Err(ConfigError::new(
+            "database.max_connections",
+            "must be at least 1",
+        ));
     }
     let s = &d.schema;
     let snake = match s.naming.as_str() {
@@ -422,17 +479,21 @@ fn database(d: &file::DatabaseSection, headers: &HeadersConfig) -> Result<Databa
     let sqlite_dates = match s.sqlite_dates.as_str() {
         "iso" => SqliteDates::Iso,
         "epoch_ms" => SqliteDates::EpochMillis,
-        other => {
-            return Err(ConfigError::new(
-                "database.schema.sqlite_dates",
-                format!("`{other}` is not one of iso (Better Auth's Kysely adapter) or epoch_ms (Drizzle)"),
-            ))
-        }
+        other => return Err(ConfigError::new(
+            "database.schema.sqlite_dates",
+            format!(
+                "`{other}` is not one of iso (Better Auth's Kysely adapter) or epoch_ms (Drizzle)"
+            ),
+        )),
     };
     let mut columns = BTreeMap::new();
     for (table, fields) in [("session", SESSION_FIELDS), ("user", USER_FIELDS)] {
         for field in fields.iter() {
-            let column = if snake { to_snake_case(field) } else { field.to_string() };
+            let column = if snake {
+                to_snake_case(field)
+            } else {
+                field.to_string()
+            };
             columns.insert(format!("{table}.{field}"), column);
         }
     }
@@ -449,14 +510,21 @@ fn database(d: &file::DatabaseSection, headers: &HeadersConfig) -> Result<Databa
     Ok(DatabaseConfig {
         url: Secret(url),
         max_connections: d.max_connections,
-        acquire_timeout: nonzero("database.acquire_timeout", duration("database.acquire_timeout", &d.acquire_timeout)?)?,
+        acquire_timeout: nonzero(
+            "database.acquire_timeout",
+            duration("database.acquire_timeout", &d.acquire_timeout)?,
+        )?,
         schema: SchemaConfig {
             user_table: identifier("database.schema.user_table", &s.user_table)?,
             session_table: identifier("database.schema.session_table", &s.session_table)?,
             columns,
             admin_plugin: s.admin_plugin,
             sqlite_dates,
-            extra_user_columns: headers.user_columns.iter().map(|(_, c)| c.clone()).collect(),
+            extra_user_columns: headers
+                .user_columns
+                .iter()
+                .map(|(_, c)| c.clone())
+                .collect(),
         },
     })
 }
@@ -491,7 +559,10 @@ fn cache(c: &file::CacheSection) -> Result<CacheConfig, ConfigError> {
     }
     Ok(CacheConfig {
         max_entries: c.max_entries,
-        max_staleness: nonzero("cache.max_staleness", duration("cache.max_staleness", &c.max_staleness)?)?,
+        max_staleness: nonzero(
+            "cache.max_staleness",
+            duration("cache.max_staleness", &c.max_staleness)?,
+        )?,
         negative_ttl: duration("cache.negative_ttl", &c.negative_ttl)?,
     })
 }
@@ -503,7 +574,11 @@ fn headers(h: &file::HeadersSection) -> Result<HeadersConfig, ConfigError> {
         user_columns.push((header_name(&key, name)?, identifier(&key, column)?));
     }
     for prefix in &h.strip_prefixes {
-        if prefix.is_empty() || prefix.bytes().any(|b| !(b.is_ascii_alphanumeric() || b == b'-')) {
+        if prefix.is_empty()
+            || prefix
+                .bytes()
+                .any(|b| !(b.is_ascii_alphanumeric() || b == b'-'))
+        {
             return Err(ConfigError::new(
                 "headers.strip_prefixes",
                 format!("`{prefix}` must be a non-empty header name prefix such as x-auth-"),
@@ -516,7 +591,11 @@ fn headers(h: &file::HeadersSection) -> Result<HeadersConfig, ConfigError> {
         user_name: header_name("headers.user_name", &h.user_name)?,
         user_role: header_name("headers.user_role", &h.user_role)?,
         session_id: header_name("headers.session_id", &h.session_id)?,
-        strip_prefixes: h.strip_prefixes.iter().map(|p| p.to_ascii_lowercase()).collect(),
+        strip_prefixes: h
+            .strip_prefixes
+            .iter()
+            .map(|p| p.to_ascii_lowercase())
+            .collect(),
         user_columns,
     })
 }
@@ -542,11 +621,17 @@ fn proxy(p: &file::ProxySection) -> Result<ProxyConfig, ConfigError> {
     if !login_ok {
         return Err(ConfigError::new(
             "proxy.login_url",
-            format!("`{}` must be a path such as /login or an http(s):// URL", p.login_url),
+            format!(
+                "`{}` must be a path such as /login or an http(s):// URL",
+                p.login_url
+            ),
         ));
     }
     if p.login_redirect_param.is_empty() {
-        return Err(ConfigError::new("proxy.login_redirect_param", "must not be empty"));
+        return Err(ConfigError::new(
+            "proxy.login_redirect_param",
+            "must not be empty",
+        ));
     }
     Ok(ProxyConfig {
         upstream: upstream("proxy.upstream", &p.upstream)?,
@@ -554,15 +639,24 @@ fn proxy(p: &file::ProxySection) -> Result<ProxyConfig, ConfigError> {
         strip_auth_cookies: p.strip_auth_cookies,
         login_url: p.login_url.clone(),
         login_redirect_param: p.login_redirect_param.clone(),
-        connect_timeout: nonzero("proxy.connect_timeout", duration("proxy.connect_timeout", &p.connect_timeout)?)?,
-        read_timeout: nonzero("proxy.read_timeout", duration("proxy.read_timeout", &p.read_timeout)?)?,
+        connect_timeout: nonzero(
+            "proxy.connect_timeout",
+            duration("proxy.connect_timeout", &p.connect_timeout)?,
+        )?,
+        read_timeout: nonzero(
+            "proxy.read_timeout",
+            duration("proxy.read_timeout", &p.read_timeout)?,
+        )?,
     })
 }
 
 fn route(i: usize, r: &file::RouteSection, default: &Upstream) -> Result<RouteConfig, ConfigError> {
     let key = |k: &str| format!("routes[{i}].{k}");
     if !r.prefix.starts_with('/') {
-        return Err(ConfigError::new(key("prefix"), format!("`{}` must start with `/`", r.prefix)));
+        return Err(ConfigError::new(
+            key("prefix"),
+            format!("`{}` must start with `/`", r.prefix),
+        ));
     }
     let policy = match r.policy.as_deref().unwrap_or("required") {
         "required" => Policy::Required,
@@ -588,7 +682,10 @@ fn route(i: usize, r: &file::RouteSection, default: &Upstream) -> Result<RouteCo
     };
     let host = match &r.host {
         Some(h) if h.is_empty() || h.contains('/') => {
-            return Err(ConfigError::new(key("host"), format!("`{h}` must be a host name such as app.example.com")))
+            return Err(ConfigError::new(
+                key("host"),
+                format!("`{h}` must be a host name such as app.example.com"),
+            ))
         }
         Some(h) => Some(h.split(':').next().unwrap_or(h).to_ascii_lowercase()),
         None => None,

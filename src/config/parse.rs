@@ -20,16 +20,32 @@ pub(super) fn duration(key: &str, value: &DurationValue) -> Result<Duration, Con
 
 /// Names that must never carry identity: forwarding them would break HTTP or leak credentials.
 const RESERVED_HEADERS: &[&str] = &[
-    "host", "cookie", "authorization", "connection", "keep-alive", "proxy-authorization",
-    "proxy-authenticate", "te", "trailer", "transfer-encoding", "upgrade", "content-length",
-    "content-type", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
+    "host",
+    "cookie",
+    "authorization",
+    "connection",
+    "keep-alive",
+    "proxy-authorization",
+    "proxy-authenticate",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+    "content-type",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
 ];
 
 /// A lowercase header name that is safe to inject.
 pub(super) fn header_name(key: &str, name: &str) -> Result<HeaderName, ConfigError> {
     let lower = name.to_ascii_lowercase();
     if RESERVED_HEADERS.contains(&lower.as_str()) {
-        return Err(ConfigError::new(key, format!("`{name}` is reserved; pick another name such as x-auth-user-id")));
+        return Err(ConfigError::new(
+            key,
+            format!("`{name}` is reserved; pick another name such as x-auth-user-id"),
+        ));
     }
     HeaderName::from_bytes(lower.as_bytes())
         .map_err(|_| ConfigError::new(key, format!("`{name}` is not a valid header name")))
@@ -51,9 +67,12 @@ pub(super) fn identifier(key: &str, name: &str) -> Result<String, ConfigError> {
 
 /// An `http://host:port` upstream, resolved to an address now so requests never wait on DNS.
 pub(super) fn upstream(key: &str, url: &str) -> Result<Upstream, ConfigError> {
-    let uri: http::Uri = url
-        .parse()
-        .map_err(|_| ConfigError::new(key, format!("`{url}` is not a URL such as http://127.0.0.1:3000")))?;
+    let uri: http::Uri = url.parse().map_err(|_| {
+        ConfigError::new(
+            key,
+            format!("`{url}` is not a URL such as http://127.0.0.1:3000"),
+        )
+    })?;
     match uri.scheme_str() {
         Some("http") => {}
         Some("https") => {
@@ -65,9 +84,14 @@ pub(super) fn upstream(key: &str, url: &str) -> Result<Upstream, ConfigError> {
         _ => return Err(ConfigError::new(key, format!("`{url}` must start with http://"))),
     }
     if uri.path() != "/" && !uri.path().is_empty() {
-        return Err(ConfigError::new(key, format!("`{url}` must not have a path; requests keep their own")));
+        return Err(ConfigError::new(
+            key,
+            format!("`{url}` must not have a path; requests keep their own"),
+        ));
     }
-    let host = uri.host().ok_or_else(|| ConfigError::new(key, format!("`{url}` has no host")))?;
+    let host = uri
+        .host()
+        .ok_or_else(|| ConfigError::new(key, format!("`{url}` has no host")))?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let port = uri.port_u16().unwrap_or(80);
     let addr = (host, port)
@@ -75,5 +99,8 @@ pub(super) fn upstream(key: &str, url: &str) -> Result<Upstream, ConfigError> {
         .ok()
         .and_then(|mut a| a.next())
         .ok_or_else(|| ConfigError::new(key, format!("`{url}`: cannot resolve `{host}`")))?;
-    Ok(Upstream { url: url.to_string(), addr })
+    Ok(Upstream {
+        url: url.to_string(),
+        addr,
+    })
 }

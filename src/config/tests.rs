@@ -13,8 +13,14 @@ fn defaults_match_better_auth() {
     let c = load("", &[]).unwrap();
     assert_eq!(c.server.listen.to_string(), "127.0.0.1:8080");
     assert_eq!(c.better_auth.base_path, "/api/auth");
-    assert_eq!(c.better_auth.cookies.session_token, "better-auth.session_token");
-    assert_eq!(c.better_auth.cookies.session_data, "better-auth.session_data");
+    assert_eq!(
+        c.better_auth.cookies.session_token,
+        "better-auth.session_token"
+    );
+    assert_eq!(
+        c.better_auth.cookies.session_data,
+        "better-auth.session_data"
+    );
     assert!(!c.better_auth.cookies.secure);
     assert_eq!(c.better_auth.expires_in, Duration::from_secs(604_800));
     assert_eq!(c.better_auth.update_age, Duration::from_secs(86_400));
@@ -38,19 +44,43 @@ fn environment_beats_file() {
     assert_eq!(c.server.listen.port(), 9999);
     assert_eq!(c.proxy.upstream.addr.port(), 4000);
     assert_eq!(c.database.url.expose(), "postgres://fallback/db");
-    let c = load("", &[("DATABASE_URL", "postgres://a/b"), ("GATEHOUSE_DATABASE_URL", "mysql://c/d")]).unwrap();
-    assert_eq!(c.database.url.expose(), "mysql://c/d", "GATEHOUSE_DATABASE_URL wins over DATABASE_URL");
+    let c = load(
+        "",
+        &[
+            ("DATABASE_URL", "postgres://a/b"),
+            ("GATEHOUSE_DATABASE_URL", "mysql://c/d"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        c.database.url.expose(),
+        "mysql://c/d",
+        "GATEHOUSE_DATABASE_URL wins over DATABASE_URL"
+    );
 }
 
 #[test]
 fn https_base_url_means_secure_cookies() {
     let c = load("", &[("BETTER_AUTH_URL", "https://app.example.com")]).unwrap();
     assert!(c.better_auth.cookies.secure);
-    assert_eq!(c.better_auth.cookies.session_token, "__Secure-better-auth.session_token");
-    let c = load("[better_auth]\nuse_secure_cookies = false\n", &[("BETTER_AUTH_URL", "https://x")]).unwrap();
-    assert!(!c.better_auth.cookies.secure, "useSecureCookies wins over the URL");
+    assert_eq!(
+        c.better_auth.cookies.session_token,
+        "__Secure-better-auth.session_token"
+    );
+    let c = load(
+        "[better_auth]\nuse_secure_cookies = false\n",
+        &[("BETTER_AUTH_URL", "https://x")],
+    )
+    .unwrap();
+    assert!(
+        !c.better_auth.cookies.secure,
+        "useSecureCookies wins over the URL"
+    );
     let c = load("", &[("NODE_ENV", "production")]).unwrap();
-    assert!(c.better_auth.cookies.secure, "no URL: NODE_ENV=production decides, as in Better Auth");
+    assert!(
+        c.better_auth.cookies.secure,
+        "no URL: NODE_ENV=production decides, as in Better Auth"
+    );
 }
 
 #[test]
@@ -60,13 +90,20 @@ fn cookie_prefix_and_name_overrides() {
         &[],
     )
     .unwrap();
-    assert_eq!(c.better_auth.cookies.session_token, "__Secure-myapp.session_token");
+    assert_eq!(
+        c.better_auth.cookies.session_token,
+        "__Secure-myapp.session_token"
+    );
     assert_eq!(c.better_auth.cookies.session_data, "__Secure-cache");
 }
 
 #[test]
 fn durations_take_seconds_or_units() {
-    let c = load("[cache]\nmax_staleness = \"1500ms\"\nnegative_ttl = 2\n", &[]).unwrap();
+    let c = load(
+        "[cache]\nmax_staleness = \"1500ms\"\nnegative_ttl = 2\n",
+        &[],
+    )
+    .unwrap();
     assert_eq!(c.cache.max_staleness, Duration::from_millis(1500));
     assert_eq!(c.cache.negative_ttl, Duration::from_secs(2));
 }
@@ -103,7 +140,10 @@ fn routes_parse_with_defaults() {
 fn debug_never_shows_secrets() {
     let c = load("", &[("DATABASE_URL", "postgres://user:hunter2@db/x")]).unwrap();
     let debug = format!("{c:?}");
-    assert!(!debug.contains("hunter2") && !debug.contains(SECRET.1), "{debug}");
+    assert!(
+        !debug.contains("hunter2") && !debug.contains(SECRET.1),
+        "{debug}"
+    );
 }
 
 #[test]
@@ -111,53 +151,180 @@ fn every_invalid_value_names_its_key() {
     let cases: &[(&str, &[(&str, &str)], &str)] = &[
         ("[server]\nlisten = \"nope\"\n", &[], "server.listen"),
         ("[server]\nthreads = 0\n", &[], "server.threads"),
-        ("[server]\ngrace_period = \"soon\"\n", &[], "server.grace_period"),
+        (
+            "[server]\ngrace_period = \"soon\"\n",
+            &[],
+            "server.grace_period",
+        ),
         ("[better_auth]\nurl = \"ftp://x\"\n", &[], "better_auth.url"),
-        ("[better_auth]\nbase_path = \"api/auth\"\n", &[], "better_auth.base_path"),
-        ("[better_auth]\nbase_path = \"/api/auth/\"\n", &[], "better_auth.base_path"),
-        ("[better_auth]\ncookie_prefix = \"a b\"\n", &[], "better_auth.cookie_prefix"),
-        ("[better_auth.cookies]\nsession_token = \"x;y\"\n", &[], "better_auth.cookies.session_token"),
-        ("[better_auth]\nexpires_in = 0\n", &[], "better_auth.expires_in"),
-        ("[better_auth]\nupstream = \"http://\"\n", &[], "better_auth.upstream"),
+        (
+            "[better_auth]\nbase_path = \"api/auth\"\n",
+            &[],
+            "better_auth.base_path",
+        ),
+        (
+            "[better_auth]\nbase_path = \"/api/auth/\"\n",
+            &[],
+            "better_auth.base_path",
+        ),
+        (
+            "[better_auth]\ncookie_prefix = \"a b\"\n",
+            &[],
+            "better_auth.cookie_prefix",
+        ),
+        (
+            "[better_auth.cookies]\nsession_token = \"x;y\"\n",
+            &[],
+            "better_auth.cookies.session_token",
+        ),
+        (
+            "[better_auth]\nexpires_in = 0\n",
+            &[],
+            "better_auth.expires_in",
+        ),
+        (
+            "[better_auth]\nupstream = \"http://\"\n",
+            &[],
+            "better_auth.upstream",
+        ),
         ("[database]\nurl = \"oracle://x\"\n", &[], "database.url"),
-        ("[database]\nmax_connections = 0\n", &[], "database.max_connections"),
-        ("[database]\nacquire_timeout = 0\n", &[], "database.acquire_timeout"),
-        ("[database.schema]\nnaming = \"kebab\"\n", &[], "database.schema.naming"),
-        ("[database.schema]\nsqlite_dates = \"unix\"\n", &[], "database.schema.sqlite_dates"),
-        ("[database.schema]\nuser_table = \"user; drop\"\n", &[], "database.schema.user_table"),
-        ("[database.schema]\nsession_table = \"\"\n", &[], "database.schema.session_table"),
-        ("[database.schema.columns]\n\"session.nope\" = \"x\"\n", &[], "database.schema.columns.\"session.nope\""),
-        ("[database.schema.columns]\n\"session.token\" = \"a\\\"b\"\n", &[], "database.schema.columns.\"session.token\""),
+        (
+            "[database]\nmax_connections = 0\n",
+            &[],
+            "database.max_connections",
+        ),
+        (
+            "[database]\nacquire_timeout = 0\n",
+            &[],
+            "database.acquire_timeout",
+        ),
+        (
+            "[database.schema]\nnaming = \"kebab\"\n",
+            &[],
+            "database.schema.naming",
+        ),
+        (
+            "[database.schema]\nsqlite_dates = \"unix\"\n",
+            &[],
+            "database.schema.sqlite_dates",
+        ),
+        (
+            "[database.schema]\nuser_table = \"user; drop\"\n",
+            &[],
+            "database.schema.user_table",
+        ),
+        (
+            "[database.schema]\nsession_table = \"\"\n",
+            &[],
+            "database.schema.session_table",
+        ),
+        (
+            "[database.schema.columns]\n\"session.nope\" = \"x\"\n",
+            &[],
+            "database.schema.columns.\"session.nope\"",
+        ),
+        (
+            "[database.schema.columns]\n\"session.token\" = \"a\\\"b\"\n",
+            &[],
+            "database.schema.columns.\"session.token\"",
+        ),
         ("[cache]\nmax_entries = 0\n", &[], "cache.max_entries"),
         ("[cache]\nmax_staleness = 0\n", &[], "cache.max_staleness"),
         ("[cache]\nnegative_ttl = \"x\"\n", &[], "cache.negative_ttl"),
         ("[headers]\nuser_id = \"cookie\"\n", &[], "headers.user_id"),
-        ("[headers]\nuser_email = \"bad header\"\n", &[], "headers.user_email"),
-        ("[headers]\nuser_name = \"host\"\n", &[], "headers.user_name"),
+        (
+            "[headers]\nuser_email = \"bad header\"\n",
+            &[],
+            "headers.user_email",
+        ),
+        (
+            "[headers]\nuser_name = \"host\"\n",
+            &[],
+            "headers.user_name",
+        ),
         ("[headers]\nuser_role = \"\"\n", &[], "headers.user_role"),
-        ("[headers]\nsession_id = \"x-forwarded-for\"\n", &[], "headers.session_id"),
-        ("[headers]\nstrip_prefixes = [\"\"]\n", &[], "headers.strip_prefixes"),
-        ("[headers.user_columns]\n\"x-dept\" = \"1bad\"\n", &[], "headers.user_columns.\"x-dept\""),
-        ("[proxy]\nupstream = \"https://127.0.0.1:1\"\n", &[], "proxy.upstream"),
-        ("[proxy]\nupstream = \"http://127.0.0.1:1/base\"\n", &[], "proxy.upstream"),
-        ("[proxy]\nupstream = \"http://no-such-host.invalid:1\"\n", &[], "proxy.upstream"),
-        ("[proxy]\ntrusted_proxies = [\"10.0.0.0/33\"]\n", &[], "proxy.trusted_proxies"),
+        (
+            "[headers]\nsession_id = \"x-forwarded-for\"\n",
+            &[],
+            "headers.session_id",
+        ),
+        (
+            "[headers]\nstrip_prefixes = [\"\"]\n",
+            &[],
+            "headers.strip_prefixes",
+        ),
+        (
+            "[headers.user_columns]\n\"x-dept\" = \"1bad\"\n",
+            &[],
+            "headers.user_columns.\"x-dept\"",
+        ),
+        (
+            "[proxy]\nupstream = \"https://127.0.0.1:1\"\n",
+            &[],
+            "proxy.upstream",
+        ),
+        (
+            "[proxy]\nupstream = \"http://127.0.0.1:1/base\"\n",
+            &[],
+            "proxy.upstream",
+        ),
+        (
+            "[proxy]\nupstream = \"http://no-such-host.invalid:1\"\n",
+            &[],
+            "proxy.upstream",
+        ),
+        (
+            "[proxy]\ntrusted_proxies = [\"10.0.0.0/33\"]\n",
+            &[],
+            "proxy.trusted_proxies",
+        ),
         ("[proxy]\nlogin_url = \"login\"\n", &[], "proxy.login_url"),
-        ("[proxy]\nlogin_redirect_param = \"\"\n", &[], "proxy.login_redirect_param"),
-        ("[proxy]\nconnect_timeout = 0\n", &[], "proxy.connect_timeout"),
-        ("[proxy]\nread_timeout = \"forever\"\n", &[], "proxy.read_timeout"),
+        (
+            "[proxy]\nlogin_redirect_param = \"\"\n",
+            &[],
+            "proxy.login_redirect_param",
+        ),
+        (
+            "[proxy]\nconnect_timeout = 0\n",
+            &[],
+            "proxy.connect_timeout",
+        ),
+        (
+            "[proxy]\nread_timeout = \"forever\"\n",
+            &[],
+            "proxy.read_timeout",
+        ),
         ("[[routes]]\nprefix = \"app\"\n", &[], "routes[0].prefix"),
-        ("[[routes]]\nprefix = \"/a\"\npolicy = \"maybe\"\n", &[], "routes[0].policy"),
-        ("[[routes]]\nprefix = \"/a\"\nunauthenticated = \"teapot\"\n", &[], "routes[0].unauthenticated"),
-        ("[[routes]]\nprefix = \"/a\"\nhost = \"a/b\"\n", &[], "routes[0].host"),
-        ("[[routes]]\nprefix = \"/a\"\nupstream = \"tcp://x\"\n", &[], "routes[0].upstream"),
+        (
+            "[[routes]]\nprefix = \"/a\"\npolicy = \"maybe\"\n",
+            &[],
+            "routes[0].policy",
+        ),
+        (
+            "[[routes]]\nprefix = \"/a\"\nunauthenticated = \"teapot\"\n",
+            &[],
+            "routes[0].unauthenticated",
+        ),
+        (
+            "[[routes]]\nprefix = \"/a\"\nhost = \"a/b\"\n",
+            &[],
+            "routes[0].host",
+        ),
+        (
+            "[[routes]]\nprefix = \"/a\"\nupstream = \"tcp://x\"\n",
+            &[],
+            "routes[0].upstream",
+        ),
         ("", &[("GATEHOUSE_LISTEN", "localhost")], "server.listen"),
         ("", &[("GATEHOUSE_UPSTREAM", "nope")], "proxy.upstream"),
     ];
     for (toml, env, key) in cases {
         let err = load(toml, env).expect_err(&format!("{toml:?} should be rejected"));
         assert_eq!(&err.key, key, "{toml:?}: {err}");
-        assert!(err.message.len() > 10, "the message says how to fix it: {err}");
+        assert!(
+            err.message.len() > 10,
+            "the message says how to fix it: {err}"
+        );
     }
 }
 

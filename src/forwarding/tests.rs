@@ -15,7 +15,10 @@ fn config(toml: &str) -> Config {
 fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
     let mut map = HeaderMap::new();
     for (k, v) in pairs {
-        map.append(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+        map.append(
+            HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            HeaderValue::from_str(v).unwrap(),
+        );
     }
     map
 }
@@ -48,7 +51,12 @@ fn spoofed_identity_headers_are_removed_without_a_session() {
         ("x-other", "kept"),
     ]);
     let out = apply(req.clone(), &upstream_edits(&req, None, peer(), &c));
-    for gone in ["x-auth-user-id", "x-auth-anything", "x-remote-user", "x-dept"] {
+    for gone in [
+        "x-auth-user-id",
+        "x-auth-anything",
+        "x-remote-user",
+        "x-dept",
+    ] {
         assert!(!out.contains_key(gone), "{gone} must be stripped");
     }
     assert_eq!(out["x-other"], "kept");
@@ -57,10 +65,17 @@ fn spoofed_identity_headers_are_removed_without_a_session() {
 #[test]
 fn identity_headers_replace_spoofed_ones() {
     let c = config("");
-    let session = crate::auth::AuthenticatedSession::new(record("t", Timestamp::from_millis(9)), &c.headers);
+    let session =
+        crate::auth::AuthenticatedSession::new(record("t", Timestamp::from_millis(9)), &c.headers);
     let req = headers(&[("x-auth-user-id", "admin"), ("x-auth-user-id", "second")]);
-    let out = apply(req.clone(), &upstream_edits(&req, Some(&session), peer(), &c));
-    assert_eq!(out.get_all("x-auth-user-id").iter().collect::<Vec<_>>(), vec!["user-1"]);
+    let out = apply(
+        req.clone(),
+        &upstream_edits(&req, Some(&session), peer(), &c),
+    );
+    assert_eq!(
+        out.get_all("x-auth-user-id").iter().collect::<Vec<_>>(),
+        vec!["user-1"]
+    );
     assert_eq!(out["x-auth-session-id"], "sess-t");
 }
 
@@ -92,10 +107,16 @@ fn forwarded_headers_from_trusted_proxies_are_extended() {
         ("host", "internal:8080"),
     ]);
     let out = apply(req.clone(), &upstream_edits(&req, None, peer(), &c));
-    assert_eq!(out["x-forwarded-for"], format!("203.0.113.5, 10.0.0.1, {PEER}"));
+    assert_eq!(
+        out["x-forwarded-for"],
+        format!("203.0.113.5, 10.0.0.1, {PEER}")
+    );
     assert_eq!(out["x-forwarded-proto"], "https");
     assert_eq!(out["x-forwarded-host"], "app.example.com");
-    assert_eq!(client_ip(&req, PEER.parse().unwrap(), &c).to_string(), "203.0.113.5");
+    assert_eq!(
+        client_ip(&req, PEER.parse().unwrap(), &c).to_string(),
+        "203.0.113.5"
+    );
 }
 
 #[test]
@@ -111,6 +132,9 @@ fn auth_cookies_are_stripped_only_when_asked() {
     let out = apply(req.clone(), &upstream_edits(&req, None, peer(), &strip));
     assert_eq!(out["cookie"], "theme=dark");
     let only_auth = headers(&[("cookie", "better-auth.session_token=abc.sig")]);
-    let out = apply(only_auth.clone(), &upstream_edits(&only_auth, None, peer(), &strip));
+    let out = apply(
+        only_auth.clone(),
+        &upstream_edits(&only_auth, None, peer(), &strip),
+    );
     assert!(!out.contains_key("cookie"));
 }

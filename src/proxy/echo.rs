@@ -18,7 +18,12 @@ impl ServeHttp for EchoApp {
         let headers: serde_json::Map<String, serde_json::Value> = req
             .headers
             .iter()
-            .map(|(name, value)| (name.to_string(), String::from_utf8_lossy(value.as_bytes()).into()))
+            .map(|(name, value)| {
+                (
+                    name.to_string(),
+                    String::from_utf8_lossy(value.as_bytes()).into(),
+                )
+            })
             .collect();
         let body = serde_json::json!({
             "method": req.method.as_str(),

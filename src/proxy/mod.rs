@@ -57,9 +57,15 @@ impl ProxyHttp for Gateway {
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
-        ctx.peer = session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip());
+        ctx.peer = session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip());
         match self.app.decide(session.req_header()).await {
-            Decision::Forward { upstream, session: identity } => {
+            Decision::Forward {
+                upstream,
+                session: identity,
+            } => {
                 ctx.upstream = Some(upstream);
                 ctx.session = identity;
                 Ok(false)
@@ -71,8 +77,14 @@ impl ProxyHttp for Gateway {
         }
     }
 
-    async fn upstream_peer(&self, _session: &mut Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
-        let addr = ctx.upstream.ok_or_else(|| Error::explain(InternalError, "no upstream decided"))?;
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<Box<HttpPeer>> {
+        let addr = ctx
+            .upstream
+            .ok_or_else(|| Error::explain(InternalError, "no upstream decided"))?;
         let mut peer = HttpPeer::new(addr, false, String::new());
         peer.options.connection_timeout = Some(self.app.config.proxy.connect_timeout);
         peer.options.read_timeout = Some(self.app.config.proxy.read_timeout);
@@ -100,7 +112,12 @@ impl ProxyHttp for Gateway {
         Ok(())
     }
 
-    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, _ctx: &mut RequestCtx) -> FailToProxy {
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        _ctx: &mut RequestCtx,
+    ) -> FailToProxy {
         let code = match e.etype() {
             HTTPStatus(code) => *code,
             _ => match e.esource() {
@@ -121,11 +138,17 @@ impl ProxyHttp for Gateway {
                 _ => r#"{"error":"internal_error"}"#,
             };
             let mut response = json_response(status, body);
-            response.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+            response.headers_mut().insert(
+                http::header::CONNECTION,
+                http::HeaderValue::from_static("close"),
+            );
             if let Err(write_error) = respond::write(session, response).await {
                 tracing::debug!(error = %write_error, "could not send the error response");
             }
         }
-        FailToProxy { error_code: code, can_reuse_downstream: false }
+        FailToProxy {
+            error_code: code,
+            can_reuse_downstream: false,
+        }
     }
 }

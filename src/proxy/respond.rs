@@ -14,7 +14,9 @@ pub async fn write(session: &mut Session, response: Response<Bytes>) -> Result<(
     }
     header.insert_header(http::header::CONTENT_LENGTH, body.len().to_string())?;
     let has_body = !body.is_empty();
-    session.write_response_header(Box::new(header), !has_body).await?;
+    session
+        .write_response_header(Box::new(header), !has_body)
+        .await?;
     if has_body {
         session.write_response_body(Some(body), true).await?;
     }

@@ -18,7 +18,10 @@ const ROUTES: &str = "[[routes]]\nprefix = \"/public\"\npolicy = \"public\"\n\
 fn longest_prefix_wins() {
     let table = RouteTable::new(&config(ROUTES));
     assert_eq!(table.classify(None, "/public/x").policy, Policy::Public);
-    assert_eq!(table.classify(None, "/public/private/x").policy, Policy::Required);
+    assert_eq!(
+        table.classify(None, "/public/private/x").policy,
+        Policy::Required
+    );
     assert_eq!(table.classify(None, "/public").policy, Policy::Public);
 }
 
@@ -36,7 +39,10 @@ fn host_specific_routes_beat_hostless_ones() {
     let admin = table.classify(Some("Admin.Example.com:8443"), "/app/x");
     assert_eq!(admin.policy, Policy::Required);
     assert_eq!(admin.upstream.addr.port(), 5001);
-    assert_eq!(table.classify(Some("other.example.com"), "/app/x").policy, Policy::Optional);
+    assert_eq!(
+        table.classify(Some("other.example.com"), "/app/x").policy,
+        Policy::Optional
+    );
     assert_eq!(table.classify(None, "/app/x").policy, Policy::Optional);
 }
 
@@ -51,11 +57,20 @@ fn unmatched_paths_are_required_on_the_default_upstream() {
 
 #[test]
 fn better_auth_base_path_passes_through() {
-    let c = config("[better_auth]\nupstream = \"http://127.0.0.1:4000\"\n[[routes]]\nprefix = \"/\"\n");
+    let c =
+        config("[better_auth]\nupstream = \"http://127.0.0.1:4000\"\n[[routes]]\nprefix = \"/\"\n");
     let table = RouteTable::new(&c);
-    for path in ["/api/auth", "/api/auth/sign-in/email", "/api/auth/get-session"] {
+    for path in [
+        "/api/auth",
+        "/api/auth/sign-in/email",
+        "/api/auth/get-session",
+    ] {
         let m = table.classify(None, path);
-        assert_eq!((m.name, m.policy), ("better_auth", Policy::Public), "{path}");
+        assert_eq!(
+            (m.name, m.policy),
+            ("better_auth", Policy::Public),
+            "{path}"
+        );
         assert_eq!(m.upstream.addr.port(), 4000);
     }
     assert_eq!(table.classify(None, "/api/authx").name, "/");
@@ -63,7 +78,16 @@ fn better_auth_base_path_passes_through() {
 
 #[test]
 fn dot_segments_and_encoded_separators_are_not_canonical() {
-    for bad in ["/api/auth/../admin", "/a/./b", "/..", "/a/%2e%2e/b", "/a%2Fb", "/a\\b", "/a%5cb", "relative"] {
+    for bad in [
+        "/api/auth/../admin",
+        "/a/./b",
+        "/..",
+        "/a/%2e%2e/b",
+        "/a%2Fb",
+        "/a\\b",
+        "/a%5cb",
+        "relative",
+    ] {
         assert!(!path_is_canonical(bad), "{bad}");
     }
     for good in ["/", "/a/b", "/a..b/c", "/.well-known/x", "/a%20b"] {
@@ -72,18 +96,47 @@ fn dot_segments_and_encoded_separators_are_not_canonical() {
 }
 
 fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-    pairs.iter().map(|(k, v)| (http::HeaderName::from_static(k), HeaderValue::from_static(v))).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            (
+                http::HeaderName::from_static(k),
+                HeaderValue::from_static(v),
+            )
+        })
+        .collect()
 }
 
 #[test]
 fn browser_navigation_is_told_apart_from_api_calls() {
     let get = Method::GET;
-    assert!(is_browser_navigation(&get, &headers(&[("sec-fetch-mode", "navigate")])));
-    assert!(!is_browser_navigation(&get, &headers(&[("sec-fetch-mode", "cors"), ("accept", "text/html")])));
-    assert!(is_browser_navigation(&get, &headers(&[("accept", "text/html,application/xhtml+xml")])));
-    assert!(!is_browser_navigation(&get, &headers(&[("accept", "application/json")])));
-    assert!(!is_browser_navigation(&get, &headers(&[("accept", "text/html"), ("x-requested-with", "XMLHttpRequest")])));
-    assert!(!is_browser_navigation(&Method::POST, &headers(&[("sec-fetch-mode", "navigate")])));
+    assert!(is_browser_navigation(
+        &get,
+        &headers(&[("sec-fetch-mode", "navigate")])
+    ));
+    assert!(!is_browser_navigation(
+        &get,
+        &headers(&[("sec-fetch-mode", "cors"), ("accept", "text/html")])
+    ));
+    assert!(is_browser_navigation(
+        &get,
+        &headers(&[("accept", "text/html,application/xhtml+xml")])
+    ));
+    assert!(!is_browser_navigation(
+        &get,
+        &headers(&[("accept", "application/json")])
+    ));
+    assert!(!is_browser_navigation(
+        &get,
+        &headers(&[
+            ("accept", "text/html"),
+            ("x-requested-with", "XMLHttpRequest")
+        ])
+    ));
+    assert!(!is_browser_navigation(
+        &Method::POST,
+        &headers(&[("sec-fetch-mode", "navigate")])
+    ));
     assert!(!is_browser_navigation(&get, &HeaderMap::new()));
 }
 
@@ -92,9 +145,18 @@ fn unauthenticated_browsers_are_redirected_with_the_original_url() {
     let c = config("[proxy]\nlogin_url = \"/sign-in?app=1\"\n");
     let table = RouteTable::new(&c);
     let route = table.classify(None, "/docs");
-    let r = unauthenticated(&route, &Method::GET, &headers(&[("sec-fetch-mode", "navigate")]), "/docs?a=1&b=2", &c);
+    let r = unauthenticated(
+        &route,
+        &Method::GET,
+        &headers(&[("sec-fetch-mode", "navigate")]),
+        "/docs?a=1&b=2",
+        &c,
+    );
     assert_eq!(r.status(), StatusCode::FOUND);
-    assert_eq!(r.headers()["location"], "/sign-in?app=1&callbackURL=%2Fdocs%3Fa%3D1%26b%3D2");
+    assert_eq!(
+        r.headers()["location"],
+        "/sign-in?app=1&callbackURL=%2Fdocs%3Fa%3D1%26b%3D2"
+    );
 }
 
 #[test]
@@ -102,7 +164,13 @@ fn unauthenticated_api_calls_get_401_json() {
     let c = config("");
     let table = RouteTable::new(&c);
     let route = table.classify(None, "/api/data");
-    let r = unauthenticated(&route, &Method::GET, &headers(&[("accept", "application/json")]), "/api/data", &c);
+    let r = unauthenticated(
+        &route,
+        &Method::GET,
+        &headers(&[("accept", "application/json")]),
+        "/api/data",
+        &c,
+    );
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(r.body().as_ref(), br#"{"error":"unauthenticated"}"#);
     assert_eq!(r.headers()["content-type"], "application/json");
@@ -114,9 +182,18 @@ fn route_overrides_decide_the_answer() {
     let table = RouteTable::new(&c);
     let nav = headers(&[("sec-fetch-mode", "navigate")]);
     let status = table.classify(None, "/s");
-    assert_eq!(unauthenticated(&status, &Method::GET, &nav, "/s", &c).status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        unauthenticated(&status, &Method::GET, &nav, "/s", &c).status(),
+        StatusCode::UNAUTHORIZED
+    );
     let redirect = table.classify(None, "/r");
     let empty = HeaderMap::new();
-    assert_eq!(unauthenticated(&redirect, &Method::GET, &empty, "/r", &c).status(), StatusCode::FOUND);
-    assert_eq!(unauthenticated(&redirect, &Method::POST, &empty, "/r", &c).status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        unauthenticated(&redirect, &Method::GET, &empty, "/r", &c).status(),
+        StatusCode::FOUND
+    );
+    assert_eq!(
+        unauthenticated(&redirect, &Method::POST, &empty, "/r", &c).status(),
+        StatusCode::UNAUTHORIZED
+    );
 }

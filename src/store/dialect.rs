@@ -109,7 +109,13 @@ impl Queries {
         let col = |key: &str| q(&schema.columns[key]);
         let s_col = |f: &str| format!("s.{}", col(&format!("session.{f}")));
         let u_col = |f: &str| format!("u.{}", col(&format!("user.{f}")));
-        let admin = |expr: String| if schema.admin_plugin { expr } else { "NULL".to_string() };
+        let admin = |expr: String| {
+            if schema.admin_plugin {
+                expr
+            } else {
+                "NULL".to_string()
+            }
+        };
 
         let mut select = vec![
             s_col("id"),
@@ -133,7 +139,12 @@ impl Queries {
             admin(u_col("banReason")),
             admin(dialect.millis(&u_col("banExpires"))),
         ];
-        select.extend(schema.extra_user_columns.iter().map(|c| dialect.text(&format!("u.{}", q(c)))));
+        select.extend(
+            schema
+                .extra_user_columns
+                .iter()
+                .map(|c| dialect.text(&format!("u.{}", q(c)))),
+        );
         let (session_table, user_table) = (q(&schema.session_table), q(&schema.user_table));
         let p1 = dialect.placeholder(1);
         let find_session = format!(
@@ -145,35 +156,69 @@ impl Queries {
         );
 
         let insert = |table: &str, fields: &[(&str, bool)]| {
-            let names: Vec<String> = fields.iter().map(|(f, _)| col(&format!("{table}.{f}"))).collect();
+            let names: Vec<String> = fields
+                .iter()
+                .map(|(f, _)| col(&format!("{table}.{f}")))
+                .collect();
             let values: Vec<String> = fields
                 .iter()
                 .enumerate()
                 .map(|(i, (_, is_date))| {
                     let p = dialect.placeholder(i + 1);
-                    if *is_date { dialect.date_value(&p) } else { p }
+                    if *is_date {
+                        dialect.date_value(&p)
+                    } else {
+                        p
+                    }
                 })
                 .collect();
-            let table_name = if table == "user" { &user_table } else { &session_table };
-            format!("INSERT INTO {table_name} ({}) VALUES ({})", names.join(", "), values.join(", "))
+            let table_name = if table == "user" {
+                &user_table
+            } else {
+                &session_table
+            };
+            format!(
+                "INSERT INTO {table_name} ({}) VALUES ({})",
+                names.join(", "),
+                values.join(", ")
+            )
         };
         let mut user_fields = vec![
-            ("id", false), ("name", false), ("email", false), ("emailVerified", false),
-            ("image", false), ("createdAt", true), ("updatedAt", true),
+            ("id", false),
+            ("name", false),
+            ("email", false),
+            ("emailVerified", false),
+            ("image", false),
+            ("createdAt", true),
+            ("updatedAt", true),
         ];
         let mut session_fields = vec![
-            ("id", false), ("token", false), ("userId", false), ("expiresAt", true),
-            ("createdAt", true), ("updatedAt", true), ("ipAddress", false), ("userAgent", false),
+            ("id", false),
+            ("token", false),
+            ("userId", false),
+            ("expiresAt", true),
+            ("createdAt", true),
+            ("updatedAt", true),
+            ("ipAddress", false),
+            ("userAgent", false),
         ];
         if schema.admin_plugin {
-            user_fields.extend([("role", false), ("banned", false), ("banReason", false), ("banExpires", true)]);
+            user_fields.extend([
+                ("role", false),
+                ("banned", false),
+                ("banReason", false),
+                ("banExpires", true),
+            ]);
             session_fields.push(("impersonatedBy", false));
         }
         Queries {
             find_session,
             insert_user: insert("user", &user_fields),
             insert_session: insert("session", &session_fields),
-            delete_session: format!("DELETE FROM {session_table} WHERE {} = {p1}", col("session.token")),
+            delete_session: format!(
+                "DELETE FROM {session_table} WHERE {} = {p1}",
+                col("session.token")
+            ),
         }
     }
 }
@@ -192,8 +237,16 @@ mod tests {
     #[test]
     fn postgres_quotes_camel_case_and_numbers_placeholders() {
         let q = Queries::build(&schema(""), Dialect::Postgres);
-        assert!(q.find_session.contains(r#"FROM "session" s JOIN "user" u ON u."id" = s."userId" WHERE s."token" = $1"#), "{}", q.find_session);
-        assert!(q.find_session.contains(r#"EXTRACT(EPOCH FROM s."expiresAt")"#));
+        assert!(
+            q.find_session.contains(
+                r#"FROM "session" s JOIN "user" u ON u."id" = s."userId" WHERE s."token" = $1"#
+            ),
+            "{}",
+            q.find_session
+        );
+        assert!(q
+            .find_session
+            .contains(r#"EXTRACT(EPOCH FROM s."expiresAt")"#));
         assert!(q.insert_session.ends_with("$9)"), "{}", q.insert_session);
     }
 

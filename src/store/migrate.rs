@@ -40,21 +40,35 @@ pub async fn run(url: &str) -> Result<(), StoreError> {
     match database_kind(url) {
         "sqlite" => {
             let options = sqlite_options(url, true).map_err(bad_url)?;
-            if let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| StoreError::Url(format!("cannot create {}: {e}", dir.display())))?;
+            if let Some(dir) = options
+                .get_filename()
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError::Url(format!("cannot create {}: {e}", dir.display()))
+                })?;
             }
-            let pool = PoolOptions::<Sqlite>::new().max_connections(1).connect_with(options).await?;
+            let pool = PoolOptions::<Sqlite>::new()
+                .max_connections(1)
+                .connect_with(options)
+                .await?;
             migrator(SQLITE).run(&pool).await.map_err(migrate_err)?;
             pool.close().await;
         }
         "postgres" => {
-            let pool = PoolOptions::<Postgres>::new().max_connections(1).connect_with(postgres_options(url).map_err(bad_url)?).await?;
+            let pool = PoolOptions::<Postgres>::new()
+                .max_connections(1)
+                .connect_with(postgres_options(url).map_err(bad_url)?)
+                .await?;
             migrator(POSTGRES).run(&pool).await.map_err(migrate_err)?;
             pool.close().await;
         }
         "mysql" => {
-            let pool = PoolOptions::<MySql>::new().max_connections(1).connect_with(mysql_options(url).map_err(bad_url)?).await?;
+            let pool = PoolOptions::<MySql>::new()
+                .max_connections(1)
+                .connect_with(mysql_options(url).map_err(bad_url)?)
+                .await?;
             migrator(MYSQL).run(&pool).await.map_err(migrate_err)?;
             pool.close().await;
         }

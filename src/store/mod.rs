@@ -65,15 +65,33 @@ pub fn open(config: &DatabaseConfig) -> Result<Arc<dyn SessionStore>, StoreError
     Ok(match dialect {
         Dialect::Sqlite(_) => {
             let options = sql_store::sqlite_options(url, false).map_err(bad_url)?;
-            Arc::new(SqlStore::<Sqlite>::new(sql_store::pool_options(config), options, queries, dialect, schema))
+            Arc::new(SqlStore::<Sqlite>::new(
+                sql_store::pool_options(config),
+                options,
+                queries,
+                dialect,
+                schema,
+            ))
         }
         Dialect::Postgres => {
             let options = sql_store::postgres_options(url).map_err(bad_url)?;
-            Arc::new(SqlStore::<Postgres>::new(sql_store::pool_options(config), options, queries, dialect, schema))
+            Arc::new(SqlStore::<Postgres>::new(
+                sql_store::pool_options(config),
+                options,
+                queries,
+                dialect,
+                schema,
+            ))
         }
         Dialect::MySql => {
             let options = sql_store::mysql_options(url).map_err(bad_url)?;
-            Arc::new(SqlStore::<MySql>::new(sql_store::pool_options(config), options, queries, dialect, schema))
+            Arc::new(SqlStore::<MySql>::new(
+                sql_store::pool_options(config),
+                options,
+                queries,
+                dialect,
+                schema,
+            ))
         }
     })
 }

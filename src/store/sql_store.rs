@@ -69,8 +69,11 @@ impl<DB: Database> SqlStore<DB> {
     }
 
     fn pool(&self) -> &Pool<DB> {
-        self.pool
-            .get_or_init(|| self.pool_options.clone().connect_lazy_with(self.connect_options.clone()))
+        self.pool.get_or_init(|| {
+            self.pool_options
+                .clone()
+                .connect_lazy_with(self.connect_options.clone())
+        })
     }
 }
 
@@ -109,7 +112,12 @@ where
     bool: Decode<'r, R::Database> + Type<R::Database>,
 {
     let ts = |i: usize| row.try_get::<i64, _>(i).map(Timestamp::from_millis);
-    let opt_ts = |i: usize| Ok::<_, sqlx::Error>(row.try_get::<Option<i64>, _>(i)?.map(Timestamp::from_millis));
+    let opt_ts = |i: usize| {
+        Ok::<_, sqlx::Error>(
+            row.try_get::<Option<i64>, _>(i)?
+                .map(Timestamp::from_millis),
+        )
+    };
     let session = Session {
         id: row.try_get(0)?,
         token: row.try_get(1)?,
@@ -185,7 +193,9 @@ where
             .bind(token.to_string())
             .fetch_optional(self.pool())
             .await?;
-        Ok(row.map(|r| decode_record(&r, self.extra_columns)).transpose()?)
+        Ok(row
+            .map(|r| decode_record(&r, self.extra_columns))
+            .transpose()?)
     }
 
     async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
@@ -198,7 +208,10 @@ where
         q = bind_date!(q, self.dates.value(user.created_at));
         q = bind_date!(q, self.dates.value(user.updated_at));
         if self.admin_plugin {
-            q = q.bind(user.role.clone()).bind(user.banned).bind(user.ban_reason.clone());
+            q = q
+                .bind(user.role.clone())
+                .bind(user.banned)
+                .bind(user.ban_reason.clone());
             q = match user.ban_expires.map(|t| self.dates.value(t)) {
                 Some(v) => bind_date!(q, v),
                 None => match self.dates {
@@ -219,7 +232,9 @@ where
         q = bind_date!(q, self.dates.value(session.expires_at));
         q = bind_date!(q, self.dates.value(session.created_at));
         q = bind_date!(q, self.dates.value(session.updated_at));
-        q = q.bind(session.ip_address.clone()).bind(session.user_agent.clone());
+        q = q
+            .bind(session.ip_address.clone())
+            .bind(session.user_agent.clone());
         if self.admin_plugin {
             q = q.bind(session.impersonated_by.clone());
         }

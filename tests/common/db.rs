@@ -43,21 +43,50 @@ impl TestDb {
         match kind {
             Kind::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
-                let url = format!("sqlite://{}?mode=rwc", dir.path().join("gatehouse.db").display());
-                sqlx::SqliteConnection::connect(&url).await.unwrap().close().await.unwrap();
-                Some(Self { kind, url, admin: None, _dir: Some(dir) })
+                let url = format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("gatehouse.db").display()
+                );
+                sqlx::SqliteConnection::connect(&url)
+                    .await
+                    .unwrap()
+                    .close()
+                    .await
+                    .unwrap();
+                Some(Self {
+                    kind,
+                    url,
+                    admin: None,
+                    _dir: Some(dir),
+                })
             }
             Kind::Postgres => {
                 let admin = require_or_skip("GATEHOUSE_TEST_POSTGRES_URL")?;
                 let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-                sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
-                Some(Self { kind, url: with_database(&admin, &name), admin: Some((admin, name)), _dir: None })
+                sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                Some(Self {
+                    kind,
+                    url: with_database(&admin, &name),
+                    admin: Some((admin, name)),
+                    _dir: None,
+                })
             }
             Kind::MySql => {
                 let admin = require_or_skip("GATEHOUSE_TEST_MYSQL_URL")?;
                 let mut conn = sqlx::MySqlConnection::connect(&admin).await.unwrap();
-                sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
-                Some(Self { kind, url: with_database(&admin, &name), admin: Some((admin, name)), _dir: None })
+                sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                Some(Self {
+                    kind,
+                    url: with_database(&admin, &name),
+                    admin: Some((admin, name)),
+                    _dir: None,
+                })
             }
         }
     }
@@ -66,16 +95,28 @@ impl TestDb {
     pub async fn exec(&self, sql: &str) {
         let sql = AssertSqlSafe(sql.to_string());
         match self.kind {
-            Kind::Sqlite => sqlx::raw_sql(sql).execute(&mut sqlx::SqliteConnection::connect(&self.url).await.unwrap()).await.map(|_| ()),
-            Kind::Postgres => sqlx::raw_sql(sql).execute(&mut sqlx::PgConnection::connect(&self.url).await.unwrap()).await.map(|_| ()),
-            Kind::MySql => sqlx::raw_sql(sql).execute(&mut sqlx::MySqlConnection::connect(&self.url).await.unwrap()).await.map(|_| ()),
+            Kind::Sqlite => sqlx::raw_sql(sql)
+                .execute(&mut sqlx::SqliteConnection::connect(&self.url).await.unwrap())
+                .await
+                .map(|_| ()),
+            Kind::Postgres => sqlx::raw_sql(sql)
+                .execute(&mut sqlx::PgConnection::connect(&self.url).await.unwrap())
+                .await
+                .map(|_| ()),
+            Kind::MySql => sqlx::raw_sql(sql)
+                .execute(&mut sqlx::MySqlConnection::connect(&self.url).await.unwrap())
+                .await
+                .map(|_| ()),
         }
         .unwrap();
     }
 
     /// A store on this database with `schema_toml` as the `[database.schema]` section body.
     pub fn store(&self, schema_toml: &str) -> Arc<dyn SessionStore> {
-        let toml = format!("[database]\nurl = \"{}\"\n[database.schema]\n{schema_toml}\n", self.url);
+        let toml = format!(
+            "[database]\nurl = \"{}\"\n[database.schema]\n{schema_toml}\n",
+            self.url
+        );
         let env = MapEnv::from_pairs(&[("BETTER_AUTH_SECRET", SECRET)]);
         let config = Config::from_file(parse_toml(&toml).unwrap(), &env).unwrap();
         store::open(&config.database).unwrap()
@@ -88,7 +129,12 @@ impl TestDb {
         let now = Timestamp::now();
         let user = user(&format!("u{}", &token[..8.min(token.len())]), now);
         store.insert_user(&user).await.unwrap();
-        let session = session(token, &user.id, Timestamp::from_millis(now.millis() + ttl_secs * 1000), now);
+        let session = session(
+            token,
+            &user.id,
+            Timestamp::from_millis(now.millis() + ttl_secs * 1000),
+            now,
+        );
         store.insert_session(&session).await.unwrap();
         (user.id, session.id)
     }
@@ -134,21 +180,32 @@ fn with_database(admin_url: &str, name: &str) -> String {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let Some((admin, name)) = self.admin.take() else { return };
+        let Some((admin, name)) = self.admin.take() else {
+            return;
+        };
         let kind = self.kind;
         // Drop runs inside the test's runtime; use a thread with its own.
         std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async {
                 let drop = async {
                     match kind {
                         Kind::Postgres => {
                             let mut c = sqlx::PgConnection::connect(&admin).await?;
-                            sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut c).await?;
+                            sqlx::raw_sql(AssertSqlSafe(format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            )))
+                            .execute(&mut c)
+                            .await?;
                         }
                         Kind::MySql => {
                             let mut c = sqlx::MySqlConnection::connect(&admin).await?;
-                            sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}"))).execute(&mut c).await?;
+                            sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}")))
+                                .execute(&mut c)
+                                .await?;
                         }
                         Kind::Sqlite => {}
                     }

@@ -17,11 +17,18 @@ pub struct Gateway {
 
 impl Gateway {
     /// Starts `gatehouse serve` with `config_toml` (no file when empty) and `env` on top of
-    /// `BETTER_AUTH_SECRET` and a free `GATEHOUSE_LISTEN`; waits until it accepts connections.
+    /// `BETTER_AUTH_SECRET` and a free `GATEHOUSE_LISTEN` (unless `env` sets one); waits until it
+    /// accepts connections.
     pub async fn start(config_toml: &str, env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let listen = env
+            .iter()
+            .find(|(k, _)| *k == "GATEHOUSE_LISTEN")
+            .map(|(_, v)| v.to_string());
+        let addr: SocketAddr = listen
+            .unwrap_or_else(|| format!("127.0.0.1:{}", free_port()))
+            .parse()
+            .unwrap();
         let log = std::fs::File::create(dir.path().join("gateway.log")).unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
         cmd.arg("serve")
@@ -51,14 +58,21 @@ impl Gateway {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("gatehouse exited with {status} before listening:\n{}", self.log());
+                panic!(
+                    "gatehouse exited with {status} before listening:\n{}",
+                    self.log()
+                );
             }
             if tokio::net::TcpStream::connect(self.addr).await.is_ok() {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("gatehouse did not listen on {} within 30 s:\n{}", self.addr, self.log());
+        panic!(
+            "gatehouse did not listen on {} within 30 s:\n{}",
+            self.addr,
+            self.log()
+        );
     }
 
     /// `http://addr/path`.

@@ -4,6 +4,7 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod better_auth;
 pub mod db;
 pub mod gateway;
 pub mod relay;
@@ -16,17 +17,27 @@ pub const SECRET: &str = "integration-test-secret-0123456789abcdef";
 
 /// A `Cookie` header carrying a correctly signed session token.
 pub fn session_cookie(token: &str) -> String {
-    format!("better-auth.session_token={}", SigningKey::new(SECRET).sign_cookie_value(token))
+    format!(
+        "better-auth.session_token={}",
+        SigningKey::new(SECRET).sign_cookie_value(token)
+    )
 }
 
 /// A loopback port that was free a moment ago.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// An HTTP client that does not follow redirects.
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
 }
 
 /// A random 32-character token like Better Auth's.
@@ -42,7 +53,12 @@ pub fn random_token() -> String {
 fn rand_u32() -> u32 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    );
     h.finish() as u32
 }
 
@@ -50,7 +66,9 @@ fn rand_u32() -> u32 {
 pub fn require_or_skip(var: &str) -> Option<String> {
     match std::env::var(var) {
         Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var_os("CI").is_some() => panic!("{var} is not set but CI is: the database must be tested"),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("{var} is not set but CI is: the database must be tested")
+        }
         _ => {
             eprintln!("skipping: {var} is not set");
             None

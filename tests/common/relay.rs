@@ -17,7 +17,11 @@ pub struct Relay {
 impl Relay {
     /// Starts relaying a free loopback port to `target`.
     pub async fn start(target: SocketAddr) -> Self {
-        let relay = Self { addr: "127.0.0.1:0".parse().unwrap(), target, tasks: Arc::default() };
+        let relay = Self {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            target,
+            tasks: Arc::default(),
+        };
         let addr = relay.addr;
         relay.listen_on(addr).await
     }

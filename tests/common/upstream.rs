@@ -50,7 +50,9 @@ impl Upstream {
         let log = seen.clone();
         let task = tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
                 let log = log.clone();
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req| handle(req, log.clone()));
@@ -81,7 +83,12 @@ impl Upstream {
 
     /// The last request received.
     pub fn last(&self) -> Seen {
-        self.seen.lock().unwrap().last().cloned().expect("the upstream received nothing")
+        self.seen
+            .lock()
+            .unwrap()
+            .last()
+            .cloned()
+            .expect("the upstream received nothing")
     }
 }
 
@@ -91,15 +98,30 @@ impl Drop for Upstream {
     }
 }
 
-async fn handle(mut req: Request<Incoming>, log: Arc<Mutex<Vec<Seen>>>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(
+    mut req: Request<Incoming>,
+    log: Arc<Mutex<Vec<Seen>>>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let mut headers: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (name, value) in req.headers() {
-        headers.entry(name.to_string()).or_default().push(String::from_utf8_lossy(value.as_bytes()).into_owned());
+        headers
+            .entry(name.to_string())
+            .or_default()
+            .push(String::from_utf8_lossy(value.as_bytes()).into_owned());
     }
-    let seen = Seen { method: req.method().to_string(), path: req.uri().to_string(), headers };
-    let body = serde_json::json!({ "method": seen.method, "path": seen.path, "headers": seen.headers });
+    let seen = Seen {
+        method: req.method().to_string(),
+        path: req.uri().to_string(),
+        headers,
+    };
+    let body =
+        serde_json::json!({ "method": seen.method, "path": seen.path, "headers": seen.headers });
     log.lock().unwrap().push(seen);
-    if req.headers().get("upgrade").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket")) {
+    if req
+        .headers()
+        .get("upgrade")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"))
+    {
         let upgrade = hyper::upgrade::on(&mut req);
         tokio::spawn(async move {
             if let Ok(upgraded) = upgrade.await {

@@ -86,10 +86,26 @@ async fn fixture() -> Fixture {
     let toml = format!("[database]\nurl = \"{url}\"\n[cache]\nnegative_ttl = 60\n");
     let env = MapEnv::from_pairs(&[("BETTER_AUTH_SECRET", SECRET)]);
     let config = Arc::new(Config::from_file(parse_toml(&toml).unwrap(), &env).unwrap());
-    let store = Arc::new(CountingStore { inner: store::open(&config.database).unwrap(), finds: AtomicUsize::new(0) });
-    store.insert_user(&user("alice", Some(false), None)).await.unwrap();
-    store.insert_user(&user("banned", Some(true), None)).await.unwrap();
-    store.insert_user(&user("was-banned", Some(true), Some(NOW.minus(Duration::from_secs(1))))).await.unwrap();
+    let store = Arc::new(CountingStore {
+        inner: store::open(&config.database).unwrap(),
+        finds: AtomicUsize::new(0),
+    });
+    store
+        .insert_user(&user("alice", Some(false), None))
+        .await
+        .unwrap();
+    store
+        .insert_user(&user("banned", Some(true), None))
+        .await
+        .unwrap();
+    store
+        .insert_user(&user(
+            "was-banned",
+            Some(true),
+            Some(NOW.minus(Duration::from_secs(1))),
+        ))
+        .await
+        .unwrap();
     let week = NOW.plus(Duration::from_secs(604_800));
     for (token, user_id, expires) in [
         ("good", "alice", week),
@@ -97,11 +113,20 @@ async fn fixture() -> Fixture {
         ("banned", "banned", week),
         ("was-banned", "was-banned", week),
     ] {
-        store.insert_session(&session(token, user_id, expires)).await.unwrap();
+        store
+            .insert_session(&session(token, user_id, expires))
+            .await
+            .unwrap();
     }
     let clock = Arc::new(ManualClock::new(NOW));
     let validator = SessionValidator::new(config, store.clone(), clock.clone());
-    Fixture { _dir: dir, validator, store, clock, key: SigningKey::new(SECRET) }
+    Fixture {
+        _dir: dir,
+        validator,
+        store,
+        clock,
+        key: SigningKey::new(SECRET),
+    }
 }
 
 impl Fixture {
@@ -110,7 +135,10 @@ impl Fixture {
     }
 
     fn cookie(&self, token: &str) -> String {
-        format!("other=1; better-auth.session_token={}", self.key.sign_cookie_value(token))
+        format!(
+            "other=1; better-auth.session_token={}",
+            self.key.sign_cookie_value(token)
+        )
     }
 
     fn finds(&self) -> usize {
@@ -128,7 +156,9 @@ fn reason(outcome: AuthOutcome) -> Option<AnonReason> {
 #[tokio::test]
 async fn a_valid_cookie_authenticates_and_is_cached() {
     let f = fixture().await;
-    let AuthOutcome::Authenticated(s) = f.check(&f.cookie("good")).await else { panic!("expected a session") };
+    let AuthOutcome::Authenticated(s) = f.check(&f.cookie("good")).await else {
+        panic!("expected a session")
+    };
     assert_eq!(s.record.user.email, "alice@example.com");
     assert_eq!(s.record.session.id, "id-good");
     f.check(&f.cookie("good")).await;
@@ -138,21 +168,36 @@ async fn a_valid_cookie_authenticates_and_is_cached() {
 #[tokio::test]
 async fn missing_or_forged_cookies_never_query_the_store() {
     let f = fixture().await;
-    assert_eq!(reason(f.check("theme=dark").await), Some(AnonReason::NoCookie));
+    assert_eq!(
+        reason(f.check("theme=dark").await),
+        Some(AnonReason::NoCookie)
+    );
     let forged = SigningKey::new("not-the-secret-not-the-secret-00").sign_cookie_value("good");
     assert_eq!(
-        reason(f.check(&format!("better-auth.session_token={forged}")).await),
+        reason(
+            f.check(&format!("better-auth.session_token={forged}"))
+                .await
+        ),
         Some(AnonReason::BadSignature)
     );
-    assert_eq!(reason(f.check("better-auth.session_token=good").await), Some(AnonReason::BadSignature));
+    assert_eq!(
+        reason(f.check("better-auth.session_token=good").await),
+        Some(AnonReason::BadSignature)
+    );
     assert_eq!(f.finds(), 0);
 }
 
 #[tokio::test]
 async fn unknown_tokens_are_cached_negatively() {
     let f = fixture().await;
-    assert_eq!(reason(f.check(&f.cookie("nope")).await), Some(AnonReason::UnknownSession));
-    assert_eq!(reason(f.check(&f.cookie("nope")).await), Some(AnonReason::UnknownSession));
+    assert_eq!(
+        reason(f.check(&f.cookie("nope")).await),
+        Some(AnonReason::UnknownSession)
+    );
+    assert_eq!(
+        reason(f.check(&f.cookie("nope")).await),
+        Some(AnonReason::UnknownSession)
+    );
     assert_eq!(f.finds(), 1);
 }
 
@@ -161,13 +206,19 @@ async fn expired_sessions_are_rejected_even_from_the_cache() {
     let f = fixture().await;
     assert!(reason(f.check(&f.cookie("soon")).await).is_none());
     f.clock.advance(Duration::from_secs(11));
-    assert_eq!(reason(f.check(&f.cookie("soon")).await), Some(AnonReason::Expired));
+    assert_eq!(
+        reason(f.check(&f.cookie("soon")).await),
+        Some(AnonReason::Expired)
+    );
 }
 
 #[tokio::test]
 async fn banned_users_are_rejected_until_the_ban_runs_out() {
     let f = fixture().await;
-    assert_eq!(reason(f.check(&f.cookie("banned")).await), Some(AnonReason::Banned));
+    assert_eq!(
+        reason(f.check(&f.cookie("banned")).await),
+        Some(AnonReason::Banned)
+    );
     assert!(reason(f.check(&f.cookie("was-banned")).await).is_none());
 }
 
@@ -178,8 +229,14 @@ async fn an_unreachable_store_is_an_error_not_an_anonymous_request() {
     let toml = format!("[database]\nurl = \"{url}\"\nacquire_timeout = \"500ms\"\n");
     let env = MapEnv::from_pairs(&[("BETTER_AUTH_SECRET", SECRET)]);
     let config = Arc::new(Config::from_file(parse_toml(&toml).unwrap(), &env).unwrap());
-    let validator =
-        SessionValidator::new(config.clone(), store::open(&config.database).unwrap(), Arc::new(ManualClock::new(NOW)));
-    let cookie = format!("better-auth.session_token={}", SigningKey::new(SECRET).sign_cookie_value("good"));
+    let validator = SessionValidator::new(
+        config.clone(),
+        store::open(&config.database).unwrap(),
+        Arc::new(ManualClock::new(NOW)),
+    );
+    let cookie = format!(
+        "better-auth.session_token={}",
+        SigningKey::new(SECRET).sign_cookie_value("good")
+    );
     assert!(validator.validate([cookie.as_str()]).await.is_err());
 }

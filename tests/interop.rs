@@ -1,0 +1,177 @@
+//! Gatehouse in front of a real Better Auth 1.7 server on PostgreSQL: the schema Gatehouse's
+//! `migrate` creates is the one Better Auth expects, users sign up and in through the gateway,
+//! and the cookies Better Auth sets are the ones Gatehouse accepts, byte for byte.
+
+mod common;
+
+use std::time::Duration;
+
+use common::better_auth::{self, BetterAuth};
+use common::db::{Kind, TestDb};
+use common::gateway::Gateway;
+use common::upstream::Upstream;
+use common::{client, free_port, SECRET};
+use gatehouse::auth::cookie::SigningKey;
+use serde_json::{json, Value};
+
+/// `name=value` of the session cookie in a response's `Set-Cookie` headers.
+fn session_cookie_from(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .find(|v| v.starts_with("better-auth.session_token="))
+        .and_then(|v| v.split(';').next())
+        .expect("Better Auth set a session cookie")
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn better_auth_sessions_work_through_the_gateway() {
+    if !better_auth::installed() {
+        return;
+    }
+    let Some(db) = TestDb::empty(Kind::Postgres).await else {
+        return;
+    };
+    let migrate = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["migrate", "--database-url", &db.url])
+        .output()
+        .unwrap();
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+    better_auth::check_schema(&db.url)
+        .expect("Better Auth finds nothing to add to Gatehouse's schema");
+
+    // Better Auth's public URL is the gateway's, as in a real deployment.
+    let gateway_addr = format!("127.0.0.1:{}", free_port());
+    let public_url = format!("http://{gateway_addr}");
+    let auth = BetterAuth::start(&db.url, &[("BETTER_AUTH_URL", &public_url)]);
+    let upstream = Upstream::start().await;
+    let config = format!(
+        "[better_auth]\nupstream = \"{}\"\n[cache]\nmax_staleness = \"1s\"\n",
+        auth.url()
+    );
+    let gateway = Gateway::start(
+        &config,
+        &[
+            ("GATEHOUSE_LISTEN", &gateway_addr),
+            ("GATEHOUSE_UPSTREAM", &upstream.url()),
+            ("GATEHOUSE_DATABASE_URL", &db.url),
+            ("BETTER_AUTH_URL", &public_url),
+        ],
+    )
+    .await;
+    let http = client();
+
+    // Sign up through the gateway: the Better Auth base path is passed through untouched.
+    let credentials = json!({"email": "ada@example.com", "password": "correct horse battery", "name": "Ada Lovelace"});
+    let signed_up = http
+        .post(gateway.url("/api/auth/sign-up/email"))
+        .header("origin", &public_url)
+        .json(&credentials)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_up.status(), 200);
+    let cookie = session_cookie_from(&signed_up);
+    let body: Value = signed_up.json().await.unwrap();
+    let (user_id, token) = (
+        body["user"]["id"].as_str().unwrap(),
+        body["token"].as_str().unwrap(),
+    );
+    assert_eq!(
+        cookie,
+        format!(
+            "better-auth.session_token={}",
+            SigningKey::new(SECRET).sign_cookie_value(token)
+        ),
+        "Gatehouse signs exactly as Better Auth does"
+    );
+    assert_eq!(
+        upstream.count(),
+        0,
+        "auth routes went to Better Auth, not the app"
+    );
+
+    // The app behind the gateway sees who the user is.
+    let session: Value = http
+        .get(gateway.url("/api/auth/get-session"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let session_id = session["session"]["id"]
+        .as_str()
+        .expect("Better Auth knows the session");
+    let page = http
+        .get(gateway.url("/dashboard"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let seen = upstream.last();
+    assert_eq!(seen.header("x-auth-user-id"), Some(user_id));
+    assert_eq!(seen.header("x-auth-user-email"), Some("ada@example.com"));
+    assert_eq!(seen.header("x-auth-user-name"), Some("Ada Lovelace"));
+    assert_eq!(
+        seen.header("x-auth-user-role"),
+        Some("user"),
+        "the admin plugin's default role"
+    );
+    assert_eq!(seen.header("x-auth-session-id"), Some(session_id));
+
+    // A second session from signing in; then signing out the first through Better Auth.
+    let signed_in = http
+        .post(gateway.url("/api/auth/sign-in/email"))
+        .header("origin", &public_url)
+        .json(&json!({"email": "ada@example.com", "password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 200);
+    let second = session_cookie_from(&signed_in);
+    assert_ne!(second, cookie);
+    let signed_out = http
+        .post(gateway.url("/api/auth/sign-out"))
+        .header("origin", &public_url)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_out.status(), 200);
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let get = |c: &str| {
+        http.get(gateway.url("/dashboard"))
+            .header("cookie", c.to_string())
+            .header("accept", "application/json")
+            .send()
+    };
+    assert_eq!(
+        get(&cookie).await.unwrap().status(),
+        401,
+        "signed out in Better Auth: rejected at the gateway"
+    );
+    assert_eq!(get(&second).await.unwrap().status(), 200);
+
+    // A ban written by the app (Better Auth itself would keep serving this session).
+    db.exec(&format!(
+        "UPDATE \"user\" SET \"banned\" = true WHERE \"id\" = '{user_id}'"
+    ))
+    .await;
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    assert_eq!(
+        get(&second).await.unwrap().status(),
+        401,
+        "banned users are rejected"
+    );
+    assert!(!gateway.log().contains(token), "tokens are never logged");
+}
