@@ -98,8 +98,13 @@ fn prefix_matches(prefix: &str, path: &str) -> bool {
 ///
 /// SECURITY: a request for `/api/auth/../admin` must not pass as a Better Auth route.
 pub fn path_is_canonical(path: &str) -> bool {
-    let lower = path.to_ascii_lowercase();
-    let encoded_trick = ["%2e", "%2f", "%5c"].iter().any(|e| lower.contains(e));
+    let encoded_trick = path.as_bytes().windows(3).any(|w| {
+        w[0] == b'%'
+            && matches!(
+                (w[1], w[2].to_ascii_lowercase()),
+                (b'2', b'e' | b'f') | (b'5', b'c')
+            )
+    });
     let dot_segment = path
         .split('/')
         .any(|segment| segment == "." || segment == "..");

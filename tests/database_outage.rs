@@ -1,6 +1,8 @@
 //! Failing closed: with PostgreSQL cut off (a TCP relay drops every connection and refuses new
 //! ones), sessions the gateway has cached keep working and all others get 503, never forwarded.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::net::SocketAddr;

@@ -2,6 +2,8 @@
 //! `migrate` creates is the one Better Auth expects, users sign up and in through the gateway,
 //! and the cookies Better Auth sets are the ones Gatehouse accepts, byte for byte.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::Duration;

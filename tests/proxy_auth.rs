@@ -1,5 +1,7 @@
 //! The gateway on real sockets: a real `gatehouse` process, a real upstream and a real database.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::Duration;

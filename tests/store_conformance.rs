@@ -2,6 +2,8 @@
 //! URLs are set (and always in CI). It checks the rows Gatehouse writes are the rows Better Auth
 //! writes, and that the layouts other adapters write can be read through config.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::Duration;

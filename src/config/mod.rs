@@ -479,12 +479,14 @@ fn database(
     let sqlite_dates = match s.sqlite_dates.as_str() {
         "iso" => SqliteDates::Iso,
         "epoch_ms" => SqliteDates::EpochMillis,
-        other => return Err(ConfigError::new(
-            "database.schema.sqlite_dates",
-            format!(
+        other => {
+            return Err(ConfigError::new(
+                "database.schema.sqlite_dates",
+                format!(
                 "`{other}` is not one of iso (Better Auth's Kysely adapter) or epoch_ms (Drizzle)"
             ),
-        )),
+            ))
+        }
     };
     let mut columns = BTreeMap::new();
     for (table, fields) in [("session", SESSION_FIELDS), ("user", USER_FIELDS)] {

@@ -146,9 +146,12 @@ fn debug_never_shows_secrets() {
     );
 }
 
+/// Environment variables for one case.
+type Env<'a> = &'a [(&'a str, &'a str)];
+
 #[test]
 fn every_invalid_value_names_its_key() {
-    let cases: &[(&str, &[(&str, &str)], &str)] = &[
+    let cases: &[(&str, Env<'_>, &str)] = &[
         ("[server]\nlisten = \"nope\"\n", &[], "server.listen"),
         ("[server]\nthreads = 0\n", &[], "server.threads"),
         (
