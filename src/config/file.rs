@@ -65,6 +65,7 @@ pub struct BetterAuthSection {
     pub expires_in: DurationValue,
     pub update_age: DurationValue,
     pub cookies: CookieNamesSection,
+    pub cookie_cache: CookieCacheSection,
 }
 
 impl Default for BetterAuthSection {
@@ -79,6 +80,30 @@ impl Default for BetterAuthSection {
             expires_in: DurationValue::Seconds(604_800),
             update_age: DurationValue::Seconds(86_400),
             cookies: CookieNamesSection::default(),
+            cookie_cache: CookieCacheSection::default(),
+        }
+    }
+}
+
+/// Better Auth's `session.cookieCache`, plus how long Gatehouse trusts one at most.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CookieCacheSection {
+    pub enabled: bool,
+    pub strategy: String,
+    pub max_age: DurationValue,
+    pub version: String,
+    pub max_trust: DurationValue,
+}
+
+impl Default for CookieCacheSection {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            strategy: "compact".into(),
+            max_age: DurationValue::Seconds(300),
+            version: "1".into(),
+            max_trust: DurationValue::Seconds(300),
         }
     }
 }

@@ -92,6 +92,31 @@ pub struct BetterAuthConfig {
     pub cookies: CookieConfig,
     pub expires_in: Duration,
     pub update_age: Duration,
+    /// `None` when the cookie cache is off.
+    pub cookie_cache: Option<CookieCacheConfig>,
+}
+
+/// Better Auth's cookie cache (`session_data`), as configured in `session.cookieCache`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CookieCacheConfig {
+    pub strategy: CookieCacheStrategy,
+    /// `cookieCache.maxAge`: the cookie's `Max-Age` and the cache's own expiry.
+    pub max_age: Duration,
+    /// `cookieCache.version`.
+    pub version: String,
+    /// Gatehouse never trusts a cache minted longer ago than this, whatever its own expiry says.
+    pub max_trust: Duration,
+}
+
+/// How `session_data` is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CookieCacheStrategy {
+    /// base64url JSON signed with HMAC-SHA256 (Better Auth's default).
+    Compact,
+    /// An HS256 JWT keyed with the raw secret.
+    Jwt,
+    /// A `dir` + `A256CBC-HS512` JWE keyed by HKDF of the secret.
+    Jwe,
 }
 
 /// Cookie names and attributes, decided as Better Auth decides them.
@@ -404,7 +429,42 @@ fn better_auth(
             duration("better_auth.expires_in", &b.expires_in)?,
         )?,
         update_age: duration("better_auth.update_age", &b.update_age)?,
+        cookie_cache: cookie_cache(&b.cookie_cache)?,
     })
+}
+
+fn cookie_cache(c: &file::CookieCacheSection) -> Result<Option<CookieCacheConfig>, ConfigError> {
+    let strategy = match c.strategy.as_str() {
+        "compact" | "base64-hmac" => CookieCacheStrategy::Compact,
+        "jwt" => CookieCacheStrategy::Jwt,
+        "jwe" => CookieCacheStrategy::Jwe,
+        other => {
+            return Err(ConfigError::new(
+                "better_auth.cookie_cache.strategy",
+                format!("`{other}` is not one of compact, jwt, jwe (Better Auth's session.cookieCache.strategy)"),
+            ))
+        }
+    };
+    let max_age = nonzero(
+        "better_auth.cookie_cache.max_age",
+        duration("better_auth.cookie_cache.max_age", &c.max_age)?,
+    )?;
+    let max_trust = nonzero(
+        "better_auth.cookie_cache.max_trust",
+        duration("better_auth.cookie_cache.max_trust", &c.max_trust)?,
+    )?;
+    if c.version.is_empty() {
+        return Err(ConfigError::new(
+            "better_auth.cookie_cache.version",
+            "must not be empty (Better Auth's default is \"1\")",
+        ));
+    }
+    Ok(c.enabled.then(|| CookieCacheConfig {
+        strategy,
+        max_age,
+        version: c.version.clone(),
+        max_trust,
+    }))
 }
 
 fn is_cookie_name_char(c: char) -> bool {

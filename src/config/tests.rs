@@ -98,6 +98,20 @@ fn cookie_prefix_and_name_overrides() {
 }
 
 #[test]
+fn cookie_cache_is_off_unless_enabled() {
+    assert_eq!(load("", &[]).unwrap().better_auth.cookie_cache, None);
+    let c = load(
+        "[better_auth.cookie_cache]\nenabled = true\nstrategy = \"jwe\"\nmax_age = 60\n",
+        &[],
+    )
+    .unwrap();
+    let cache = c.better_auth.cookie_cache.unwrap();
+    assert_eq!(cache.strategy, CookieCacheStrategy::Jwe);
+    assert_eq!(cache.max_age, Duration::from_secs(60));
+    assert_eq!(cache.version, "1");
+}
+
+#[test]
 fn durations_take_seconds_or_units() {
     let c = load(
         "[cache]\nmax_staleness = \"1500ms\"\nnegative_ttl = 2\n",
