@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::request::Parts;
-use http::{header, Response, StatusCode};
+use http::{header, HeaderValue, Response, StatusCode};
 
 use crate::auth::{AuthOutcome, AuthenticatedSession, SessionValidator};
 use crate::config::{Config, Policy};
@@ -17,13 +17,20 @@ use crate::time::Clock;
 /// What to do with a request.
 #[derive(Debug)]
 pub enum Decision {
-    /// Proxy to `upstream`, with the identity of `session` if there is one.
-    Forward {
-        upstream: SocketAddr,
-        session: Option<Arc<AuthenticatedSession>>,
-    },
+    /// Proxy it.
+    Forward(ForwardPlan),
     /// Answer the client directly; the upstream never sees the request.
     Respond(Response<Bytes>),
+}
+
+/// How to proxy a request.
+#[derive(Debug, Clone)]
+pub struct ForwardPlan {
+    pub upstream: SocketAddr,
+    /// The identity to inject, if the request has a valid session.
+    pub session: Option<Arc<AuthenticatedSession>>,
+    /// Remove Better Auth's cookies (never on Better Auth's own routes, which need them).
+    pub strip_auth_cookies: bool,
 }
 
 /// The gateway's state, shared by every request.
@@ -61,12 +68,15 @@ impl App {
             .and_then(|h| h.to_str().ok())
             .or_else(|| req.uri.host());
         let route = self.routes.classify(host, path);
-        let upstream = route.upstream.addr;
+        let forward = |session| {
+            Decision::Forward(ForwardPlan {
+                upstream: route.upstream.addr,
+                session,
+                strip_auth_cookies: self.config.proxy.strip_auth_cookies && !route.is_better_auth(),
+            })
+        };
         if route.policy == Policy::Public {
-            return Decision::Forward {
-                upstream,
-                session: None,
-            };
+            return forward(None);
         }
         let cookies = req
             .headers
@@ -74,16 +84,8 @@ impl App {
             .iter()
             .filter_map(|v| v.to_str().ok());
         match self.validator.validate(cookies).await {
-            Ok(AuthOutcome::Authenticated(session)) => Decision::Forward {
-                upstream,
-                session: Some(session),
-            },
-            Ok(AuthOutcome::Anonymous(_)) if route.policy == Policy::Optional => {
-                Decision::Forward {
-                    upstream,
-                    session: None,
-                }
-            }
+            Ok(AuthOutcome::Authenticated(session)) => forward(Some(session)),
+            Ok(AuthOutcome::Anonymous(_)) if route.policy == Policy::Optional => forward(None),
             Ok(AuthOutcome::Anonymous(reason)) => {
                 tracing::debug!(
                     route = route.name,
@@ -100,7 +102,7 @@ impl App {
                 ))
             }
             Err(e) => {
-                // SECURITY: fail closed; the error text names the database, never the token.
+                // SECURITY: fail closed; the error names the database, never the token.
                 tracing::warn!(route = route.name, error = %e, "session lookup failed");
                 let mut response = json_response(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -108,13 +110,13 @@ impl App {
                 );
                 response
                     .headers_mut()
-                    .insert(header::RETRY_AFTER, http::HeaderValue::from_static("1"));
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
                 Decision::Respond(response)
             }
         }
     }
 
-    /// The peer's address as the forwarding rules see it.
+    /// The client's address as the forwarding rules see it.
     pub fn client_ip(&self, req: &Parts, peer: IpAddr) -> IpAddr {
         crate::forwarding::client_ip(&req.headers, peer, &self.config)
     }

@@ -107,6 +107,13 @@ pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
 /// Checks that the database has the configured tables and columns. An unreachable database is
 /// only a warning (requests then get 503 until it is back); a schema mismatch is fatal.
 pub(crate) fn check_schema(config: &Config) -> Result<(), String> {
+    if let Some(path) = store::missing_sqlite_file(config.database.url.expose()) {
+        return Err(format!(
+            "database.url: the SQLite file {} does not exist. Point database.url (or \
+             GATEHOUSE_DATABASE_URL) at Better Auth's database, or create one with `gatehouse migrate`",
+            path.display()
+        ));
+    }
     let probe = store::open(&config.database).map_err(|e| e.to_string())?;
     match block_on(probe.find_session("")) {
         Ok(_) => Ok(()),

@@ -5,8 +5,8 @@ use std::net::IpAddr;
 
 use http::{header, HeaderMap, HeaderName, HeaderValue};
 
+use crate::app::ForwardPlan;
 use crate::auth::cookie::cookie_pairs;
-use crate::auth::AuthenticatedSession;
 use crate::config::Config;
 
 /// Header changes for the upstream request: removals first, then insertions (which replace).
@@ -73,7 +73,7 @@ pub fn client_ip(headers: &HeaderMap, peer: IpAddr, config: &Config) -> IpAddr {
 /// pass its own identity headers through.
 pub fn upstream_edits(
     headers: &HeaderMap,
-    session: Option<&AuthenticatedSession>,
+    plan: &ForwardPlan,
     peer: Option<IpAddr>,
     config: &Config,
 ) -> HeaderEdits {
@@ -83,11 +83,11 @@ pub fn upstream_edits(
             edits.remove.push(name.clone());
         }
     }
-    if let Some(s) = session {
+    if let Some(s) = &plan.session {
         edits.insert.extend(s.headers.iter().cloned());
     }
     forwarded_for(headers, peer, config, &mut edits);
-    if config.proxy.strip_auth_cookies {
+    if plan.strip_auth_cookies {
         strip_auth_cookies(headers, config, &mut edits);
     }
     edits

@@ -18,6 +18,15 @@ pub struct RouteMatch<'a> {
     pub unauthenticated: Unauthenticated,
 }
 
+impl RouteMatch<'_> {
+    /// Whether this is the pass-through to Better Auth under its base path.
+    pub fn is_better_auth(&self) -> bool {
+        self.name == BETTER_AUTH_ROUTE
+    }
+}
+
+const BETTER_AUTH_ROUTE: &str = "better_auth";
+
 /// The configured routes plus the Better Auth pass-through and the default route.
 #[derive(Debug, Clone)]
 pub struct RouteTable {
@@ -46,16 +55,18 @@ impl RouteTable {
     pub fn classify(&self, host: Option<&str>, path: &str) -> RouteMatch<'_> {
         if prefix_matches(&self.base_path, path) {
             return RouteMatch {
-                name: "better_auth",
+                name: BETTER_AUTH_ROUTE,
                 upstream: &self.better_auth_upstream,
                 policy: Policy::Public,
                 unauthenticated: Unauthenticated::Status,
             };
         }
-        let host = host.map(|h| h.rsplit_once(':').map_or(h, |(name, _)| name));
+        let host = host.map(crate::config::strip_port);
+        // `rev` so that among equals the first route in the file wins (max_by_key keeps the last).
         let best = self
             .routes
             .iter()
+            .rev()
             .filter(|r| prefix_matches(&r.prefix, path))
             .filter(|r| {
                 r.host

@@ -89,12 +89,28 @@ fn migrate_creates_the_schema_and_can_run_twice() {
 }
 
 #[test]
+fn serve_names_a_missing_sqlite_file() {
+    let out = gatehouse(
+        &["serve"],
+        &[
+            ("BETTER_AUTH_SECRET", "x"),
+            ("GATEHOUSE_DATABASE_URL", "sqlite://no/such/file.db"),
+        ],
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("no/such/file.db does not exist") && err.contains("gatehouse migrate"),
+        "{err}"
+    );
+}
+
+#[test]
 fn serve_refuses_a_database_without_the_schema() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("empty.db").display()
-    );
+    let path = dir.path().join("empty.db");
+    std::fs::write(&path, b"").unwrap();
+    let url = format!("sqlite://{}", path.display());
     let out = gatehouse(
         &["serve"],
         &[

@@ -342,6 +342,41 @@ async fn websocket_upgrades_are_authenticated_then_proxied() {
     tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut echoed))
         .await
         .unwrap()
-        .unwrap();
+        .unwrap_or_else(|e| {
+            panic!(
+                "{e}; upstream saw {:?}\ngateway log:\n{}",
+                upstream.seen(),
+                gateway.log()
+            )
+        });
     assert_eq!(&echoed, b"ping over the upgraded connection");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_cookies_are_stripped_for_the_app_but_not_for_better_auth() {
+    let config = "[proxy]\nstrip_auth_cookies = true\n";
+    let (db, upstream, gateway) = setup(Kind::Sqlite, config).await.unwrap();
+    let token = random_token();
+    db.seed(&token, 3600).await;
+    let cookie = format!("theme=dark; {}", session_cookie(&token));
+    for path in ["/app", "/api/auth/get-session"] {
+        let response = client()
+            .get(gateway.url(path))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+    }
+    let seen = upstream.seen();
+    assert_eq!(
+        seen[0].header("cookie"),
+        Some("theme=dark"),
+        "the app never sees the session cookie"
+    );
+    assert_eq!(
+        seen[1].header("cookie"),
+        Some(cookie.as_str()),
+        "Better Auth needs it"
+    );
 }

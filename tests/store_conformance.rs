@@ -61,6 +61,60 @@ async fn story(kind: Kind) {
     assert!(expired.is_expired(now), "{kind:?}");
 
     assert_eq!(store.find_session("no-such-token").await.unwrap(), None);
+
+    // Refresh writes once: a second writer expecting the old expiry matches nothing.
+    let later = now.plus(Duration::from_secs(10));
+    let new_expiry = later.plus(Duration::from_secs(604_800));
+    assert!(store
+        .refresh_session(&live.token, live.expires_at, new_expiry, later)
+        .await
+        .unwrap());
+    assert!(!store
+        .refresh_session(&live.token, live.expires_at, new_expiry, later)
+        .await
+        .unwrap());
+    let refreshed = store
+        .find_session(&live.token)
+        .await
+        .unwrap()
+        .unwrap()
+        .session;
+    assert_eq!(
+        (refreshed.expires_at, refreshed.updated_at),
+        (new_expiry, later),
+        "{kind:?}"
+    );
+    assert_eq!(refreshed.token, live.token, "the token never changes");
+
+    let listed = store.list_user_sessions("alice").await.unwrap();
+    let mut tokens: Vec<&str> = listed.iter().map(|s| s.token.as_str()).collect();
+    tokens.sort_unstable();
+    assert_eq!(
+        tokens,
+        vec![live.token.as_str(), old.token.as_str()],
+        "{kind:?}"
+    );
+
+    assert_eq!(
+        store.delete_expired(now).await.unwrap(),
+        1,
+        "{kind:?}: only the expired row"
+    );
+    assert_eq!(store.find_session(&old.token).await.unwrap(), None);
+    assert_eq!(store.delete_expired(now).await.unwrap(), 0);
+
+    let extra = session("extraTokenextraTokenextraToken01", "alice", new_expiry, now);
+    store.insert_session(&extra).await.unwrap();
+    let revoked = store
+        .delete_user_sessions("alice", Some(&live.token))
+        .await
+        .unwrap();
+    assert_eq!(
+        revoked,
+        vec![extra.token.clone()],
+        "{kind:?}: all but the kept one"
+    );
+    assert!(store.find_session(&live.token).await.unwrap().is_some());
     assert!(store.delete_session(&live.token).await.unwrap());
     assert_eq!(store.find_session(&live.token).await.unwrap(), None);
     assert!(!store.delete_session(&live.token).await.unwrap());

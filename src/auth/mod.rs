@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod cookie;
+pub mod cookie_cache;
 pub mod identity;
 pub mod session;
 pub mod validator;

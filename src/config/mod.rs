@@ -269,6 +269,20 @@ impl Config {
             .enumerate()
             .map(|(i, r)| route(i, r, &proxy.upstream))
             .collect::<Result<Vec<_>, _>>()?;
+        for (i, r) in routes.iter().enumerate() {
+            if routes[..i]
+                .iter()
+                .any(|o| o.prefix == r.prefix && o.host == r.host)
+            {
+                return Err(ConfigError::new(
+                    format!("routes[{i}].prefix"),
+                    format!(
+                        "`{}` is already routed for the same host; merge the two routes",
+                        r.prefix
+                    ),
+                ));
+            }
+        }
         Ok(Config {
             server,
             better_auth,
@@ -712,6 +726,18 @@ fn proxy(p: &file::ProxySection) -> Result<ProxyConfig, ConfigError> {
     })
 }
 
+/// A host without its port: `a.example:443` -> `a.example`, `[::1]:8080` -> `[::1]`.
+pub fn strip_port(host: &str) -> &str {
+    match host.rfind(':') {
+        Some(i)
+            if !host[i..].contains(']') && (host.starts_with('[') || !host[..i].contains(':')) =>
+        {
+            &host[..i]
+        }
+        _ => host,
+    }
+}
+
 fn route(i: usize, r: &file::RouteSection, default: &Upstream) -> Result<RouteConfig, ConfigError> {
     let key = |k: &str| format!("routes[{i}].{k}");
     if !r.prefix.starts_with('/') {
@@ -749,7 +775,7 @@ fn route(i: usize, r: &file::RouteSection, default: &Upstream) -> Result<RouteCo
                 format!("`{h}` must be a host name such as app.example.com"),
             ))
         }
-        Some(h) => Some(h.split(':').next().unwrap_or(h).to_ascii_lowercase()),
+        Some(h) => Some(strip_port(h).to_ascii_lowercase()),
         None => None,
     };
     Ok(RouteConfig {

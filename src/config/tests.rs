@@ -151,6 +151,15 @@ fn routes_parse_with_defaults() {
 }
 
 #[test]
+fn ports_are_stripped_from_hosts() {
+    assert_eq!(strip_port("app.example.com:443"), "app.example.com");
+    assert_eq!(strip_port("app.example.com"), "app.example.com");
+    assert_eq!(strip_port("[::1]:8080"), "[::1]");
+    assert_eq!(strip_port("[::1]"), "[::1]");
+    assert_eq!(strip_port("::1"), "::1");
+}
+
+#[test]
 fn debug_never_shows_secrets() {
     let c = load("", &[("DATABASE_URL", "postgres://user:hunter2@db/x")]).unwrap();
     let debug = format!("{c:?}");
@@ -312,6 +321,7 @@ fn every_invalid_value_names_its_key() {
             "proxy.read_timeout",
         ),
         ("[[routes]]\nprefix = \"app\"\n", &[], "routes[0].prefix"),
+        ("[[routes]]\nprefix = \"/a\"\n[[routes]]\nprefix = \"/b\"\n[[routes]]\nprefix = \"/a\"\n", &[], "routes[2].prefix"),
         (
             "[[routes]]\nprefix = \"/a\"\npolicy = \"maybe\"\n",
             &[],

@@ -36,6 +36,17 @@ fn apply(mut h: HeaderMap, edits: &HeaderEdits) -> HeaderMap {
 
 const PEER: &str = "198.51.100.9";
 
+fn plan(
+    session: Option<crate::auth::AuthenticatedSession>,
+    strip_auth_cookies: bool,
+) -> ForwardPlan {
+    ForwardPlan {
+        upstream: "127.0.0.1:1".parse().unwrap(),
+        session: session.map(std::sync::Arc::new),
+        strip_auth_cookies,
+    }
+}
+
 fn peer() -> Option<IpAddr> {
     Some(PEER.parse().unwrap())
 }
@@ -50,7 +61,10 @@ fn spoofed_identity_headers_are_removed_without_a_session() {
         ("x-dept", "finance"),
         ("x-other", "kept"),
     ]);
-    let out = apply(req.clone(), &upstream_edits(&req, None, peer(), &c));
+    let out = apply(
+        req.clone(),
+        &upstream_edits(&req, &plan(None, false), peer(), &c),
+    );
     for gone in [
         "x-auth-user-id",
         "x-auth-anything",
@@ -70,7 +84,7 @@ fn identity_headers_replace_spoofed_ones() {
     let req = headers(&[("x-auth-user-id", "admin"), ("x-auth-user-id", "second")]);
     let out = apply(
         req.clone(),
-        &upstream_edits(&req, Some(&session), peer(), &c),
+        &upstream_edits(&req, &plan(Some(session), false), peer(), &c),
     );
     assert_eq!(
         out.get_all("x-auth-user-id").iter().collect::<Vec<_>>(),
@@ -89,7 +103,10 @@ fn forwarded_headers_from_untrusted_peers_are_replaced() {
         ("forwarded", "for=1.2.3.4"),
         ("host", "app.example.com"),
     ]);
-    let out = apply(req.clone(), &upstream_edits(&req, None, peer(), &c));
+    let out = apply(
+        req.clone(),
+        &upstream_edits(&req, &plan(None, false), peer(), &c),
+    );
     assert_eq!(out["x-forwarded-for"], PEER);
     assert_eq!(out["x-forwarded-proto"], "http");
     assert_eq!(out["x-forwarded-host"], "app.example.com");
@@ -106,7 +123,10 @@ fn forwarded_headers_from_trusted_proxies_are_extended() {
         ("x-forwarded-host", "app.example.com"),
         ("host", "internal:8080"),
     ]);
-    let out = apply(req.clone(), &upstream_edits(&req, None, peer(), &c));
+    let out = apply(
+        req.clone(),
+        &upstream_edits(&req, &plan(None, false), peer(), &c),
+    );
     assert_eq!(
         out["x-forwarded-for"],
         format!("203.0.113.5, 10.0.0.1, {PEER}")
@@ -126,15 +146,21 @@ fn auth_cookies_are_stripped_only_when_asked() {
         "theme=dark; better-auth.session_token=abc.sig; better-auth.session_data.0=x; better-auth.session_data=y",
     )]);
     let keep = config("");
-    let out = apply(req.clone(), &upstream_edits(&req, None, peer(), &keep));
+    let out = apply(
+        req.clone(),
+        &upstream_edits(&req, &plan(None, false), peer(), &keep),
+    );
     assert_eq!(out["cookie"], req["cookie"]);
-    let strip = config("[proxy]\nstrip_auth_cookies = true\n");
-    let out = apply(req.clone(), &upstream_edits(&req, None, peer(), &strip));
+    let strip = config("");
+    let out = apply(
+        req.clone(),
+        &upstream_edits(&req, &plan(None, true), peer(), &strip),
+    );
     assert_eq!(out["cookie"], "theme=dark");
     let only_auth = headers(&[("cookie", "better-auth.session_token=abc.sig")]);
     let out = apply(
         only_auth.clone(),
-        &upstream_edits(&only_auth, None, peer(), &strip),
+        &upstream_edits(&only_auth, &plan(None, true), peer(), &strip),
     );
     assert!(!out.contains_key("cookie"));
 }

@@ -12,7 +12,7 @@
 mod echo;
 mod respond;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -23,8 +23,7 @@ use pingora::proxy::FailToProxy;
 
 pub use echo::EchoApp;
 
-use crate::app::{App, Decision};
-use crate::auth::AuthenticatedSession;
+use crate::app::{App, Decision, ForwardPlan};
 use crate::forwarding;
 use crate::routing::json_response;
 
@@ -43,8 +42,7 @@ impl Gateway {
 /// Per-request state carried between phases.
 #[derive(Default)]
 pub struct RequestCtx {
-    upstream: Option<SocketAddr>,
-    session: Option<Arc<AuthenticatedSession>>,
+    plan: Option<ForwardPlan>,
     peer: Option<IpAddr>,
 }
 
@@ -62,12 +60,8 @@ impl ProxyHttp for Gateway {
             .and_then(|a| a.as_inet())
             .map(|a| a.ip());
         match self.app.decide(session.req_header()).await {
-            Decision::Forward {
-                upstream,
-                session: identity,
-            } => {
-                ctx.upstream = Some(upstream);
-                ctx.session = identity;
+            Decision::Forward(plan) => {
+                ctx.plan = Some(plan);
                 Ok(false)
             }
             Decision::Respond(response) => {
@@ -83,7 +77,9 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) -> Result<Box<HttpPeer>> {
         let addr = ctx
-            .upstream
+            .plan
+            .as_ref()
+            .map(|p| p.upstream)
             .ok_or_else(|| Error::explain(InternalError, "no upstream decided"))?;
         let mut peer = HttpPeer::new(addr, false, String::new());
         peer.options.connection_timeout = Some(self.app.config.proxy.connect_timeout);
@@ -97,12 +93,11 @@ impl ProxyHttp for Gateway {
         upstream_request: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        let edits = forwarding::upstream_edits(
-            &upstream_request.headers,
-            ctx.session.as_deref(),
-            ctx.peer,
-            &self.app.config,
-        );
+        let Some(plan) = &ctx.plan else {
+            return Error::e_explain(InternalError, "no forwarding plan");
+        };
+        let edits =
+            forwarding::upstream_edits(&upstream_request.headers, plan, ctx.peer, &self.app.config);
         for name in &edits.remove {
             upstream_request.remove_header(name);
         }

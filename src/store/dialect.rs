@@ -59,7 +59,10 @@ impl Dialect {
     /// An expression turning placeholder `p` (bound as [`Self::date_param`]) into a column value.
     fn date_value(self, p: &str) -> String {
         match self {
-            Dialect::Postgres => format!("to_timestamp(CAST({p} AS DOUBLE PRECISION) / 1000.0)"),
+            // Integer arithmetic, so no millisecond is lost to floating point.
+            Dialect::Postgres => {
+                format!("(TIMESTAMPTZ 'epoch' + CAST({p} AS BIGINT) * INTERVAL '1 millisecond')")
+            }
             Dialect::MySql => format!("FROM_UNIXTIME({p} / 1000)"),
             Dialect::Sqlite(_) => p.to_string(),
         }
@@ -87,6 +90,12 @@ impl Dialect {
 pub struct Queries {
     /// One row: session columns, then user columns, then extra user columns; `$1` = token.
     pub find_session: String,
+    /// Session columns of every session of user `$1`.
+    pub list_user_sessions: String,
+    /// Tokens of user `$1`'s sessions other than token `$2`.
+    pub user_tokens_except: String,
+    /// Deletes user `$1`'s sessions other than token `$2`.
+    pub delete_user_sessions_except: String,
     /// Binds: id, name, email, emailVerified, image, createdAt, updatedAt
     /// [, role, banned, banReason, banExpires].
     pub insert_user: String,
@@ -95,12 +104,20 @@ pub struct Queries {
     pub insert_session: String,
     /// `$1` = token.
     pub delete_session: String,
+    /// Binds: new expiresAt, new updatedAt, token, expected expiresAt (epoch ms). Matches no row
+    /// when another writer refreshed first, so a refresh is written once.
+    pub refresh_session: String,
+    /// Deletes at most `BATCH` sessions whose expiresAt (epoch ms) is before `$1`.
+    pub delete_expired: String,
 }
 
-/// The session columns of [`Queries::find_session`], before the user's.
+/// The session columns at the start of [`Queries::find_session`] and in
+/// [`Queries::list_user_sessions`].
 pub const SESSION_COLUMNS: usize = 9;
 /// The user columns of [`Queries::find_session`], before the extra ones.
 pub const USER_COLUMNS: usize = 11;
+/// How many expired sessions one cleanup statement deletes at most.
+pub const EXPIRED_BATCH: u32 = 500;
 
 impl Queries {
     /// Builds every statement for `schema` in `dialect`.
@@ -109,6 +126,7 @@ impl Queries {
         let col = |key: &str| q(&schema.columns[key]);
         let s_col = |f: &str| format!("s.{}", col(&format!("session.{f}")));
         let u_col = |f: &str| format!("u.{}", col(&format!("user.{f}")));
+        let p = |n: usize| dialect.placeholder(n);
         let admin = |expr: String| {
             if schema.admin_plugin {
                 expr
@@ -117,7 +135,7 @@ impl Queries {
             }
         };
 
-        let mut select = vec![
+        let session_select = [
             s_col("id"),
             s_col("token"),
             s_col("userId"),
@@ -127,6 +145,9 @@ impl Queries {
             s_col("ipAddress"),
             s_col("userAgent"),
             admin(s_col("impersonatedBy")),
+        ]
+        .join(", ");
+        let mut user_select = vec![
             u_col("id"),
             u_col("name"),
             u_col("email"),
@@ -139,20 +160,24 @@ impl Queries {
             admin(u_col("banReason")),
             admin(dialect.millis(&u_col("banExpires"))),
         ];
-        select.extend(
+        user_select.extend(
             schema
                 .extra_user_columns
                 .iter()
                 .map(|c| dialect.text(&format!("u.{}", q(c)))),
         );
         let (session_table, user_table) = (q(&schema.session_table), q(&schema.user_table));
-        let p1 = dialect.placeholder(1);
-        let find_session = format!(
-            "SELECT {} FROM {session_table} s JOIN {user_table} u ON u.{} = s.{} WHERE s.{} = {p1}",
-            select.join(", "),
-            col("user.id"),
-            col("session.userId"),
+        let (token, user_id, expires_at) = (
             col("session.token"),
+            col("session.userId"),
+            col("session.expiresAt"),
+        );
+        let find_session = format!(
+            "SELECT {session_select}, {} FROM {session_table} s JOIN {user_table} u ON u.{} = s.{user_id} \
+             WHERE s.{token} = {}",
+            user_select.join(", "),
+            col("user.id"),
+            p(1),
         );
 
         let insert = |table: &str, fields: &[(&str, bool)]| {
@@ -164,11 +189,10 @@ impl Queries {
                 .iter()
                 .enumerate()
                 .map(|(i, (_, is_date))| {
-                    let p = dialect.placeholder(i + 1);
                     if *is_date {
-                        dialect.date_value(&p)
+                        dialect.date_value(&p(i + 1))
                     } else {
-                        p
+                        p(i + 1)
                     }
                 })
                 .collect();
@@ -211,13 +235,41 @@ impl Queries {
             ]);
             session_fields.push(("impersonatedBy", false));
         }
+        let id = col("session.id");
         Queries {
             find_session,
+            list_user_sessions: format!(
+                "SELECT {session_select} FROM {session_table} s WHERE s.{user_id} = {}",
+                p(1)
+            ),
+            user_tokens_except: format!(
+                "SELECT {token} FROM {session_table} WHERE {user_id} = {} AND {token} <> {}",
+                p(1),
+                p(2)
+            ),
+            delete_user_sessions_except: format!(
+                "DELETE FROM {session_table} WHERE {user_id} = {} AND {token} <> {}",
+                p(1),
+                p(2)
+            ),
             insert_user: insert("user", &user_fields),
             insert_session: insert("session", &session_fields),
-            delete_session: format!(
-                "DELETE FROM {session_table} WHERE {} = {p1}",
-                col("session.token")
+            delete_session: format!("DELETE FROM {session_table} WHERE {token} = {}", p(1)),
+            refresh_session: format!(
+                "UPDATE {session_table} SET {expires_at} = {}, {} = {} WHERE {token} = {} AND {} = {}",
+                dialect.date_value(&p(1)),
+                col("session.updatedAt"),
+                dialect.date_value(&p(2)),
+                p(3),
+                dialect.millis(&expires_at),
+                p(4),
+            ),
+            // The derived table lets MySQL take a LIMIT inside IN.
+            delete_expired: format!(
+                "DELETE FROM {session_table} WHERE {id} IN (SELECT {id} FROM (SELECT {id} FROM {session_table} \
+                 WHERE {} < {} LIMIT {EXPIRED_BATCH}) expired)",
+                dialect.millis(&expires_at),
+                p(1),
             ),
         }
     }
@@ -248,6 +300,9 @@ mod tests {
             .find_session
             .contains(r#"EXTRACT(EPOCH FROM s."expiresAt")"#));
         assert!(q.insert_session.ends_with("$9)"), "{}", q.insert_session);
+        assert!(q
+            .refresh_session
+            .contains(r#"WHERE "token" = $3 AND CAST(EXTRACT(EPOCH FROM "expiresAt")"#));
     }
 
     #[test]

@@ -18,6 +18,7 @@ use sql_store::SqlStore;
 
 use crate::auth::session::{Session, SessionRecord, User};
 use crate::config::{database_kind, DatabaseConfig};
+use crate::time::Timestamp;
 
 /// A store failure. "Session not found" is not an error: it is `Ok(None)`.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +42,26 @@ pub trait SessionStore: Send + Sync {
     async fn insert_session(&self, session: &Session) -> Result<(), StoreError>;
     /// Deletes the session with this token; whether a row was deleted.
     async fn delete_session(&self, token: &str) -> Result<bool, StoreError>;
+    /// Every session of a user, expired ones included.
+    async fn list_user_sessions(&self, user_id: &str) -> Result<Vec<Session>, StoreError>;
+    /// Deletes every session of a user except the one with token `keep` (if any); returns the
+    /// deleted sessions' tokens.
+    async fn delete_user_sessions(
+        &self,
+        user_id: &str,
+        keep: Option<&str>,
+    ) -> Result<Vec<String>, StoreError>;
+    /// Moves a session's expiry from `expected` to `expires_at` and its `updatedAt` to `now`,
+    /// only if its expiry is still `expected`; whether this call wrote the row.
+    async fn refresh_session(
+        &self,
+        token: &str,
+        expected: Timestamp,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+    /// Deletes up to one batch of sessions that expired before `now`; how many were deleted.
+    async fn delete_expired(&self, now: Timestamp) -> Result<u64, StoreError>;
     /// Checks that the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
 }
@@ -94,4 +115,14 @@ pub fn open(config: &DatabaseConfig) -> Result<Arc<dyn SessionStore>, StoreError
             ))
         }
     })
+}
+
+/// The file of a SQLite URL, when that file does not exist.
+pub fn missing_sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    if database_kind(url) != "sqlite" {
+        return None;
+    }
+    let options = sql_store::sqlite_options(url, false).ok()?;
+    let path = options.get_filename();
+    (!path.exists()).then(|| path.to_path_buf())
 }

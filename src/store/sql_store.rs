@@ -10,6 +10,7 @@ use sqlx::postgres::{PgConnectOptions, Postgres};
 use sqlx::sqlite::{Sqlite, SqliteConnectOptions};
 use sqlx::{AssertSqlSafe, ColumnIndex, Database, Decode, Encode, Executor, Row, Type};
 
+use super::dialect::{SESSION_COLUMNS, USER_COLUMNS};
 use super::{DateParam, Dialect, Queries, SessionStore, StoreError};
 use crate::auth::session::{Session, SessionRecord, User};
 use crate::config::{DatabaseConfig, SchemaConfig};
@@ -103,22 +104,15 @@ pub(crate) fn mysql_options(url: &str) -> Result<MySqlConnectOptions, sqlx::Erro
     MySqlConnectOptions::from_str(url)
 }
 
-fn decode_record<'r, R>(row: &'r R, extra_columns: usize) -> Result<SessionRecord, sqlx::Error>
+fn decode_session<'r, R>(row: &'r R) -> Result<Session, sqlx::Error>
 where
     R: Row,
     usize: ColumnIndex<R>,
     String: Decode<'r, R::Database> + Type<R::Database>,
     i64: Decode<'r, R::Database> + Type<R::Database>,
-    bool: Decode<'r, R::Database> + Type<R::Database>,
 {
     let ts = |i: usize| row.try_get::<i64, _>(i).map(Timestamp::from_millis);
-    let opt_ts = |i: usize| {
-        Ok::<_, sqlx::Error>(
-            row.try_get::<Option<i64>, _>(i)?
-                .map(Timestamp::from_millis),
-        )
-    };
-    let session = Session {
+    Ok(Session {
         id: row.try_get(0)?,
         token: row.try_get(1)?,
         user_id: row.try_get(2)?,
@@ -128,8 +122,19 @@ where
         ip_address: row.try_get(6)?,
         user_agent: row.try_get(7)?,
         impersonated_by: row.try_get(8)?,
-    };
-    let u = super::dialect::SESSION_COLUMNS;
+    })
+}
+
+fn decode_record<'r, R>(row: &'r R, extra_columns: usize) -> Result<SessionRecord, sqlx::Error>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    bool: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let ts = |i: usize| row.try_get::<i64, _>(i).map(Timestamp::from_millis);
+    let u = SESSION_COLUMNS;
     let user = User {
         id: row.try_get(u)?,
         name: row.try_get(u + 1)?,
@@ -141,12 +146,17 @@ where
         role: row.try_get(u + 7)?,
         banned: row.try_get(u + 8)?,
         ban_reason: row.try_get(u + 9)?,
-        ban_expires: opt_ts(u + 10)?,
+        ban_expires: row
+            .try_get::<Option<i64>, _>(u + 10)?
+            .map(Timestamp::from_millis),
         extra: (0..extra_columns)
-            .map(|i| row.try_get(u + super::dialect::USER_COLUMNS + i))
+            .map(|i| row.try_get(u + USER_COLUMNS + i))
             .collect::<Result<_, _>>()?,
     };
-    Ok(SessionRecord { session, user })
+    Ok(SessionRecord {
+        session: decode_session(row)?,
+        user,
+    })
 }
 
 /// A date bound the way the dialect stores it.
@@ -248,6 +258,66 @@ where
             .execute(self.pool())
             .await?;
         Ok(DB::rows_affected(&result) > 0)
+    }
+
+    async fn list_user_sessions(&self, user_id: &str) -> Result<Vec<Session>, StoreError> {
+        let rows = sqlx::query::<DB>(AssertSqlSafe(self.queries.list_user_sessions.as_str()))
+            .bind(user_id.to_string())
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.iter().map(decode_session).collect::<Result<_, _>>()?)
+    }
+
+    async fn delete_user_sessions(
+        &self,
+        user_id: &str,
+        keep: Option<&str>,
+    ) -> Result<Vec<String>, StoreError> {
+        // Tokens are never empty, so "" keeps nothing.
+        let keep = keep.unwrap_or_default().to_string();
+        let mut tx = self.pool().begin().await?;
+        let tokens: Vec<String> = sqlx::query_scalar::<DB, String>(AssertSqlSafe(
+            self.queries.user_tokens_except.as_str(),
+        ))
+        .bind(user_id.to_string())
+        .bind(keep.clone())
+        .fetch_all(&mut *tx)
+        .await?;
+        sqlx::query::<DB>(AssertSqlSafe(
+            self.queries.delete_user_sessions_except.as_str(),
+        ))
+        .bind(user_id.to_string())
+        .bind(keep)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(tokens)
+    }
+
+    async fn refresh_session(
+        &self,
+        token: &str,
+        expected: Timestamp,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut q = sqlx::query::<DB>(AssertSqlSafe(self.queries.refresh_session.as_str()));
+        q = bind_date!(q, self.dates.value(expires_at));
+        q = bind_date!(q, self.dates.value(now));
+        let result = q
+            .bind(token.to_string())
+            .bind(expected.millis())
+            .execute(self.pool())
+            .await?;
+        Ok(DB::rows_affected(&result) > 0)
+    }
+
+    async fn delete_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let result = sqlx::query::<DB>(AssertSqlSafe(self.queries.delete_expired.as_str()))
+            .bind(now.millis())
+            .execute(self.pool())
+            .await?;
+        Ok(DB::rows_affected(&result))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -64,6 +64,11 @@ impl Gateway {
                 );
             }
             if tokio::net::TcpStream::connect(self.addr).await.is_ok() {
+                // Someone listens; make sure it is this process (a failed bind exits at once).
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                if let Some(status) = self.child.try_wait().unwrap() {
+                    panic!("gatehouse exited with {status}:\n{}", self.log());
+                }
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;

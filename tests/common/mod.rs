@@ -23,13 +23,21 @@ pub fn session_cookie(token: &str) -> String {
     )
 }
 
-/// A loopback port that was free a moment ago.
+/// A loopback port that was free a moment ago, for a server that binds it itself.
+///
+/// Ports come from below the kernel's ephemeral range (32768 and up here), so outgoing
+/// connections never take them between this probe and the bind, and at random, so parallel test
+/// processes rarely pick the same one; a port is never handed out twice by one process.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static ISSUED: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut issued = ISSUED.lock().unwrap();
+    loop {
+        let port = 20_000 + (rand_u32() % 12_000) as u16;
+        if !issued.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            issued.push(port);
+            return port;
+        }
+    }
 }
 
 /// An HTTP client that does not follow redirects.
