@@ -8,6 +8,7 @@ use bytes::Bytes;
 use http::request::Parts;
 use http::{header, HeaderValue, Response, StatusCode};
 
+use crate::auth::validator::ValidateOptions;
 use crate::auth::{AuthOutcome, AuthenticatedSession, SessionValidator};
 use crate::config::{Config, Policy};
 use crate::routing::{self, json_response, RouteTable};
@@ -31,6 +32,8 @@ pub struct ForwardPlan {
     pub session: Option<Arc<AuthenticatedSession>>,
     /// Remove Better Auth's cookies (never on Better Auth's own routes, which need them).
     pub strip_auth_cookies: bool,
+    /// `Set-Cookie` values to add to the upstream's response (a refreshed session cookie).
+    pub set_cookies: Vec<String>,
 }
 
 /// The gateway's state, shared by every request.
@@ -39,6 +42,7 @@ pub struct App {
     pub routes: RouteTable,
     pub validator: SessionValidator,
     pub store: Arc<dyn SessionStore>,
+    pub clock: Arc<dyn Clock>,
 }
 
 impl App {
@@ -47,14 +51,15 @@ impl App {
         let config = Arc::new(config);
         Self {
             routes: RouteTable::new(&config),
-            validator: SessionValidator::new(config.clone(), store.clone(), clock),
+            validator: SessionValidator::new(config.clone(), store.clone(), clock.clone()),
             store,
+            clock,
             config,
         }
     }
 
-    /// Decides what happens to a request with head `req`.
-    pub async fn decide(&self, req: &Parts) -> Decision {
+    /// Decides what happens to a request with head `req` from `peer`.
+    pub async fn decide(&self, req: &Parts, peer: Option<IpAddr>) -> Decision {
         let path = req.uri.path();
         if !routing::path_is_canonical(path) {
             return Decision::Respond(json_response(
@@ -68,51 +73,57 @@ impl App {
             .and_then(|h| h.to_str().ok())
             .or_else(|| req.uri.host());
         let route = self.routes.classify(host, path);
-        let forward = |session| {
+        let forward = |session, set_cookies| {
             Decision::Forward(ForwardPlan {
                 upstream: route.upstream.addr,
                 session,
                 strip_auth_cookies: self.config.proxy.strip_auth_cookies && !route.is_better_auth(),
+                set_cookies,
             })
         };
         if route.policy == Policy::Public {
-            return forward(None);
+            return forward(None, Vec::new());
         }
-        let cookies = req
-            .headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok());
-        match self.validator.validate(cookies).await {
-            Ok(AuthOutcome::Authenticated(session)) => forward(Some(session)),
-            Ok(AuthOutcome::Anonymous(_)) if route.policy == Policy::Optional => forward(None),
-            Ok(AuthOutcome::Anonymous(reason)) => {
+        let cookies = cookie_headers(req);
+        match self
+            .validator
+            .validate(&cookies, ValidateOptions::default())
+            .await
+        {
+            Ok(AuthOutcome::Authenticated(auth)) => {
+                let client_ip = peer.map(|p| self.client_ip(req, p));
+                let now = self.clock.now();
+                match routing::session_rules_violation(&route, &auth.session.record, client_ip, now)
+                {
+                    None => forward(Some(auth.session), auth.set_cookies),
+                    Some(forbidden) => {
+                        Decision::Respond(with_cookies(forbidden, &auth.set_cookies))
+                    }
+                }
+            }
+            Ok(AuthOutcome::Anonymous { set_cookies, .. }) if route.policy == Policy::Optional => {
+                forward(None, set_cookies)
+            }
+            Ok(AuthOutcome::Anonymous {
+                reason,
+                set_cookies,
+            }) => {
                 tracing::debug!(
                     route = route.name,
                     reason = reason.as_str(),
                     "unauthenticated"
                 );
                 let target = req.uri.path_and_query().map_or(path, |pq| pq.as_str());
-                Decision::Respond(routing::unauthenticated(
+                let response = routing::unauthenticated(
                     &route,
                     &req.method,
                     &req.headers,
                     target,
                     &self.config,
-                ))
-            }
-            Err(e) => {
-                // SECURITY: fail closed; the error names the database, never the token.
-                tracing::warn!(route = route.name, error = %e, "session lookup failed");
-                let mut response = json_response(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    r#"{"error":"session_store_unavailable"}"#,
                 );
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-                Decision::Respond(response)
+                Decision::Respond(with_cookies(response, &set_cookies))
             }
+            Err(e) => Decision::Respond(store_unavailable(route.name, &e)),
         }
     }
 
@@ -120,4 +131,38 @@ impl App {
     pub fn client_ip(&self, req: &Parts, peer: IpAddr) -> IpAddr {
         crate::forwarding::client_ip(&req.headers, peer, &self.config)
     }
+}
+
+/// The request's `Cookie` header values that are valid text.
+pub fn cookie_headers(req: &Parts) -> Vec<&str> {
+    req.headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect()
+}
+
+/// `response` with `Set-Cookie` headers added.
+pub fn with_cookies(mut response: Response<Bytes>, set_cookies: &[String]) -> Response<Bytes> {
+    for cookie in set_cookies {
+        if let Ok(value) = HeaderValue::from_str(cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+/// 503 when a lookup needed the database and it did not answer.
+///
+/// SECURITY: fail closed; the logged error names the database, never the token.
+pub fn store_unavailable(route: &str, error: &dyn std::fmt::Display) -> Response<Bytes> {
+    tracing::warn!(route, error = %error, "session lookup failed");
+    let mut response = json_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        r#"{"error":"session_store_unavailable"}"#,
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
 }

@@ -6,16 +6,22 @@ use bytes::Bytes;
 use http::{header, HeaderMap, Method, Response, StatusCode};
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
+use std::net::IpAddr;
+
+use crate::auth::session::SessionRecord;
 use crate::config::{Config, Policy, RouteConfig, Unauthenticated, Upstream};
+use crate::time::Timestamp;
 
 /// A route as the request path resolved it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct RouteMatch<'a> {
     /// A stable name for logs: the route's prefix, or `better_auth` / `default`.
     pub name: &'a str,
     pub upstream: &'a Upstream,
     pub policy: Policy,
     pub unauthenticated: Unauthenticated,
+    /// The configured route, for its session rules (`None` for built-in routes).
+    pub rules: Option<&'a RouteConfig>,
 }
 
 impl RouteMatch<'_> {
@@ -59,6 +65,7 @@ impl RouteTable {
                 upstream: &self.better_auth_upstream,
                 policy: Policy::Public,
                 unauthenticated: Unauthenticated::Status,
+                rules: None,
             };
         }
         let host = host.map(crate::config::strip_port);
@@ -80,12 +87,14 @@ impl RouteTable {
                 upstream: &r.upstream,
                 policy: r.policy,
                 unauthenticated: r.unauthenticated,
+                rules: Some(r),
             },
             None => RouteMatch {
                 name: "default",
                 upstream: &self.default_upstream,
                 policy: Policy::Required,
                 unauthenticated: Unauthenticated::Auto,
+                rules: None,
             },
         }
     }
@@ -173,6 +182,59 @@ pub fn unauthenticated(
         http::HeaderValue::from_static("no-store"),
     );
     response
+}
+
+/// The 403 to send when an authenticated request breaks one of its route's session rules
+/// (`fresh_age`, `roles`, `bind_ip`); `None` when it keeps them all.
+pub fn session_rules_violation(
+    route: &RouteMatch<'_>,
+    record: &SessionRecord,
+    client_ip: Option<IpAddr>,
+    now: Timestamp,
+) -> Option<Response<Bytes>> {
+    let Some(rules) = route.rules else {
+        return Ok(());
+    };
+    if let Some(fresh_age) = rules.fresh_age {
+        if record.session.created_at.plus(fresh_age) < now {
+            return Some(session_not_fresh());
+        }
+    }
+    if !rules.roles.is_empty() {
+        let user_roles = record.user.role.as_deref().unwrap_or_default();
+        let allowed = user_roles
+            .split(',')
+            .map(str::trim)
+            .any(|r| rules.roles.iter().any(|want| want == r));
+        if !allowed {
+            return Some(json_response(
+                StatusCode::FORBIDDEN,
+                r#"{"error":"forbidden"}"#,
+            ));
+        }
+    }
+    if rules.bind_ip {
+        let bound = record
+            .session
+            .ip_address
+            .as_deref()
+            .and_then(|ip| ip.parse::<IpAddr>().ok());
+        if bound.is_none() || bound != client_ip {
+            return Some(json_response(
+                StatusCode::FORBIDDEN,
+                r#"{"error":"session_ip_mismatch"}"#,
+            ));
+        }
+    }
+    None
+}
+
+/// Better Auth's answer when a session is too old for the action (`freshAge`).
+pub fn session_not_fresh() -> Response<Bytes> {
+    json_response(
+        StatusCode::FORBIDDEN,
+        r#"{"code":"SESSION_NOT_FRESH","message":"Session is not fresh"}"#,
+    )
 }
 
 /// A JSON response with `no-store` caching.

@@ -95,6 +95,25 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
             .await
     }
 
+    /// Replaces the entry for `token` with `value`, valid until `valid_until`.
+    pub async fn insert(&self, token: &str, value: Arc<V>, now: Timestamp, valid_until: Timestamp) {
+        let ttl = self.max_staleness.min(now.until(valid_until));
+        self.inner
+            .insert(
+                token.to_owned(),
+                Cached {
+                    value: Some(value),
+                    ttl,
+                },
+            )
+            .await;
+    }
+
+    /// Forgets every entry (after missed revocation notices).
+    pub fn invalidate_all(&self) {
+        self.inner.invalidate_all();
+    }
+
     /// Forgets `token` at once.
     pub async fn invalidate(&self, token: &str) {
         self.inner.invalidate(token).await;

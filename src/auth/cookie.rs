@@ -116,6 +116,31 @@ fn decode_value(raw: &str) -> Cow<'_, str> {
     }
 }
 
+/// A `Set-Cookie` value with Better Auth's attributes, in better-call's order:
+/// `name=value; Max-Age=N; Path=/; HttpOnly; Secure; SameSite=Lax`. `value` is written as is
+/// (already encoded); `Max-Age` only when given, `Secure` only when `secure`.
+pub fn set_cookie(name: &str, value: &str, max_age: Option<u64>, secure: bool) -> String {
+    let mut out = String::with_capacity(name.len() + value.len() + 64);
+    out.push_str(name);
+    out.push('=');
+    out.push_str(value);
+    if let Some(secs) = max_age {
+        out.push_str("; Max-Age=");
+        out.push_str(&secs.to_string());
+    }
+    out.push_str("; Path=/; HttpOnly");
+    if secure {
+        out.push_str("; Secure");
+    }
+    out.push_str("; SameSite=Lax");
+    out
+}
+
+/// The `Set-Cookie` value that deletes cookie `name`, as Better Auth's `expireCookie` writes it.
+pub fn expire_cookie(name: &str, secure: bool) -> String {
+    set_cookie(name, "", Some(0), secure)
+}
+
 /// Every cookie name in the `Cookie` header values, in order (for stripping cookies upstream).
 pub fn cookie_pairs(header: &str) -> impl Iterator<Item = (&str, &str)> {
     header.split(';').filter_map(|pair| {
@@ -216,6 +241,27 @@ mod tests {
             "bad escapes keep raw"
         );
         assert_eq!(find_cookie(["xy=1; novalue; y"], "x"), None);
+    }
+
+    #[test]
+    fn set_cookie_matches_better_auth_byte_for_byte() {
+        // Recorded from Better Auth 1.7.25 (wire-format reference, section 1.3).
+        let value =
+            "kgkgA28pJNWPyf6bl5FNujooXTtdAXT7.yb6Y5TNvReNPD%2BgZC1pRbCj4joXCxkE3ClE5C3pc8cc%3D";
+        assert_eq!(
+            set_cookie("better-auth.session_token", value, Some(604_800), false),
+            format!(
+                "better-auth.session_token={value}; Max-Age=604800; Path=/; HttpOnly; SameSite=Lax"
+            )
+        );
+        assert_eq!(
+            expire_cookie("better-auth.session_token", false),
+            "better-auth.session_token=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax"
+        );
+        assert_eq!(
+            set_cookie("__Secure-a.dont_remember", "v", None, true),
+            "__Secure-a.dont_remember=v; Path=/; HttpOnly; Secure; SameSite=Lax"
+        );
     }
 
     #[test]

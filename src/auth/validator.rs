@@ -1,16 +1,24 @@
-//! Deciding who a request is: signed cookie, then the moka cache, then the database.
+//! Deciding who a request is: signed cookie, then the moka cache, then the database; and keeping
+//! the session alive the way Better Auth does (refresh past `updateAge`, cookies re-sent).
 //!
 //! A missing or badly signed cookie never reaches the cache or the database. Store failures are
-//! errors (the caller fails closed); everything else is an [`AuthOutcome`].
+//! errors (the caller fails closed); everything else is an [`AuthOutcome`]. Unlike Better Auth,
+//! the refresh rule is applied whatever answered the lookup, so a session served from memory is
+//! still refreshed on time, and a refresh is written once per token however many requests ask.
 
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
+
+use moka::future::Cache;
 
 use super::cache::SessionCache;
-use super::cookie::{find_cookie, SigningKey};
+use super::cookie::{expire_cookie, find_cookie, set_cookie, SigningKey};
 use super::identity::AuthenticatedSession;
+use super::session::SessionRecord;
 use crate::config::Config;
 use crate::store::{SessionStore, StoreError};
-use crate::time::Clock;
+use crate::time::{Clock, Timestamp};
 
 /// Why a request has no session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,11 +43,61 @@ impl AnonReason {
     }
 }
 
+/// What answered a session lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LookupSource {
+    Memory,
+    CookieCache,
+    Database,
+}
+
+impl LookupSource {
+    /// A stable label for logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LookupSource::Memory => "memory",
+            LookupSource::CookieCache => "cookie_cache",
+            LookupSource::Database => "database",
+        }
+    }
+}
+
+/// A request with a valid session.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub session: Arc<AuthenticatedSession>,
+    pub source: LookupSource,
+    /// The raw session token, for routes that act on the caller's own session. Never log it.
+    pub token: String,
+    /// `Set-Cookie` values the response must carry (refreshed session cookie).
+    pub set_cookies: Vec<String>,
+}
+
 /// The result of checking a request's cookies.
 #[derive(Debug, Clone)]
 pub enum AuthOutcome {
-    Authenticated(Arc<AuthenticatedSession>),
-    Anonymous(AnonReason),
+    Authenticated(Authenticated),
+    Anonymous {
+        reason: AnonReason,
+        /// `Set-Cookie` values the response must carry (expired cookies cleared).
+        set_cookies: Vec<String>,
+    },
+}
+
+impl AuthOutcome {
+    fn anonymous(reason: AnonReason) -> Self {
+        AuthOutcome::Anonymous {
+            reason,
+            set_cookies: Vec::new(),
+        }
+    }
+}
+
+/// Per-request switches, as Better Auth's `get-session` query parameters.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ValidateOptions {
+    /// `?disableRefresh`: never extend the session on this request.
+    pub disable_refresh: bool,
 }
 
 /// The session store could not answer and the cache did not know the session.
@@ -47,11 +105,14 @@ pub enum AuthOutcome {
 #[error("session store unavailable: {0}")]
 pub struct StoreUnavailable(pub Arc<StoreError>);
 
+/// How long a refresh result is shared with requests that asked for it at the same time.
+const REFRESH_SHARING: Duration = Duration::from_secs(5);
+
 /// Checks session cookies against the cache and the store.
 pub struct SessionValidator {
     key: SigningKey,
-    cookie_name: String,
     cache: SessionCache<AuthenticatedSession>,
+    refreshes: Cache<String, Arc<AuthenticatedSession>>,
     store: Arc<dyn SessionStore>,
     clock: Arc<dyn Clock>,
     config: Arc<Config>,
@@ -62,8 +123,11 @@ impl SessionValidator {
     pub fn new(config: Arc<Config>, store: Arc<dyn SessionStore>, clock: Arc<dyn Clock>) -> Self {
         Self {
             key: SigningKey::new(config.better_auth.secret.expose()),
-            cookie_name: config.better_auth.cookies.session_token.clone(),
             cache: SessionCache::new(&config.cache),
+            refreshes: Cache::builder()
+                .max_capacity(config.cache.max_entries)
+                .time_to_live(REFRESH_SHARING)
+                .build(),
             store,
             clock,
             config,
@@ -71,35 +135,196 @@ impl SessionValidator {
     }
 
     /// Who sent a request with these `Cookie` header values.
-    pub async fn validate<'a>(
+    pub async fn validate(
         &self,
-        cookie_headers: impl IntoIterator<Item = &'a str>,
+        cookie_headers: &[&str],
+        options: ValidateOptions,
     ) -> Result<AuthOutcome, StoreUnavailable> {
-        let Some(raw) = find_cookie(cookie_headers, &self.cookie_name) else {
-            return Ok(AuthOutcome::Anonymous(AnonReason::NoCookie));
-        };
-        // SECURITY: only a correctly signed token reaches the cache or the database.
-        let Some(token) = self.key.verify_cookie_value(&raw) else {
-            return Ok(AuthOutcome::Anonymous(AnonReason::BadSignature));
+        let Some(token) = self.verified_token(cookie_headers) else {
+            let reason = match find_cookie(cookie_headers.iter().copied(), self.token_cookie()) {
+                Some(_) => AnonReason::BadSignature,
+                None => AnonReason::NoCookie,
+            };
+            return Ok(AuthOutcome::anonymous(reason));
         };
         let now = self.clock.now();
+        let source = AtomicU8::new(LookupSource::Memory as u8);
         let cached = self
             .cache
-            .get_or_load(token, now, async {
-                let record = self.store.find_session(token).await?;
-                Ok(record.map(|r| {
-                    let until = r.session.expires_at;
-                    (AuthenticatedSession::new(r, &self.config.headers), until)
-                }))
+            .get_or_load(&token, now, async {
+                source.store(LookupSource::Database as u8, Ordering::Relaxed);
+                let record = self.store.find_session(&token).await?;
+                Ok(record.map(|r| self.entry(r)))
             })
             .await
             .map_err(StoreUnavailable)?;
-        Ok(match cached.value {
-            None => AuthOutcome::Anonymous(AnonReason::UnknownSession),
-            Some(s) if s.record.is_expired(now) => AuthOutcome::Anonymous(AnonReason::Expired),
-            Some(s) if s.record.is_banned(now) => AuthOutcome::Anonymous(AnonReason::Banned),
-            Some(s) => AuthOutcome::Authenticated(s),
-        })
+        let source = if source.load(Ordering::Relaxed) == LookupSource::Database as u8 {
+            LookupSource::Database
+        } else {
+            LookupSource::Memory
+        };
+        let Some(session) = cached.value else {
+            return Ok(AuthOutcome::anonymous(AnonReason::UnknownSession));
+        };
+        if session.record.is_expired(now) {
+            return Ok(self.expire(&token).await);
+        }
+        if self.config.sessions.reject_banned && session.record.is_banned(now) {
+            return Ok(AuthOutcome::anonymous(AnonReason::Banned));
+        }
+        let dont_remember = self.dont_remember(cookie_headers);
+        if options.disable_refresh || dont_remember || !self.refresh_due(&session.record, now) {
+            return Ok(AuthOutcome::Authenticated(Authenticated {
+                session,
+                source,
+                token,
+                set_cookies: Vec::new(),
+            }));
+        }
+        Ok(AuthOutcome::Authenticated(
+            self.refresh(token, session, source, now).await,
+        ))
+    }
+
+    /// The token of a correctly signed session cookie.
+    ///
+    /// SECURITY: only a correctly signed token ever reaches the cache or the database.
+    pub fn verified_token(&self, cookie_headers: &[&str]) -> Option<String> {
+        let raw = find_cookie(cookie_headers.iter().copied(), self.token_cookie())?;
+        self.key.verify_cookie_value(&raw).map(str::to_owned)
+    }
+
+    fn token_cookie(&self) -> &str {
+        &self.config.better_auth.cookies.session_token
+    }
+
+    /// A valid `dont_remember` cookie (the signed string `true`): such sessions never refresh.
+    fn dont_remember(&self, cookie_headers: &[&str]) -> bool {
+        let name = &self.config.better_auth.cookies.dont_remember;
+        find_cookie(cookie_headers.iter().copied(), name)
+            .is_some_and(|v| self.key.verify_cookie_value(&v) == Some("true"))
+    }
+
+    fn entry(&self, record: SessionRecord) -> (AuthenticatedSession, Timestamp) {
+        let until = record.session.expires_at;
+        (
+            AuthenticatedSession::new(record, &self.config.headers),
+            until,
+        )
+    }
+
+    /// Better Auth's rule: `expiresAt - expiresIn + updateAge <= now`.
+    fn refresh_due(&self, record: &SessionRecord, now: Timestamp) -> bool {
+        let ba = &self.config.better_auth;
+        !self.config.sessions.disable_refresh
+            && record
+                .session
+                .expires_at
+                .minus(ba.expires_in)
+                .plus(ba.update_age)
+                <= now
+    }
+
+    /// Extends the session once however many requests ask at the same time, then re-sends the
+    /// (unchanged) session cookie with a fresh `Max-Age`. A failed write leaves the session as
+    /// it was and is retried by the next request.
+    async fn refresh(
+        &self,
+        token: String,
+        session: Arc<AuthenticatedSession>,
+        source: LookupSource,
+        now: Timestamp,
+    ) -> Authenticated {
+        let refreshed = self
+            .refreshes
+            .try_get_with_by_ref(token.as_str(), async {
+                let old = session.record.session.expires_at;
+                let expires_at = now.plus(self.config.better_auth.expires_in);
+                let record = if self
+                    .store
+                    .refresh_session(&token, old, expires_at, now)
+                    .await?
+                {
+                    let mut record = session.record.clone();
+                    record.session.expires_at = expires_at;
+                    record.session.updated_at = now;
+                    record
+                } else {
+                    // Another request or instance wrote it first: take what it wrote.
+                    match self.store.find_session(&token).await? {
+                        Some(record) => record,
+                        None => {
+                            return Err(StoreError::Url("session deleted during refresh".into()))
+                        }
+                    }
+                };
+                let (fresh, until) = self.entry(record);
+                let fresh = Arc::new(fresh);
+                self.cache.insert(&token, fresh.clone(), now, until).await;
+                Ok::<_, StoreError>(fresh)
+            })
+            .await;
+        match refreshed {
+            Ok(fresh) => Authenticated {
+                set_cookies: vec![self.session_cookie(&token)],
+                session: fresh,
+                source,
+                token,
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "session refresh failed; will retry on the next request");
+                Authenticated {
+                    session,
+                    source,
+                    token,
+                    set_cookies: Vec::new(),
+                }
+            }
+        }
+    }
+
+    /// The session cookie Better Auth sets: same token, `Max-Age` = `expiresIn`.
+    pub fn session_cookie(&self, token: &str) -> String {
+        let ba = &self.config.better_auth;
+        set_cookie(
+            &ba.cookies.session_token,
+            &self.key.sign_cookie_value(token),
+            Some(ba.expires_in.as_secs()),
+            ba.cookies.secure,
+        )
+    }
+
+    /// `Set-Cookie` values that delete every Better Auth session cookie.
+    pub fn clear_cookies(&self) -> Vec<String> {
+        let c = &self.config.better_auth.cookies;
+        [&c.session_token, &c.session_data, &c.dont_remember]
+            .into_iter()
+            .map(|name| expire_cookie(name, c.secure))
+            .collect()
+    }
+
+    /// An expired session: forgotten, its row deleted, its cookies cleared.
+    async fn expire(&self, token: &str) -> AuthOutcome {
+        self.forget(token).await;
+        if let Err(e) = self.store.delete_session(token).await {
+            tracing::warn!(error = %e, "could not delete an expired session");
+        }
+        AuthOutcome::Anonymous {
+            reason: AnonReason::Expired,
+            set_cookies: self.clear_cookies(),
+        }
+    }
+
+    /// Drops `token` from memory at once (after a revocation).
+    pub async fn forget(&self, token: &str) {
+        self.cache.invalidate(token).await;
+        self.refreshes.invalidate(token).await;
+    }
+
+    /// Drops every session from memory (when revocation notices may have been missed).
+    pub fn forget_all(&self) {
+        self.cache.invalidate_all();
+        self.refreshes.invalidate_all();
     }
 
     /// The key that signs and verifies session cookies.

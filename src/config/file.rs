@@ -17,6 +17,8 @@ pub struct ConfigFile {
     pub cache: CacheSection,
     pub headers: HeadersSection,
     pub proxy: ProxySection,
+    pub sessions: SessionsSection,
+    pub rate_limit: RateLimitSection,
     pub routes: Vec<RouteSection>,
 }
 
@@ -66,6 +68,7 @@ pub struct BetterAuthSection {
     pub update_age: DurationValue,
     pub cookies: CookieNamesSection,
     pub cookie_cache: CookieCacheSection,
+    pub trusted_origins: Vec<String>,
 }
 
 impl Default for BetterAuthSection {
@@ -81,6 +84,7 @@ impl Default for BetterAuthSection {
             update_age: DurationValue::Seconds(86_400),
             cookies: CookieNamesSection::default(),
             cookie_cache: CookieCacheSection::default(),
+            trusted_origins: Vec::new(),
         }
     }
 }
@@ -241,4 +245,64 @@ pub struct RouteSection {
     pub policy: Option<String>,
     #[serde(default)]
     pub unauthenticated: Option<String>,
+    /// The session must have been created within this long (Better Auth's `freshAge`).
+    #[serde(default)]
+    pub fresh_age: Option<DurationValue>,
+    /// The user's role must include one of these.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// The session's `ipAddress` must be the client's address.
+    #[serde(default)]
+    pub bind_ip: bool,
+}
+
+/// How Gatehouse treats sessions beyond what Better Auth decides.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionsSection {
+    pub reject_banned: bool,
+    pub disable_refresh: bool,
+    pub cleanup_interval: DurationValue,
+    pub fresh_age: DurationValue,
+}
+
+impl Default for SessionsSection {
+    fn default() -> Self {
+        Self {
+            reject_banned: true,
+            disable_refresh: false,
+            cleanup_interval: DurationValue::Text("1h".into()),
+            fresh_age: DurationValue::Seconds(86_400),
+        }
+    }
+}
+
+/// Per-client-IP limits on the routes Gatehouse serves itself.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitSection {
+    pub enabled: bool,
+    pub max: u32,
+    pub window: DurationValue,
+    /// Overrides by endpoint name (`get-session`, `sign-out`, ...).
+    pub endpoints: BTreeMap<String, RateLimitRule>,
+}
+
+impl Default for RateLimitSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max: 10,
+            window: DurationValue::Seconds(60),
+            endpoints: BTreeMap::new(),
+        }
+    }
+}
+
+/// One rate limit: at most `max` requests per `window`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitRule {
+    pub max: u32,
+    pub window: DurationValue,
 }

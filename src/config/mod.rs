@@ -67,6 +67,8 @@ pub struct Config {
     pub cache: CacheConfig,
     pub headers: HeadersConfig,
     pub proxy: ProxyConfig,
+    pub sessions: SessionsConfig,
+    pub rate_limit: RateLimitConfig,
     /// Routes in file order; the first matching route with the longest prefix wins.
     pub routes: Vec<RouteConfig>,
 }
@@ -94,7 +96,49 @@ pub struct BetterAuthConfig {
     pub update_age: Duration,
     /// `None` when the cookie cache is off.
     pub cookie_cache: Option<CookieCacheConfig>,
+    /// Origins allowed to make state-changing requests with cookies (`trustedOrigins`, always
+    /// including the base URL's origin), as `scheme://host[:port]`.
+    pub trusted_origins: Vec<String>,
 }
+
+/// Gatehouse's own session rules.
+#[derive(Debug, Clone)]
+pub struct SessionsConfig {
+    /// Reject users banned by the admin plugin on every path (Better Auth does not).
+    pub reject_banned: bool,
+    /// Never extend sessions (Better Auth's `session.disableSessionRefresh`).
+    pub disable_refresh: bool,
+    /// How often expired sessions are deleted; `None` turns cleanup off.
+    pub cleanup_interval: Option<Duration>,
+    /// Better Auth's `freshAge`, for `list-sessions`.
+    pub fresh_age: Duration,
+}
+
+/// Limits on the endpoints Gatehouse serves itself.
+#[derive(Debug, Clone)]
+pub struct RateLimitConfig {
+    pub enabled: bool,
+    pub default: RateRule,
+    pub endpoints: BTreeMap<String, RateRule>,
+}
+
+/// At most `max` requests per client IP per `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateRule {
+    pub max: u32,
+    pub window: Duration,
+}
+
+/// The endpoints under the Better Auth base path that Gatehouse answers itself.
+pub const SERVED_ENDPOINTS: &[&str] = &[
+    "get-session",
+    "sign-out",
+    "list-sessions",
+    "revoke-session",
+    "revoke-sessions",
+    "revoke-other-sessions",
+    "session",
+];
 
 /// Better Auth's cookie cache (`session_data`), as configured in `session.cookieCache`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,6 +256,12 @@ pub struct RouteConfig {
     pub upstream: Upstream,
     pub policy: Policy,
     pub unauthenticated: Unauthenticated,
+    /// Reject sessions created longer ago than this (403 `SESSION_NOT_FRESH`).
+    pub fresh_age: Option<Duration>,
+    /// Reject users without one of these roles (403).
+    pub roles: Vec<String>,
+    /// Reject sessions used from another IP address than they were created from (403).
+    pub bind_ip: bool,
 }
 
 /// Whether a route needs a session.
@@ -283,6 +333,8 @@ impl Config {
                 ));
             }
         }
+        let sessions = sessions(&file.sessions)?;
+        let rate_limit = rate_limit(&file.rate_limit)?;
         Ok(Config {
             server,
             better_auth,
@@ -290,6 +342,8 @@ impl Config {
             cache,
             headers,
             proxy,
+            sessions,
+            rate_limit,
             routes,
         })
     }
@@ -444,6 +498,7 @@ fn better_auth(
         )?,
         update_age: duration("better_auth.update_age", &b.update_age)?,
         cookie_cache: cookie_cache(&b.cookie_cache)?,
+        trusted_origins: trusted_origins(b)?,
     })
 }
 
@@ -479,6 +534,76 @@ fn cookie_cache(c: &file::CookieCacheSection) -> Result<Option<CookieCacheConfig
         version: c.version.clone(),
         max_trust,
     }))
+}
+
+/// `scheme://host[:port]` of an http(s) URL.
+fn origin_of(url: &str) -> Option<String> {
+    let uri: http::Uri = url.parse().ok()?;
+    let scheme = uri.scheme_str().filter(|s| *s == "http" || *s == "https")?;
+    Some(format!(
+        "{scheme}://{}",
+        uri.authority()?.as_str().to_ascii_lowercase()
+    ))
+}
+
+fn trusted_origins(b: &file::BetterAuthSection) -> Result<Vec<String>, ConfigError> {
+    let mut origins: Vec<String> = b.url.iter().filter_map(|u| origin_of(u)).collect();
+    for o in &b.trusted_origins {
+        let origin = origin_of(o).ok_or_else(|| {
+            ConfigError::new(
+                "better_auth.trusted_origins",
+                format!("`{o}` is not an origin such as https://app.example.com"),
+            )
+        })?;
+        origins.push(origin);
+    }
+    Ok(origins)
+}
+
+fn sessions(s: &file::SessionsSection) -> Result<SessionsConfig, ConfigError> {
+    let interval = duration("sessions.cleanup_interval", &s.cleanup_interval)?;
+    Ok(SessionsConfig {
+        reject_banned: s.reject_banned,
+        disable_refresh: s.disable_refresh,
+        cleanup_interval: (!interval.is_zero()).then_some(interval),
+        fresh_age: duration("sessions.fresh_age", &s.fresh_age)?,
+    })
+}
+
+fn rate_rule(key: &str, max: u32, window: &file::DurationValue) -> Result<RateRule, ConfigError> {
+    if max == 0 {
+        return Err(ConfigError::new(
+            format!("{key}.max"),
+            "must be at least 1 (set rate_limit.enabled = false to turn limits off)",
+        ));
+    }
+    let window = nonzero(
+        &format!("{key}.window"),
+        duration(&format!("{key}.window"), window)?,
+    )?;
+    Ok(RateRule { max, window })
+}
+
+fn rate_limit(r: &file::RateLimitSection) -> Result<RateLimitConfig, ConfigError> {
+    let mut endpoints = BTreeMap::new();
+    for (name, rule) in &r.endpoints {
+        let key = format!("rate_limit.endpoints.{name}");
+        if !SERVED_ENDPOINTS.contains(&name.as_str()) {
+            return Err(ConfigError::new(
+                key,
+                format!(
+                    "unknown endpoint; use one of {}",
+                    SERVED_ENDPOINTS.join(", ")
+                ),
+            ));
+        }
+        endpoints.insert(name.clone(), rate_rule(&key, rule.max, &rule.window)?);
+    }
+    Ok(RateLimitConfig {
+        enabled: r.enabled,
+        default: rate_rule("rate_limit", r.max, &r.window)?,
+        endpoints,
+    })
 }
 
 fn is_cookie_name_char(c: char) -> bool {
@@ -778,6 +903,27 @@ fn route(i: usize, r: &file::RouteSection, default: &Upstream) -> Result<RouteCo
         Some(h) => Some(strip_port(h).to_ascii_lowercase()),
         None => None,
     };
+    let fresh_age = match &r.fresh_age {
+        Some(d) => Some(duration(&key("fresh_age"), d)?),
+        None => None,
+    };
+    if r.policy.as_deref() == Some("public")
+        && (fresh_age.is_some() || !r.roles.is_empty() || r.bind_ip)
+    {
+        return Err(ConfigError::new(
+            key("policy"),
+            "a public route never looks at the session, so fresh_age, roles and bind_ip cannot apply; use required",
+        ));
+    }
+    if r.roles
+        .iter()
+        .any(|role| role.trim().is_empty() || role.contains(','))
+    {
+        return Err(ConfigError::new(
+            key("roles"),
+            "each role must be a non-empty name without commas",
+        ));
+    }
     Ok(RouteConfig {
         prefix: r.prefix.clone(),
         host,
@@ -787,6 +933,9 @@ fn route(i: usize, r: &file::RouteSection, default: &Upstream) -> Result<RouteCo
         },
         policy,
         unauthenticated,
+        fresh_age,
+        roles: r.roles.clone(),
+        bind_ip: r.bind_ip,
     })
 }
 

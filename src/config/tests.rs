@@ -112,6 +112,36 @@ fn cookie_cache_is_off_unless_enabled() {
 }
 
 #[test]
+fn trusted_origins_include_the_base_url() {
+    let c = load(
+        "[better_auth]\ntrusted_origins = [\"https://Admin.Example.com/path\"]\n",
+        &[("BETTER_AUTH_URL", "https://app.example.com:8443/api")],
+    )
+    .unwrap();
+    assert_eq!(
+        c.better_auth.trusted_origins,
+        vec!["https://app.example.com:8443", "https://admin.example.com"]
+    );
+}
+
+#[test]
+fn session_and_rate_limit_defaults() {
+    let c = load("", &[]).unwrap();
+    assert!(c.sessions.reject_banned && !c.sessions.disable_refresh);
+    assert_eq!(c.sessions.cleanup_interval, Some(Duration::from_secs(3600)));
+    assert_eq!(
+        c.rate_limit.default,
+        RateRule {
+            max: 10,
+            window: Duration::from_secs(60)
+        }
+    );
+    let c = load("[sessions]\ncleanup_interval = 0\n[rate_limit.endpoints.get-session]\nmax = 100\nwindow = \"10s\"\n", &[]).unwrap();
+    assert_eq!(c.sessions.cleanup_interval, None);
+    assert_eq!(c.rate_limit.endpoints["get-session"].max, 100);
+}
+
+#[test]
 fn durations_take_seconds_or_units() {
     let c = load(
         "[cache]\nmax_staleness = \"1500ms\"\nnegative_ttl = 2\n",
@@ -343,6 +373,16 @@ fn every_invalid_value_names_its_key() {
             "routes[0].upstream",
         ),
         ("", &[("GATEHOUSE_LISTEN", "localhost")], "server.listen"),
+        ("[better_auth]\ntrusted_origins = [\"app.example.com\"]\n", &[], "better_auth.trusted_origins"),
+        ("[sessions]\ncleanup_interval = \"often\"\n", &[], "sessions.cleanup_interval"),
+        ("[sessions]\nfresh_age = \"x\"\n", &[], "sessions.fresh_age"),
+        ("[rate_limit]\nmax = 0\n", &[], "rate_limit.max"),
+        ("[rate_limit]\nwindow = 0\n", &[], "rate_limit.window"),
+        ("[rate_limit.endpoints.sign-in]\nmax = 1\nwindow = 1\n", &[], "rate_limit.endpoints.sign-in"),
+        ("[rate_limit.endpoints.sign-out]\nmax = 1\nwindow = \"x\"\n", &[], "rate_limit.endpoints.sign-out.window"),
+        ("[[routes]]\nprefix = \"/a\"\npolicy = \"public\"\nroles = [\"admin\"]\n", &[], "routes[0].policy"),
+        ("[[routes]]\nprefix = \"/a\"\nroles = [\"a,b\"]\n", &[], "routes[0].roles"),
+        ("[[routes]]\nprefix = \"/a\"\nfresh_age = \"x\"\n", &[], "routes[0].fresh_age"),
         ("", &[("GATEHOUSE_UPSTREAM", "nope")], "proxy.upstream"),
     ];
     for (toml, env, key) in cases {

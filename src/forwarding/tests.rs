@@ -44,6 +44,7 @@ fn plan(
         upstream: "127.0.0.1:1".parse().unwrap(),
         session: session.map(std::sync::Arc::new),
         strip_auth_cookies,
+        set_cookies: Vec::new(),
     }
 }
 

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use http::StatusCode;
-use pingora::http::RequestHeader;
+use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::proxy::FailToProxy;
 
@@ -59,7 +59,7 @@ impl ProxyHttp for Gateway {
             .client_addr()
             .and_then(|a| a.as_inet())
             .map(|a| a.ip());
-        match self.app.decide(session.req_header()).await {
+        match self.app.decide(session.req_header(), ctx.peer).await {
             Decision::Forward(plan) => {
                 ctx.plan = Some(plan);
                 Ok(false)
@@ -103,6 +103,20 @@ impl ProxyHttp for Gateway {
         }
         for (name, value) in edits.insert {
             upstream_request.insert_header(name, value)?;
+        }
+        Ok(())
+    }
+
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        upstream_response: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        if let Some(plan) = &ctx.plan {
+            for cookie in &plan.set_cookies {
+                upstream_response.append_header(http::header::SET_COOKIE, cookie.as_str())?;
+            }
         }
         Ok(())
     }

@@ -7,7 +7,8 @@
 //
 //   node tests/interop/cache.mjs mint   [--secret S] [--now MS] [--max-age SECS] [--version V]
 //   node tests/interop/cache.mjs verify [--secret S] [--now MS] [--max-age SECS] [--version V]
-//                                       --strategy compact|jwt|jwe [--token T] [--dont-remember] VALUE|-
+//                                       --strategy compact|jwt|jwe [--token T] [--dont-remember]
+//                                       [--raw-cookies] VALUE|-
 //
 // mint: for each strategy, a Better Auth instance (admin plugin, in-memory database holding one
 //   fixed user and session) answers a real `GET /get-session` for the fixed session's token. That
@@ -19,7 +20,8 @@
 // verify: a Better Auth instance with the given strategy and an EMPTY in-memory database answers
 //   `GET /get-session` with `session_token` (signed, for --token, default the fixed session's) and
 //   `session_data=VALUE`. The cache is accepted exactly when the answer is the session (the empty
-//   database could not have produced it) and no `Set-Cookie` expires `session_data`. Prints JSON;
+//   database could not have produced it) and no `Set-Cookie` expires `session_data`. With
+//   --raw-cookies, VALUE is the `session_data` cookie pairs themselves (chunks). Prints JSON;
 //   exit status 0 = accepted, 1 = rejected, 2 = usage.
 //
 // Nothing here opens a socket or touches a real database.
@@ -46,6 +48,7 @@ const opts = { positional: [] };
 while (argv.length > 0) {
   const arg = argv.shift();
   if (arg === "--dont-remember") opts.dontRemember = true;
+  else if (arg === "--raw-cookies") opts.rawCookies = true;
   else if (arg.startsWith("--")) {
     if (argv.length === 0) usage(`${arg} needs a value`);
     opts[arg.slice(2)] = argv.shift();
@@ -230,7 +233,9 @@ async function verify() {
   const auth = makeAuth(strategy, { user: [], session: [], account: [], verification: [] });
   const ctx = await auth.$context;
   const name = ctx.authCookies.sessionData.name;
-  let cookie = `${ctx.authCookies.sessionToken.name}=${signedToken(token)}; ${name}=${value}`;
+  // --raw-cookies: VALUE is already `Cookie` pairs, e.g. chunks `name.0=...; name.1=...`.
+  const dataPairs = opts.rawCookies ? value : `${name}=${value}`;
+  let cookie = `${ctx.authCookies.sessionToken.name}=${signedToken(token)}; ${dataPairs}`;
   if (opts.dontRemember) {
     const sig = createHmac("sha256", secret).update("true").digest("base64");
     cookie += `; ${ctx.authCookies.dontRememberToken.name}=${encodeURIComponent(`true.${sig}`)}`;

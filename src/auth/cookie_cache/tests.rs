@@ -299,10 +299,18 @@ fn jwe_header_and_kid_match_better_auth() {
 }
 
 #[test]
-fn jwe_kid_for_the_reference_secret() {
-    // The kid quoted in the wire-format reference for its fake secret.
-    let kid = jose::JweKey::derive("better-auth-secret-12345678901234567890");
-    assert_eq!(kid.kid().len(), 43);
+fn jwe_kid_matches_better_auths_thumbprint() {
+    // Computed with Better Auth's own helpers (@noble/hashes `hkdf`, jose
+    // `calculateJwkThumbprint`) from tests/interop/node_modules.
+    for (secret, kid) in [
+        (SECRET, "VVW-EQp4Aknpm_H8RpF-Et5Mt2Db_5v6V88ifWK6pL0"),
+        (
+            "better-auth-secret-12345678901234567890",
+            "2gfuK-4nzYOKZS75JQilUpf8F-Z0f4p0ERdZSPpOIHs",
+        ),
+    ] {
+        assert_eq!(jose::JweKey::derive(secret).kid(), kid, "{secret}");
+    }
 }
 
 #[test]

@@ -14,6 +14,7 @@ const NOW: Timestamp = Timestamp::from_millis(1_800_000_000_000);
 
 struct Fixture {
     _dir: tempfile::TempDir,
+    url: String,
     validator: SessionValidator,
     store: Arc<dyn SessionStore>,
     clock: Arc<ManualClock>,
@@ -91,6 +92,7 @@ async fn fixture() -> Fixture {
     let validator = SessionValidator::new(config, store.clone(), clock.clone());
     Fixture {
         _dir: dir,
+        url,
         validator,
         store,
         clock,
@@ -100,7 +102,10 @@ async fn fixture() -> Fixture {
 
 impl Fixture {
     async fn check(&self, cookie_header: &str) -> AuthOutcome {
-        self.validator.validate([cookie_header]).await.unwrap()
+        self.validator
+            .validate(&[cookie_header], ValidateOptions::default())
+            .await
+            .unwrap()
     }
 
     fn cookie(&self, token: &str) -> String {
@@ -123,7 +128,7 @@ fn unreachable_validator(dir: &tempfile::TempDir) -> SessionValidator {
 
 fn reason(outcome: AuthOutcome) -> Option<AnonReason> {
     match outcome {
-        AuthOutcome::Anonymous(r) => Some(r),
+        AuthOutcome::Anonymous { reason, .. } => Some(reason),
         AuthOutcome::Authenticated(_) => None,
     }
 }
@@ -134,8 +139,9 @@ async fn a_valid_cookie_authenticates_and_is_cached() {
     let AuthOutcome::Authenticated(s) = f.check(&f.cookie("good")).await else {
         panic!("expected a session")
     };
-    assert_eq!(s.record.user.email, "alice@example.com");
-    assert_eq!(s.record.session.id, "id-good");
+    assert_eq!(s.session.record.user.email, "alice@example.com");
+    assert_eq!(s.session.record.session.id, "id-good");
+    assert_eq!(s.source, LookupSource::Database);
     assert!(f.store.delete_session("good").await.unwrap());
     assert!(
         reason(f.check(&f.cookie("good")).await).is_none(),
@@ -160,7 +166,9 @@ async fn missing_or_forged_cookies_never_query_the_store() {
         ),
     ];
     for (header, expected) in cases {
-        let outcome = validator.validate([header.as_str()]).await;
+        let outcome = validator
+            .validate(&[header.as_str()], ValidateOptions::default())
+            .await;
         let outcome = outcome.expect("answered without asking the (unreachable) store");
         assert_eq!(reason(outcome), Some(expected), "{header}");
     }
@@ -188,7 +196,17 @@ async fn unknown_tokens_are_cached_negatively() {
 #[tokio::test]
 async fn expired_sessions_are_rejected_even_from_the_cache() {
     let f = fixture().await;
-    assert!(reason(f.check(&f.cookie("soon")).await).is_none());
+    // Without refresh: a session 10 s from expiry is otherwise extended, as Better Auth does.
+    let cookie = f.cookie("soon");
+    let options = ValidateOptions {
+        disable_refresh: true,
+    };
+    let first = f
+        .validator
+        .validate(&[cookie.as_str()], options)
+        .await
+        .unwrap();
+    assert!(reason(first).is_none());
     f.clock.advance(Duration::from_secs(11));
     assert_eq!(
         reason(f.check(&f.cookie("soon")).await),
@@ -214,5 +232,139 @@ async fn an_unreachable_store_is_an_error_not_an_anonymous_request() {
         "better-auth.session_token={}",
         SigningKey::new(SECRET).sign_cookie_value("good")
     );
-    assert!(validator.validate([cookie.as_str()]).await.is_err());
+    assert!(validator
+        .validate(&[cookie.as_str()], ValidateOptions::default())
+        .await
+        .is_err());
+}
+
+/// Counts UPDATEs of the session table in the database itself.
+async fn count_updates(f: &Fixture) -> i64 {
+    let pool = sqlx::SqlitePool::connect(&f.url).await.unwrap();
+    sqlx::query_scalar("SELECT COUNT(*) FROM session_updates")
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+}
+
+async fn install_update_counter(f: &Fixture) {
+    let pool = sqlx::SqlitePool::connect(&f.url).await.unwrap();
+    sqlx::raw_sql(
+        r#"CREATE TABLE session_updates (token TEXT);
+           CREATE TRIGGER count_session_updates AFTER UPDATE ON "session"
+           BEGIN INSERT INTO session_updates VALUES (NEW."token"); END;"#,
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+}
+
+fn set_cookies(outcome: &AuthOutcome) -> Vec<String> {
+    match outcome {
+        AuthOutcome::Authenticated(a) => a.set_cookies.clone(),
+        AuthOutcome::Anonymous { set_cookies, .. } => set_cookies.clone(),
+    }
+}
+
+#[tokio::test]
+async fn a_session_past_update_age_is_refreshed_with_the_same_token() {
+    let f = fixture().await;
+    install_update_counter(&f).await;
+    // "good" expires in 7 days: not due. One day later it is (Better Auth's rule).
+    assert!(set_cookies(&f.check(&f.cookie("good")).await).is_empty());
+    f.clock.advance(Duration::from_secs(86_400));
+    let outcome = f.check(&f.cookie("good")).await;
+    let cookies = set_cookies(&outcome);
+    assert_eq!(
+        cookies,
+        vec![format!(
+            "better-auth.session_token={}; Max-Age=604800; Path=/; HttpOnly; SameSite=Lax",
+            f.key.sign_cookie_value("good")
+        )]
+    );
+    let row = f.store.find_session("good").await.unwrap().unwrap().session;
+    let now = f.clock.now();
+    assert_eq!(
+        (row.expires_at, row.updated_at),
+        (now.plus(Duration::from_secs(604_800)), now)
+    );
+    assert_eq!(count_updates(&f).await, 1);
+    assert!(
+        set_cookies(&f.check(&f.cookie("good")).await).is_empty(),
+        "the refreshed expiry is what the cache now holds"
+    );
+    assert_eq!(count_updates(&f).await, 1);
+}
+
+#[tokio::test]
+async fn fifty_concurrent_requests_refresh_once() {
+    let f = Arc::new(fixture().await);
+    install_update_counter(&f).await;
+    f.check(&f.cookie("good")).await;
+    f.clock.advance(Duration::from_secs(2 * 86_400));
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let f = f.clone();
+        tasks.push(tokio::spawn(async move {
+            set_cookies(&f.check(&f.cookie("good")).await)
+        }));
+    }
+    for task in tasks {
+        assert_eq!(
+            task.await.unwrap().len(),
+            1,
+            "every concurrent answer carries the cookie"
+        );
+    }
+    assert_eq!(count_updates(&f).await, 1, "one database write");
+}
+
+#[tokio::test]
+async fn dont_remember_and_disabled_refresh_never_write() {
+    let f = fixture().await;
+    install_update_counter(&f).await;
+    f.clock.advance(Duration::from_secs(3 * 86_400));
+    let dont_remember = format!(
+        "{}; better-auth.dont_remember={}",
+        f.cookie("good"),
+        f.key.sign_cookie_value("true")
+    );
+    assert!(set_cookies(&f.check(&dont_remember).await).is_empty());
+    let forged = format!("{}; better-auth.dont_remember=true", f.cookie("good"));
+    let options = ValidateOptions {
+        disable_refresh: true,
+    };
+    let outcome = f
+        .validator
+        .validate(&[forged.as_str()], options)
+        .await
+        .unwrap();
+    assert!(set_cookies(&outcome).is_empty());
+    assert_eq!(count_updates(&f).await, 0);
+    assert_eq!(
+        set_cookies(&f.check(&forged).await).len(),
+        1,
+        "an unsigned flag does not count"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_session_is_deleted_and_its_cookies_cleared() {
+    let f = fixture().await;
+    f.clock.advance(Duration::from_secs(11));
+    let outcome = f.check(&f.cookie("soon")).await;
+    assert_eq!(reason(outcome.clone()), Some(AnonReason::Expired));
+    assert_eq!(
+        set_cookies(&outcome),
+        vec![
+            "better-auth.session_token=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax",
+            "better-auth.session_data=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax",
+            "better-auth.dont_remember=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax",
+        ]
+    );
+    assert_eq!(
+        f.store.find_session("soon").await.unwrap(),
+        None,
+        "the row is gone"
+    );
 }
