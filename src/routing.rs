@@ -192,9 +192,7 @@ pub fn session_rules_violation(
     client_ip: Option<IpAddr>,
     now: Timestamp,
 ) -> Option<Response<Bytes>> {
-    let Some(rules) = route.rules else {
-        return Ok(());
-    };
+    let rules = route.rules?;
     if let Some(fresh_age) = rules.fresh_age {
         if record.session.created_at.plus(fresh_age) < now {
             return Some(session_not_fresh());
