@@ -177,3 +177,62 @@ async fn better_auth_sessions_work_through_the_gateway() {
     );
     assert!(!gateway.log().contains(token), "tokens are never logged");
 }
+
+/// Better Auth accepts the `session_data` Gatehouse mints, in every strategy, with and without
+/// "don't remember me": its own `/get-session`, on an empty database, returns the session.
+#[test]
+fn better_auth_accepts_the_session_data_gatehouse_mints() {
+    use gatehouse::auth::cookie_cache::CookieCache;
+    use gatehouse::auth::session::SessionRecord;
+    use gatehouse::config::{CookieCacheConfig, CookieCacheStrategy};
+    use gatehouse::time::Timestamp;
+
+    if !better_auth::installed() {
+        return;
+    }
+    let now = Timestamp::now();
+    let (user, session) = (
+        common::db::user("zoe", now),
+        common::db::session(
+            "cacheTokencacheTokencacheToken01",
+            "zoe",
+            now.plus(Duration::from_secs(86_400)),
+            now,
+        ),
+    );
+    let record = SessionRecord { session, user };
+    for strategy in [
+        CookieCacheStrategy::Compact,
+        CookieCacheStrategy::Jwt,
+        CookieCacheStrategy::Jwe,
+    ] {
+        let config = CookieCacheConfig {
+            strategy,
+            max_age: Duration::from_secs(300),
+            version: "1".into(),
+            max_trust: Duration::from_secs(300),
+        };
+        for dont_remember in [false, true] {
+            let value = CookieCache::new(&config, SECRET).encode(&record, now, dont_remember);
+            let name = format!("{strategy:?}").to_lowercase();
+            let now_ms = now.millis().to_string();
+            let mut args = vec!["cache.mjs", "verify", "--secret", SECRET, "--now", &now_ms];
+            args.extend(["--strategy", &name, "--token", &record.session.token]);
+            if dont_remember {
+                args.push("--dont-remember");
+            }
+            args.push(&value);
+            let out = std::process::Command::new("node")
+                .args(&args)
+                .current_dir(better_auth::project_dir())
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{name} dont_remember={dont_remember}: Better Auth rejected it: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}

@@ -337,24 +337,6 @@ fn chunked_cookies_are_byte_identical_to_better_auth() {
 }
 
 /// Prints values minted here for `node tests/interop/cache.mjs verify` (Better Auth's own check).
-#[test]
-#[ignore = "development aid: feeds tests/interop/cache.mjs verify"]
-fn print_minted_for_node() {
-    let record = golden_record(None);
-    for strategy in ALL {
-        for dont_remember in [false, true] {
-            let value = cache(strategy).encode(&record, NOW, dont_remember);
-            println!("{strategy:?} dont_remember={dont_remember} {value}");
-        }
-    }
-    let big = golden_record(Some(format!("https://img.example/{}", "b".repeat(9000))));
-    let value = cache(CookieCacheStrategy::Jwe).encode(&big, NOW, false);
-    let pairs: Vec<String> = set_cookie_headers(COOKIE, &value, Some(300), false, &[])
-        .iter()
-        .map(|h| h.split(';').next().unwrap().to_owned())
-        .collect();
-    println!("JweChunked {}", pairs.join("; "));
-}
 
 // ---- round trips -------------------------------------------------------------------------------
 
