@@ -1,5 +1,6 @@
-//! Deciding who a request is: signed cookie, then the moka cache, then the database; and keeping
-//! the session alive the way Better Auth does (refresh past `updateAge`, cookies re-sent).
+//! Deciding who a request is: signed cookie, then the moka cache, then Better Auth's signed
+//! cookie cache (`session_data`), then the database; and keeping the session alive the way Better
+//! Auth does (refresh past `updateAge`, cookies re-sent, `session_data` re-minted).
 //!
 //! A missing or badly signed cookie never reaches the cache or the database. Store failures are
 //! errors (the caller fails closed); everything else is an [`AuthOutcome`]. Unlike Better Auth,
@@ -14,6 +15,7 @@ use moka::future::Cache;
 
 use super::cache::SessionCache;
 use super::cookie::{expire_cookie, find_cookie, set_cookie, SigningKey};
+use super::cookie_cache::{chunk_names, read_chunked, set_cookie_headers, CookieCache};
 use super::identity::AuthenticatedSession;
 use super::session::SessionRecord;
 use crate::config::Config;
@@ -113,6 +115,10 @@ pub struct SessionValidator {
     key: SigningKey,
     cache: SessionCache<AuthenticatedSession>,
     refreshes: Cache<String, Arc<AuthenticatedSession>>,
+    /// `None` when Better Auth's cookie cache is off.
+    cookie_cache: Option<CookieCache>,
+    /// Tokens revoked while a cookie cache minted before the revocation may still be around.
+    revoked: Cache<String, ()>,
     store: Arc<dyn SessionStore>,
     clock: Arc<dyn Clock>,
     config: Arc<Config>,
@@ -127,6 +133,21 @@ impl SessionValidator {
             refreshes: Cache::builder()
                 .max_capacity(config.cache.max_entries)
                 .time_to_live(REFRESH_SHARING)
+                .build(),
+            cookie_cache: config
+                .better_auth
+                .cookie_cache
+                .as_ref()
+                .map(|c| CookieCache::new(c, config.better_auth.secret.expose())),
+            revoked: Cache::builder()
+                .max_capacity(config.cache.max_entries)
+                .time_to_live(
+                    config
+                        .better_auth
+                        .cookie_cache
+                        .as_ref()
+                        .map_or(Duration::from_secs(1), |c| c.max_trust),
+                )
                 .build(),
             store,
             clock,
@@ -152,16 +173,23 @@ impl SessionValidator {
         let cached = self
             .cache
             .get_or_load(&token, now, async {
+                if let Some((record, until)) = self.from_cookie_cache(cookie_headers, &token, now) {
+                    source.store(LookupSource::CookieCache as u8, Ordering::Relaxed);
+                    return Ok(Some(self.entry(record, until)));
+                }
                 source.store(LookupSource::Database as u8, Ordering::Relaxed);
                 let record = self.store.find_session(&token).await?;
-                Ok(record.map(|r| self.entry(r)))
+                Ok(record.map(|r| {
+                    let until = r.session.expires_at;
+                    self.entry(r, until)
+                }))
             })
             .await
             .map_err(StoreUnavailable)?;
-        let source = if source.load(Ordering::Relaxed) == LookupSource::Database as u8 {
-            LookupSource::Database
-        } else {
-            LookupSource::Memory
+        let source = match source.load(Ordering::Relaxed) {
+            s if s == LookupSource::Database as u8 => LookupSource::Database,
+            s if s == LookupSource::CookieCache as u8 => LookupSource::CookieCache,
+            _ => LookupSource::Memory,
         };
         let Some(session) = cached.value else {
             return Ok(AuthOutcome::anonymous(AnonReason::UnknownSession));
@@ -174,16 +202,26 @@ impl SessionValidator {
         }
         let dont_remember = self.dont_remember(cookie_headers);
         if options.disable_refresh || dont_remember || !self.refresh_due(&session.record, now) {
+            // Better Auth re-mints the cookie cache on every database read.
+            let set_cookies = match source {
+                LookupSource::Database if !dont_remember => {
+                    self.session_data_cookies(&session.record, cookie_headers, now)
+                }
+                _ => Vec::new(),
+            };
             return Ok(AuthOutcome::Authenticated(Authenticated {
                 session,
                 source,
                 token,
-                set_cookies: Vec::new(),
+                set_cookies,
             }));
         }
-        Ok(AuthOutcome::Authenticated(
-            self.refresh(token, session, source, now).await,
-        ))
+        let mut refreshed = self.refresh(token, session, source, now).await;
+        if !refreshed.set_cookies.is_empty() {
+            let data = self.session_data_cookies(&refreshed.session.record, cookie_headers, now);
+            refreshed.set_cookies.extend(data);
+        }
+        Ok(AuthOutcome::Authenticated(refreshed))
     }
 
     /// The token of a correctly signed session cookie.
@@ -205,11 +243,66 @@ impl SessionValidator {
             .is_some_and(|v| self.key.verify_cookie_value(&v) == Some("true"))
     }
 
-    fn entry(&self, record: SessionRecord) -> (AuthenticatedSession, Timestamp) {
-        let until = record.session.expires_at;
+    fn entry(&self, record: SessionRecord, until: Timestamp) -> (AuthenticatedSession, Timestamp) {
         (
             AuthenticatedSession::new(record, &self.config.headers),
             until,
+        )
+    }
+
+    /// The session in a valid `session_data` cookie for this token, and how long to trust it: no
+    /// longer than its own expiry or `max_trust` after it was minted, and never for a token this
+    /// instance revoked. Skipped when identity headers need user columns the cache lacks.
+    fn from_cookie_cache(
+        &self,
+        cookie_headers: &[&str],
+        token: &str,
+        now: Timestamp,
+    ) -> Option<(SessionRecord, Timestamp)> {
+        let codec = self.cookie_cache.as_ref()?;
+        let settings = self.config.better_auth.cookie_cache.as_ref()?;
+        if !self.config.headers.user_columns.is_empty() || self.revoked.contains_key(token) {
+            return None;
+        }
+        let value = read_chunked(
+            cookie_headers,
+            &self.config.better_auth.cookies.session_data,
+        )?;
+        let decoded = codec
+            .decode(&value, now)
+            .inspect_err(|reason| {
+                tracing::debug!(reason = reason.as_str(), "cookie cache rejected")
+            })
+            .ok()?;
+        let trusted_until = decoded.minted_at.plus(settings.max_trust);
+        if decoded.record.session.token != token || trusted_until < now {
+            return None;
+        }
+        let until = decoded
+            .expires_at
+            .min(trusted_until)
+            .min(decoded.record.session.expires_at);
+        Some((decoded.record, until))
+    }
+
+    /// A fresh `session_data` (and deletions of stale chunks), when the cookie cache is on.
+    fn session_data_cookies(
+        &self,
+        record: &SessionRecord,
+        cookie_headers: &[&str],
+        now: Timestamp,
+    ) -> Vec<String> {
+        let Some(codec) = &self.cookie_cache else {
+            return Vec::new();
+        };
+        let cookies = &self.config.better_auth.cookies;
+        let stale = chunk_names(cookie_headers, &cookies.session_data);
+        set_cookie_headers(
+            &cookies.session_data,
+            &codec.encode(record, now, false),
+            codec.cookie_max_age(false),
+            cookies.secure,
+            &stale,
         )
     }
 
@@ -258,7 +351,8 @@ impl SessionValidator {
                         }
                     }
                 };
-                let (fresh, until) = self.entry(record);
+                let until = record.session.expires_at;
+                let (fresh, until) = self.entry(record, until);
                 let fresh = Arc::new(fresh);
                 self.cache.insert(&token, fresh.clone(), now, until).await;
                 Ok::<_, StoreError>(fresh)
@@ -317,6 +411,7 @@ impl SessionValidator {
 
     /// Drops `token` from memory at once (after a revocation).
     pub async fn forget(&self, token: &str) {
+        self.revoked.insert(token.to_owned(), ()).await;
         self.cache.invalidate(token).await;
         self.refreshes.invalidate(token).await;
     }

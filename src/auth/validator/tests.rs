@@ -53,10 +53,14 @@ fn session(token: &str, user_id: &str, expires_at: Timestamp) -> Session {
 }
 
 async fn fixture() -> Fixture {
+    fixture_with("").await
+}
+
+async fn fixture_with(extra_toml: &str) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
     store::migrate::run(&url).await.unwrap();
-    let toml = format!("[database]\nurl = \"{url}\"\n[cache]\nnegative_ttl = 60\n");
+    let toml = format!("[database]\nurl = \"{url}\"\n[cache]\nnegative_ttl = 60\n{extra_toml}");
     let env = MapEnv::from_pairs(&[("BETTER_AUTH_SECRET", SECRET)]);
     let config = Arc::new(Config::from_file(parse_toml(&toml).unwrap(), &env).unwrap());
     let store = store::open(&config.database).unwrap();
@@ -367,4 +371,92 @@ async fn an_expired_session_is_deleted_and_its_cookies_cleared() {
         None,
         "the row is gone"
     );
+}
+
+const COOKIE_CACHE: &str = "[better_auth.cookie_cache]\nenabled = true\nmax_trust = 120\n";
+
+fn cookie_cache() -> crate::auth::cookie_cache::CookieCache {
+    let env = MapEnv::from_pairs(&[("BETTER_AUTH_SECRET", SECRET)]);
+    let config = Config::from_file(parse_toml(COOKIE_CACHE).unwrap(), &env).unwrap();
+    crate::auth::cookie_cache::CookieCache::new(&config.better_auth.cookie_cache.unwrap(), SECRET)
+}
+
+/// A record for `token` that exists only in the cookie, never in the database.
+fn cached_only(token: &str) -> crate::auth::session::SessionRecord {
+    crate::auth::session::SessionRecord {
+        session: session(token, "cached-user", NOW.plus(Duration::from_secs(604_800))),
+        user: user("cached-user", Some(false), None),
+    }
+}
+
+impl Fixture {
+    fn with_session_data(&self, token: &str, data_for: &str, minted: Timestamp) -> String {
+        let data = cookie_cache().encode(&cached_only(data_for), minted, false);
+        format!("{}; better-auth.session_data={data}", self.cookie(token))
+    }
+}
+
+fn source(outcome: &AuthOutcome) -> Option<LookupSource> {
+    match outcome {
+        AuthOutcome::Authenticated(a) => Some(a.source),
+        AuthOutcome::Anonymous { .. } => None,
+    }
+}
+
+#[tokio::test]
+async fn a_valid_cookie_cache_is_trusted_without_the_database() {
+    let f = fixture_with(COOKIE_CACHE).await;
+    let outcome = f.check(&f.with_session_data("ghost", "ghost", NOW)).await;
+    assert_eq!(source(&outcome), Some(LookupSource::CookieCache));
+    let AuthOutcome::Authenticated(a) = outcome else {
+        unreachable!()
+    };
+    assert_eq!(a.session.record.user.id, "cached-user");
+    assert!(a.set_cookies.is_empty(), "a cache hit sets no cookie");
+}
+
+#[tokio::test]
+async fn a_cookie_cache_for_another_token_or_too_old_is_ignored() {
+    let f = fixture_with(COOKIE_CACHE).await;
+    let other = f
+        .check(&f.with_session_data("ghost", "someone-else", NOW))
+        .await;
+    assert_eq!(
+        reason(other),
+        Some(AnonReason::UnknownSession),
+        "falls back to the database"
+    );
+    let old = NOW.minus(Duration::from_secs(121));
+    let stale = f.check(&f.with_session_data("ghost2", "ghost2", old)).await;
+    assert_eq!(
+        reason(stale),
+        Some(AnonReason::UnknownSession),
+        "minted longer ago than max_trust"
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_token_is_not_trusted_from_its_cookie_cache() {
+    let f = fixture_with(COOKIE_CACHE).await;
+    f.validator.forget("ghost").await;
+    let outcome = f.check(&f.with_session_data("ghost", "ghost", NOW)).await;
+    assert_eq!(reason(outcome), Some(AnonReason::UnknownSession));
+}
+
+#[tokio::test]
+async fn the_database_path_mints_a_fresh_cookie_cache() {
+    let f = fixture_with(COOKIE_CACHE).await;
+    let outcome = f.check(&f.cookie("good")).await;
+    assert_eq!(source(&outcome), Some(LookupSource::Database));
+    let cookies = set_cookies(&outcome);
+    assert_eq!(cookies.len(), 1);
+    let value = cookies[0]
+        .strip_prefix("better-auth.session_data=")
+        .and_then(|rest| rest.split(';').next())
+        .expect("a session_data cookie");
+    assert!(cookies[0].ends_with("; Max-Age=300; Path=/; HttpOnly; SameSite=Lax"));
+    let decoded = cookie_cache()
+        .decode(value, NOW)
+        .expect("decodes with the same secret");
+    assert_eq!(decoded.record.session.token, "good");
 }
