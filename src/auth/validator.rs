@@ -173,7 +173,7 @@ impl SessionValidator {
         let cached = self
             .cache
             .get_or_load(&token, now, async {
-                if let Some((record, until)) = self.from_cookie_cache(cookie_headers, &token, now) {
+                if let Some((record, until)) = self.session_from_cookie_cache(cookie_headers, &token, now) {
                     source.store(LookupSource::CookieCache as u8, Ordering::Relaxed);
                     return Ok(Some(self.entry(record, until)));
                 }
@@ -253,7 +253,7 @@ impl SessionValidator {
     /// The session in a valid `session_data` cookie for this token, and how long to trust it: no
     /// longer than its own expiry or `max_trust` after it was minted, and never for a token this
     /// instance revoked. Skipped when identity headers need user columns the cache lacks.
-    fn from_cookie_cache(
+    fn session_from_cookie_cache(
         &self,
         cookie_headers: &[&str],
         token: &str,
