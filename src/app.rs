@@ -11,6 +11,7 @@ use http::{header, HeaderValue, Response, StatusCode};
 use crate::auth::validator::ValidateOptions;
 use crate::auth::{AuthOutcome, AuthenticatedSession, SessionValidator};
 use crate::config::{Config, Policy};
+use crate::endpoints::{Endpoint, RateLimiter};
 use crate::routing::{self, json_response, RouteTable};
 use crate::store::SessionStore;
 use crate::time::Clock;
@@ -43,6 +44,7 @@ pub struct App {
     pub validator: SessionValidator,
     pub store: Arc<dyn SessionStore>,
     pub clock: Arc<dyn Clock>,
+    pub rate_limiter: RateLimiter,
 }
 
 impl App {
@@ -52,6 +54,7 @@ impl App {
         Self {
             routes: RouteTable::new(&config),
             validator: SessionValidator::new(config.clone(), store.clone(), clock.clone()),
+            rate_limiter: RateLimiter::new(&config.rate_limit),
             store,
             clock,
             config,
@@ -125,6 +128,15 @@ impl App {
             }
             Err(e) => Decision::Respond(store_unavailable(route.name, &e)),
         }
+    }
+
+    /// The endpoint Gatehouse serves itself for this request, if any.
+    pub fn endpoint(&self, req: &Parts) -> Option<Endpoint> {
+        Endpoint::matching(
+            &req.method,
+            req.uri.path(),
+            &self.config.better_auth.base_path,
+        )
     }
 
     /// The client's address as the forwarding rules see it.

@@ -6,7 +6,8 @@
 //! ```text
 //! server, proxy/        Pingora glue (the only modules that import pingora)
 //! app, routing,         what to do with a request, as values
-//! forwarding
+//! forwarding,
+//! endpoints/            the session routes Gatehouse answers itself
 //! auth/                 cookie signatures, the moka cache, the validator
 //! store/                Better Auth's tables through sqlx (SQLite, PostgreSQL, MySQL)
 //! config/, time         used by all of the above
@@ -17,6 +18,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 mod demo;
+pub mod endpoints;
 pub mod forwarding;
 pub mod proxy;
 pub mod routing;

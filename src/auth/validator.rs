@@ -100,6 +100,9 @@ impl AuthOutcome {
 pub struct ValidateOptions {
     /// `?disableRefresh`: never extend the session on this request.
     pub disable_refresh: bool,
+    /// Read the database, not memory or the cookie cache (`?disableCookieCache`, and every
+    /// state-changing route, as Better Auth's sensitive endpoints do).
+    pub authoritative: bool,
 }
 
 /// The session store could not answer and the cache did not know the session.
@@ -169,11 +172,17 @@ impl SessionValidator {
             return Ok(AuthOutcome::anonymous(reason));
         };
         let now = self.clock.now();
+        if options.authoritative {
+            self.cache.invalidate(&token).await;
+        }
         let source = AtomicU8::new(LookupSource::Memory as u8);
         let cached = self
             .cache
             .get_or_load(&token, now, async {
-                if let Some((record, until)) = self.session_from_cookie_cache(cookie_headers, &token, now) {
+                let cached = (!options.authoritative)
+                    .then(|| self.session_from_cookie_cache(cookie_headers, &token, now))
+                    .flatten();
+                if let Some((record, until)) = cached {
                     source.store(LookupSource::CookieCache as u8, Ordering::Relaxed);
                     return Ok(Some(self.entry(record, until)));
                 }

@@ -536,8 +536,8 @@ fn cookie_cache(c: &file::CookieCacheSection) -> Result<Option<CookieCacheConfig
     }))
 }
 
-/// `scheme://host[:port]` of an http(s) URL.
-fn origin_of(url: &str) -> Option<String> {
+/// `scheme://host[:port]`, lowercase, of an http(s) URL or origin.
+pub fn origin_of(url: &str) -> Option<String> {
     let uri: http::Uri = url.parse().ok()?;
     let scheme = uri.scheme_str().filter(|s| *s == "http" || *s == "https")?;
     Some(format!(

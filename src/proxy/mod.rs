@@ -2,10 +2,12 @@
 //! calls the domain code, and applies the value it returns.
 //!
 //! ```text
-//! request_filter ──> App::decide ──> Respond(response)   write it, stop
+//! request_filter ──> App::serve (an endpoint Gatehouse answers: get-session, sign-out, ...)
+//!                └─> App::decide ──> Respond(response)   write it, stop
 //!                                └─> Forward{upstream, session}
 //! upstream_peer            the route's upstream address
 //! upstream_request_filter  forwarding::upstream_edits (strip client identity headers, add ours)
+//! response_filter          Set-Cookie from the plan (refreshed session)
 //! fail_to_proxy            502/504 as JSON
 //! ```
 
@@ -24,8 +26,8 @@ use pingora::proxy::FailToProxy;
 pub use echo::EchoApp;
 
 use crate::app::{App, Decision, ForwardPlan};
-use crate::forwarding;
 use crate::routing::json_response;
+use crate::{endpoints, forwarding};
 
 /// The gateway as a Pingora proxy.
 pub struct Gateway {
@@ -59,6 +61,29 @@ impl ProxyHttp for Gateway {
             .client_addr()
             .and_then(|a| a.as_inet())
             .map(|a| a.ip());
+        if let Some(endpoint) = self.app.endpoint(session.req_header()) {
+            let body = if endpoint.changes_state() {
+                match respond::read_body(session, endpoints::MAX_BODY).await? {
+                    Some(body) => body,
+                    None => {
+                        let too_large = json_response(
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            r#"{"error":"body_too_large"}"#,
+                        );
+                        respond::write(session, too_large).await?;
+                        return Ok(true);
+                    }
+                }
+            } else {
+                Vec::new()
+            };
+            let response = self
+                .app
+                .serve(endpoint, session.req_header(), &body, ctx.peer)
+                .await;
+            respond::write(session, response).await?;
+            return Ok(true);
+        }
         match self.app.decide(session.req_header(), ctx.peer).await {
             Decision::Forward(plan) => {
                 ctx.plan = Some(plan);

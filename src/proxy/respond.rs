@@ -1,4 +1,5 @@
-//! Writing a response built by the domain code (`http::Response<Bytes>`) to a Pingora session.
+//! Writing a response built by the domain code (`http::Response<Bytes>`) to a Pingora session,
+//! and reading a bounded request body for the endpoints Gatehouse answers itself.
 
 use bytes::Bytes;
 use http::Response;
@@ -21,4 +22,16 @@ pub async fn write(session: &mut Session, response: Response<Bytes>) -> Result<(
         session.write_response_body(Some(body), true).await?;
     }
     Ok(())
+}
+
+/// The request body, or `None` when it is longer than `limit` bytes.
+pub async fn read_body(session: &mut Session, limit: usize) -> Result<Option<Vec<u8>>> {
+    let mut body = Vec::new();
+    while let Some(chunk) = session.read_request_body().await? {
+        if body.len() + chunk.len() > limit {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
 }

@@ -204,6 +204,7 @@ async fn expired_sessions_are_rejected_even_from_the_cache() {
     let cookie = f.cookie("soon");
     let options = ValidateOptions {
         disable_refresh: true,
+        ..Default::default()
     };
     let first = f
         .validator
@@ -337,6 +338,7 @@ async fn dont_remember_and_disabled_refresh_never_write() {
     let forged = format!("{}; better-auth.dont_remember=true", f.cookie("good"));
     let options = ValidateOptions {
         disable_refresh: true,
+        ..Default::default()
     };
     let outcome = f
         .validator

@@ -1,0 +1,307 @@
+//! The endpoints Gatehouse answers itself under Better Auth's base path, so Better Auth's client
+//! (`getSession`, `signOut`, `listSessions`, `revokeSession`, `revokeSessions`,
+//! `revokeOtherSessions`) works unchanged through the gateway, plus the snake_case
+//! `GET <base>/session`. Every one is rate limited per client IP; state-changing ones check
+//! `Origin` as Better Auth does, and read the session from the database, never from a cache.
+
+mod json;
+mod origin;
+mod rate_limit;
+
+use std::net::IpAddr;
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::{header, HeaderValue, Method, Response, StatusCode};
+use serde::Serialize;
+
+pub use rate_limit::RateLimiter;
+
+use crate::app::{cookie_headers, store_unavailable, with_cookies, App};
+use crate::auth::validator::{Authenticated, ValidateOptions};
+use crate::auth::AuthOutcome;
+use crate::routing::{json_response, session_not_fresh};
+use json::{SessionJson, SessionWithUser, SnakeSessionWithUser};
+
+/// An endpoint Gatehouse serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    GetSession,
+    SignOut,
+    ListSessions,
+    RevokeSession,
+    RevokeSessions,
+    RevokeOtherSessions,
+    /// `GET <base>/session`, snake_case.
+    Session,
+}
+
+impl Endpoint {
+    /// The endpoint for a request, if Gatehouse serves it (other methods and paths under the
+    /// base path go to Better Auth).
+    pub fn matching(method: &Method, path: &str, base_path: &str) -> Option<Self> {
+        let name = path.strip_prefix(base_path)?.strip_prefix('/')?;
+        let endpoint = match name {
+            "get-session" => Endpoint::GetSession,
+            "sign-out" => Endpoint::SignOut,
+            "list-sessions" => Endpoint::ListSessions,
+            "revoke-session" => Endpoint::RevokeSession,
+            "revoke-sessions" => Endpoint::RevokeSessions,
+            "revoke-other-sessions" => Endpoint::RevokeOtherSessions,
+            "session" => Endpoint::Session,
+            _ => return None,
+        };
+        let wanted = if endpoint.changes_state() {
+            Method::POST
+        } else {
+            Method::GET
+        };
+        (*method == wanted).then_some(endpoint)
+    }
+
+    /// The name in config (`rate_limit.endpoints.<name>`) and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Endpoint::GetSession => "get-session",
+            Endpoint::SignOut => "sign-out",
+            Endpoint::ListSessions => "list-sessions",
+            Endpoint::RevokeSession => "revoke-session",
+            Endpoint::RevokeSessions => "revoke-sessions",
+            Endpoint::RevokeOtherSessions => "revoke-other-sessions",
+            Endpoint::Session => "session",
+        }
+    }
+
+    /// Whether it changes state (POST, `Origin` checked, body read).
+    pub fn changes_state(self) -> bool {
+        matches!(
+            self,
+            Endpoint::SignOut
+                | Endpoint::RevokeSession
+                | Endpoint::RevokeSessions
+                | Endpoint::RevokeOtherSessions
+        )
+    }
+}
+
+/// The largest request body an endpoint reads.
+pub const MAX_BODY: usize = 16 * 1024;
+
+fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Bytes> {
+    let body = serde_json::to_vec(value).unwrap_or_else(|_| b"null".to_vec());
+    let mut response = json_response(status, "");
+    *response.body_mut() = Bytes::from(body);
+    response
+}
+
+fn unauthorized() -> Response<Bytes> {
+    json_response(
+        StatusCode::UNAUTHORIZED,
+        r#"{"code":"UNAUTHORIZED","message":"Unauthorized"}"#,
+    )
+}
+
+/// Whether a Better Auth boolean query flag is set: any non-empty value counts, `false` too
+/// (Better Auth coerces with `z.coerce.boolean`).
+fn query_flag(req: &Parts, name: &str) -> bool {
+    req.uri.query().unwrap_or_default().split('&').any(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        k == name && !v.is_empty()
+    })
+}
+
+#[derive(serde::Deserialize)]
+struct RevokeBody {
+    token: String,
+}
+
+impl App {
+    /// Answers `endpoint` for a request with head `req`, body `body`, from `peer`.
+    pub async fn serve(
+        &self,
+        endpoint: Endpoint,
+        req: &Parts,
+        body: &[u8],
+        peer: Option<IpAddr>,
+    ) -> Response<Bytes> {
+        if let Some(ip) = peer.map(|p| self.client_ip(req, p)) {
+            if let Some(retry_after) = self.rate_limiter.check(ip, endpoint.name()) {
+                let mut response =
+                    json_response(StatusCode::TOO_MANY_REQUESTS, r#"{"error":"rate_limited"}"#);
+                let secs = retry_after.as_secs().max(1).to_string();
+                if let Ok(value) = HeaderValue::from_str(&secs) {
+                    response.headers_mut().insert(header::RETRY_AFTER, value);
+                }
+                return response;
+            }
+        }
+        if endpoint.changes_state() {
+            if let Err(refused) = origin::check(
+                &req.method,
+                &req.headers,
+                &self.config.better_auth.trusted_origins,
+            ) {
+                return json_response(StatusCode::FORBIDDEN, refused.body());
+            }
+        }
+        let cookies = cookie_headers(req);
+        let options = ValidateOptions {
+            disable_refresh: query_flag(req, "disableRefresh"),
+            authoritative: endpoint.changes_state() || query_flag(req, "disableCookieCache"),
+        };
+        let outcome = match self.validator.validate(&cookies, options).await {
+            Ok(outcome) => outcome,
+            Err(e) => return store_unavailable(endpoint.name(), &e),
+        };
+        match (endpoint, outcome) {
+            (Endpoint::SignOut, outcome) => self.sign_out(outcome).await,
+            (Endpoint::GetSession, AuthOutcome::Authenticated(a)) => with_cookies(
+                json(StatusCode::OK, &SessionWithUser::from(&a.session.record)),
+                &a.set_cookies,
+            ),
+            (Endpoint::Session, AuthOutcome::Authenticated(a)) => with_cookies(
+                json(
+                    StatusCode::OK,
+                    &SnakeSessionWithUser::new(Some(&a.session.record)),
+                ),
+                &a.set_cookies,
+            ),
+            (Endpoint::GetSession, AuthOutcome::Anonymous { set_cookies, .. }) => {
+                with_cookies(json_response(StatusCode::OK, "null"), &set_cookies)
+            }
+            (Endpoint::Session, AuthOutcome::Anonymous { set_cookies, .. }) => with_cookies(
+                json(StatusCode::OK, &SnakeSessionWithUser::new(None)),
+                &set_cookies,
+            ),
+            (_, AuthOutcome::Anonymous { set_cookies, .. }) => {
+                with_cookies(unauthorized(), &set_cookies)
+            }
+            (Endpoint::ListSessions, AuthOutcome::Authenticated(a)) => self.list_sessions(a).await,
+            (Endpoint::RevokeSession, AuthOutcome::Authenticated(a)) => {
+                self.revoke_session(a, body).await
+            }
+            (Endpoint::RevokeSessions, AuthOutcome::Authenticated(a)) => {
+                self.revoke_sessions(a, false).await
+            }
+            (Endpoint::RevokeOtherSessions, AuthOutcome::Authenticated(a)) => {
+                self.revoke_sessions(a, true).await
+            }
+        }
+    }
+
+    /// Deletes the caller's session (if any) and expires every session cookie.
+    async fn sign_out(&self, outcome: AuthOutcome) -> Response<Bytes> {
+        if let AuthOutcome::Authenticated(a) = outcome {
+            if let Err(e) = self.revoke(&[a.token]).await {
+                return store_unavailable("sign-out", &e);
+            }
+        }
+        with_cookies(
+            json_response(StatusCode::OK, r#"{"success":true}"#),
+            &self.validator.clear_cookies(),
+        )
+    }
+
+    /// The caller's active sessions; needs a fresh session, as in Better Auth.
+    async fn list_sessions(&self, caller: Authenticated) -> Response<Bytes> {
+        let now = self.clock.now();
+        let record = &caller.session.record;
+        if record
+            .session
+            .created_at
+            .plus(self.config.sessions.fresh_age)
+            < now
+        {
+            return with_cookies(session_not_fresh(), &caller.set_cookies);
+        }
+        let sessions = match self.store.list_user_sessions(&record.user.id).await {
+            Ok(sessions) => sessions,
+            Err(e) => return store_unavailable("list-sessions", &e),
+        };
+        let active: Vec<SessionJson<'_>> = sessions
+            .iter()
+            .filter(|s| s.expires_at > now && s.impersonated_by.is_none())
+            .map(SessionJson::from)
+            .collect();
+        with_cookies(json(StatusCode::OK, &active), &caller.set_cookies)
+    }
+
+    /// Revokes one of the caller's own sessions, named by its id (what `list-sessions` gives
+    /// as `token`) or its token; 404 when the caller has no such session.
+    async fn revoke_session(&self, caller: Authenticated, body: &[u8]) -> Response<Bytes> {
+        let Ok(RevokeBody { token: wanted }) = serde_json::from_slice(body) else {
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                r#"{"code":"INVALID_REQUEST_BODY","message":"expected {\"token\": \"<session id or token>\"}"}"#,
+            );
+        };
+        let sessions = match self
+            .store
+            .list_user_sessions(&caller.session.record.user.id)
+            .await
+        {
+            Ok(sessions) => sessions,
+            Err(e) => return store_unavailable("revoke-session", &e),
+        };
+        // SECURITY: only the caller's own sessions can be named.
+        let Some(target) = sessions
+            .into_iter()
+            .find(|s| s.id == wanted || s.token == wanted)
+        else {
+            return json_response(
+                StatusCode::NOT_FOUND,
+                r#"{"code":"SESSION_NOT_FOUND","message":"No such session"}"#,
+            );
+        };
+        let revoked_own = target.token == caller.token;
+        if let Err(e) = self.revoke(&[target.token]).await {
+            return store_unavailable("revoke-session", &e);
+        }
+        let cookies = if revoked_own {
+            self.validator.clear_cookies()
+        } else {
+            caller.set_cookies
+        };
+        with_cookies(
+            json_response(StatusCode::OK, r#"{"status":true,"revoked":1}"#),
+            &cookies,
+        )
+    }
+
+    /// Revokes all of the caller's sessions, or all but the current one.
+    async fn revoke_sessions(&self, caller: Authenticated, keep_current: bool) -> Response<Bytes> {
+        let user_id = &caller.session.record.user.id;
+        let keep = keep_current.then_some(caller.token.as_str());
+        let tokens = match self.store.delete_user_sessions(user_id, keep).await {
+            Ok(tokens) => tokens,
+            Err(e) => return store_unavailable("revoke-sessions", &e),
+        };
+        for token in &tokens {
+            self.validator.forget(token).await;
+        }
+        let body = format!(r#"{{"status":true,"revoked":{}}}"#, tokens.len());
+        let mut response = json_response(StatusCode::OK, "");
+        *response.body_mut() = Bytes::from(body);
+        // Better Auth 1.7.25 also expires the caller's cookies when all sessions go.
+        let cookies = if keep_current {
+            caller.set_cookies
+        } else {
+            self.validator.clear_cookies()
+        };
+        with_cookies(response, &cookies)
+    }
+
+    /// Deletes sessions by token and forgets them here at once; other instances learn of it
+    /// through the database (and its notifications, where installed).
+    pub async fn revoke(&self, tokens: &[String]) -> Result<u64, crate::store::StoreError> {
+        let mut deleted = 0;
+        for token in tokens {
+            self.validator.forget(token).await;
+            deleted += u64::from(self.store.delete_session(token).await?);
+        }
+        Ok(deleted)
+    }
+}
+
+#[cfg(test)]
+mod tests;
