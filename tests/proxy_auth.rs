@@ -359,7 +359,7 @@ async fn auth_cookies_are_stripped_for_the_app_but_not_for_better_auth() {
     let token = random_token();
     db.seed(&token, 3600).await;
     let cookie = format!("theme=dark; {}", session_cookie(&token));
-    for path in ["/app", "/api/auth/get-session"] {
+    for path in ["/app", "/api/auth/ok"] {
         let response = client()
             .get(gateway.url(path))
             .header("cookie", &cookie)
