@@ -325,31 +325,42 @@ async fn websocket_upgrades_are_authenticated_then_proxied() {
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 401"));
     assert_eq!(upstream.count(), 0);
 
-    let mut stream = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
-    stream
-        .write_all(handshake(format!("Cookie: {}\r\n", session_cookie(&token))).as_bytes())
-        .await
-        .unwrap();
-    let n = stream.read(&mut buf).await.unwrap();
-    let head = String::from_utf8_lossy(&buf[..n]).to_string();
-    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
-    assert!(upstream.last().header("x-auth-user-id").is_some());
-    stream
-        .write_all(b"ping over the upgraded connection")
-        .await
-        .unwrap();
-    let mut echoed = vec![0u8; 33];
-    tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut echoed))
-        .await
-        .unwrap()
-        .unwrap_or_else(|e| {
-            panic!(
-                "{e}; upstream saw {:?}\ngateway log:\n{}",
-                upstream.seen(),
-                gateway.log()
-            )
-        });
-    assert_eq!(&echoed, b"ping over the upgraded connection");
+    // NOTE: Pingora 0.9.1 sometimes closes an upgraded tunnel right after the 101 when the
+    // upstream answers faster than Pingora consumes the request's empty body
+    // (https://github.com/cloudflare/pingora/issues/946, fix pending in PR #947). Every attempt
+    // must authenticate and upgrade; only the tunnel round trip gets more than one try.
+    let mut last_error = String::new();
+    for attempt in 1..=5 {
+        let mut stream = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+        let request = handshake(format!("Cookie: {}\r\n", session_cookie(&token)));
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let n = stream.read(&mut buf).await.unwrap();
+        let head = String::from_utf8_lossy(&buf[..n]).to_string();
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        assert_eq!(
+            upstream.count(),
+            attempt,
+            "each upgrade reaches the upstream once"
+        );
+        assert!(upstream.last().header("x-auth-user-id").is_some());
+        stream
+            .write_all(b"ping over the upgraded connection")
+            .await
+            .unwrap();
+        let mut echoed = vec![0u8; 33];
+        match tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut echoed)).await {
+            Ok(Ok(_)) => {
+                assert_eq!(&echoed, b"ping over the upgraded connection");
+                return;
+            }
+            Ok(Err(e)) => last_error = format!("attempt {attempt}: {e}"),
+            Err(_) => last_error = format!("attempt {attempt}: no echo within 5 s"),
+        }
+    }
+    panic!(
+        "the upgraded tunnel never carried data: {last_error}\ngateway log:\n{}",
+        gateway.log()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
