@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 
 use crate::app::App;
-use crate::config::{Config, ConfigError, ProcessEnv};
+use crate::config::{Config, ConfigError, EnvSource, ProcessEnv};
 use crate::store::{self, StoreError};
 use crate::time::SystemClock;
 
@@ -35,6 +35,12 @@ pub enum Command {
         /// The database to migrate (defaults to the configured one).
         #[arg(long)]
         database_url: Option<String>,
+        /// Instead, install only the PostgreSQL trigger that notifies every Gatehouse instance
+        /// when a session is deleted or a user banned, so revocations apply everywhere at once.
+        /// Safe on a production Better Auth database: it adds two functions and two triggers,
+        /// nothing else. Table and column names come from `database.schema`.
+        #[arg(long)]
+        notify_trigger: bool,
     },
     /// Run a complete local setup: a SQLite database with a demo user and session, an echo
     /// upstream, and the gateway in front. Prints ready-to-paste curl commands.
@@ -62,23 +68,51 @@ pub fn run(cli: Cli) -> ExitCode {
             }
             Err(code) => code,
         },
-        Command::Migrate { database_url } => {
-            let url = match database_url {
-                Some(url) => url,
-                None => match load(cli.config.as_deref()) {
-                    Ok(config) => config.database.url.expose().to_string(),
-                    Err(code) => return code,
-                },
+        Command::Migrate {
+            database_url,
+            notify_trigger,
+        } => {
+            let config = match Config::load(cli.config.as_deref(), &MigrateEnv) {
+                Ok(config) => config,
+                Err(e) => return fail(&format!("config error: {e}")),
             };
-            match block_on(store::migrate::run(&url)) {
+            let url = database_url.unwrap_or_else(|| config.database.url.expose().to_string());
+            let (done, result) = if notify_trigger {
+                if crate::config::database_kind(&url) != "postgres" {
+                    return fail("--notify-trigger needs a postgres:// database (LISTEN/NOTIFY)");
+                }
+                let result = block_on(store::notify::install_trigger(
+                    &url,
+                    &config.database.schema,
+                ));
+                ("revocation notify trigger installed", result)
+            } else {
+                (
+                    "Better Auth schema is in place",
+                    block_on(store::migrate::run(&url)),
+                )
+            };
+            match result {
                 Ok(()) => {
-                    println!("migrated: Better Auth schema is in place");
+                    println!("migrated: {done}");
                     ExitCode::SUCCESS
                 }
                 Err(e) => fail(&format!("migrate failed: {e}")),
             }
         }
         Command::Demo { data_dir, listen } => crate::demo::run(&data_dir, &listen),
+    }
+}
+
+/// The process environment, with a placeholder secret when none is set: `migrate` never signs
+/// or verifies anything, so it must not demand one.
+struct MigrateEnv;
+
+impl EnvSource for MigrateEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        ProcessEnv
+            .var(name)
+            .or_else(|| (name == "BETTER_AUTH_SECRET").then(|| "unused-by-migrate".into()))
     }
 }
 

@@ -20,6 +20,7 @@ pub mod config;
 mod demo;
 pub mod endpoints;
 pub mod forwarding;
+mod housekeeping;
 pub mod proxy;
 pub mod routing;
 pub mod server;

@@ -1,15 +1,17 @@
 //! Turning a [`Config`] into a running Pingora server: the proxy service on the configured
-//! listener, with Pingora's process settings taken from `[server]`.
+//! listener and the housekeeping background service, with Pingora's process settings taken
+//! from `[server]`.
 
 use std::sync::Arc;
 
 use pingora::server::configuration::ServerConf;
 use pingora::server::Server;
+use pingora::services::background::background_service;
 use pingora::services::listening::Service;
 
 use crate::app::App;
 use crate::config::Config;
-use crate::proxy::{EchoApp, Gateway};
+use crate::proxy::{EchoApp, Gateway, Housekeeping};
 
 /// Pingora's process settings from ours.
 fn server_conf(config: &Config) -> ServerConf {
@@ -41,11 +43,12 @@ pub fn build(app: Arc<App>) -> Server {
     server.bootstrap();
     let mut proxy = pingora::proxy::http_proxy_service_with_name(
         &server.configuration,
-        Gateway::new(app),
+        Gateway::new(app.clone()),
         "gatehouse",
     );
     proxy.add_tcp(&config.server.listen.to_string());
     server.add_service(proxy);
+    server.add_service(background_service("housekeeping", Housekeeping::new(app)));
     server
 }
 

@@ -425,6 +425,14 @@ impl SessionValidator {
         self.refreshes.invalidate(token).await;
     }
 
+    /// Drops every session of a user from memory (after a ban or a deletion).
+    pub fn forget_user(&self, user_id: &str) {
+        let user_id = user_id.to_owned();
+        self.cache
+            .invalidate_if(move |s| s.record.user.id == user_id);
+        self.refreshes.invalidate_all();
+    }
+
     /// Drops every session from memory (when revocation notices may have been missed).
     pub fn forget_all(&self) {
         self.cache.invalidate_all();

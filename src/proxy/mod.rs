@@ -11,6 +11,7 @@
 //! fail_to_proxy            502/504 as JSON
 //! ```
 
+mod background;
 mod echo;
 mod respond;
 
@@ -23,6 +24,7 @@ use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::proxy::FailToProxy;
 
+pub use background::Housekeeping;
 pub use echo::EchoApp;
 
 use crate::app::{App, Decision, ForwardPlan};

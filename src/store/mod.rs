@@ -6,6 +6,7 @@
 
 mod dialect;
 pub mod migrate;
+pub mod notify;
 mod sql_store;
 
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use sqlx::{MySql, Postgres, Sqlite};
 
-pub use dialect::{DateParam, Dialect, Queries};
+pub use dialect::{DateParam, Dialect, Queries, EXPIRED_BATCH};
 use sql_store::SqlStore;
 
 use crate::auth::session::{Session, SessionRecord, User};

@@ -1,0 +1,68 @@
+//! The gateway's background work, as plain async functions the Pingora glue runs: following
+//! PostgreSQL's revocation notices, and deleting expired sessions in bounded batches.
+
+use crate::app::App;
+use crate::config::database_kind;
+use crate::store::notify::{Notice, NoticeListener};
+use crate::store::EXPIRED_BATCH;
+
+impl App {
+    /// Forgets sessions the moment PostgreSQL reports them deleted (or their user banned or
+    /// deleted), on every instance sharing the database. Returns at once for other databases;
+    /// otherwise runs until dropped. Without the trigger nothing arrives, and staleness stays
+    /// bounded by `cache.max_staleness`.
+    pub async fn follow_revocations(&self) {
+        let url = self.config.database.url.expose();
+        if database_kind(url) != "postgres" {
+            return;
+        }
+        let mut listener = loop {
+            match NoticeListener::connect(url).await {
+                Ok(listener) => break listener,
+                Err(e) => {
+                    tracing::warn!(error = %e, "revocation notices: cannot listen yet; retrying");
+                    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                }
+            }
+        };
+        tracing::info!("revocation notices: listening");
+        loop {
+            match listener.next().await {
+                Notice::SessionDeleted(token) => self.validator.forget(&token).await,
+                Notice::UserChanged(user_id) => self.validator.forget_user(&user_id),
+                Notice::Reconnected => {
+                    tracing::warn!("revocation notices: reconnected; dropping cached sessions");
+                    self.validator.forget_all();
+                }
+            }
+        }
+    }
+
+    /// Deletes every session that has expired, one bounded batch at a time; how many.
+    pub async fn clean_expired(&self) -> Result<u64, crate::store::StoreError> {
+        let mut total = 0;
+        loop {
+            let deleted = self.store.delete_expired(self.clock.now()).await?;
+            total += deleted;
+            if deleted < u64::from(EXPIRED_BATCH) {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Runs [`App::clean_expired`] every `sessions.cleanup_interval` until dropped (never, when
+    /// cleanup is off).
+    pub async fn clean_expired_periodically(&self) {
+        let Some(interval) = self.config.sessions.cleanup_interval else {
+            return std::future::pending().await;
+        };
+        loop {
+            tokio::time::sleep(interval).await;
+            match self.clean_expired().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, "expired sessions deleted"),
+                Err(e) => tracing::warn!(error = %e, "expired session cleanup failed"),
+            }
+        }
+    }
+}
