@@ -105,16 +105,14 @@ impl NoticeListener {
     /// reports [`Notice::Reconnected`] once it is listening again, so that whatever was cached
     /// while notices could be missed can be dropped with nothing missed after that.
     pub async fn next(&mut self) -> Notice {
-        loop {
-            match self.listener.try_recv().await {
-                Ok(Some(n)) if n.channel() == SESSION_CHANNEL => {
-                    return Notice::SessionDeleted(n.payload().to_owned())
-                }
-                Ok(Some(n)) => return Notice::UserChanged(n.payload().to_owned()),
-                Ok(None) | Err(_) => {
-                    self.reconnect().await;
-                    return Notice::Reconnected;
-                }
+        match self.listener.try_recv().await {
+            Ok(Some(n)) if n.channel() == SESSION_CHANNEL => {
+                Notice::SessionDeleted(n.payload().to_owned())
+            }
+            Ok(Some(n)) => Notice::UserChanged(n.payload().to_owned()),
+            Ok(None) | Err(_) => {
+                self.reconnect().await;
+                Notice::Reconnected
             }
         }
     }
