@@ -201,7 +201,11 @@ impl SessionValidator {
             _ => LookupSource::Memory,
         };
         let Some(session) = cached.value else {
-            return Ok(AuthOutcome::anonymous(AnonReason::UnknownSession));
+            // A signed token with no session is a dead cookie: clear it, as Better Auth does.
+            return Ok(AuthOutcome::Anonymous {
+                reason: AnonReason::UnknownSession,
+                set_cookies: self.clear_cookies(),
+            });
         };
         if session.record.is_expired(now) {
             return Ok(self.expire(&token).await);
