@@ -164,6 +164,55 @@ async fn better_auth_sessions_work_through_the_gateway() {
     );
     assert_eq!(get(&second).await.unwrap().status(), 200);
 
+    // A refresh written by Gatehouse is what Better Auth then reads: move the second session
+    // into the refresh window, let the gateway refresh it, and ask Better Auth directly.
+    let in_five_days = "NOW() + INTERVAL '5 days'";
+    let second_token = percent_encoding::percent_decode_str(second.split_once('=').unwrap().1)
+        .decode_utf8()
+        .unwrap()
+        .rsplit_once('.')
+        .unwrap()
+        .0
+        .to_string();
+    db.exec(&format!(
+        "UPDATE \"session\" SET \"expiresAt\" = {in_five_days} WHERE \"token\" = '{second_token}'"
+    ))
+    .await;
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let refreshed = get(&second).await.unwrap();
+    assert_eq!(refreshed.status(), 200);
+    assert!(
+        refreshed
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .any(|c| c.to_str().unwrap().contains("Max-Age=604800")),
+        "the gateway refreshed the session"
+    );
+    let seen_by_better_auth: Value = http
+        .get(format!(
+            "{}/api/auth/get-session?disableCookieCache=true&disableRefresh=true",
+            auth.url()
+        ))
+        .header("cookie", &second)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let expires = seen_by_better_auth["session"]["expiresAt"]
+        .as_str()
+        .unwrap();
+    let expires = chrono::DateTime::parse_from_rfc3339(expires)
+        .unwrap()
+        .timestamp_millis();
+    let week_from_now = gatehouse::time::Timestamp::now().millis() + 604_800_000;
+    assert!(
+        (week_from_now - expires).abs() < 60_000,
+        "Better Auth reads the new expiry: {seen_by_better_auth}"
+    );
+
     // A ban written by the app (Better Auth itself would keep serving this session).
     db.exec(&format!(
         "UPDATE \"user\" SET \"banned\" = true WHERE \"id\" = '{user_id}'"
