@@ -182,7 +182,11 @@ async fn missing_or_forged_cookies_never_query_the_store() {
 async fn unknown_tokens_are_cached_negatively() {
     let f = fixture().await;
     let first = f.check(&f.cookie("nope")).await;
-    assert_eq!(set_cookies(&first).len(), 3, "a dead cookie is cleared, as Better Auth does");
+    assert_eq!(
+        set_cookies(&first).len(),
+        3,
+        "a dead cookie is cleared, as Better Auth does"
+    );
     assert_eq!(
         reason(f.check(&f.cookie("nope")).await),
         Some(AnonReason::UnknownSession)
