@@ -1,24 +1,78 @@
 //! Everything a request needs, independent of Pingora: [`App::decide`] turns a request head into
-//! a [`Decision`] (forward, with or without an identity, or answer here).
+//! a [`Decision`] (forward, with or without an identity, or answer here), labelled with its route
+//! and outcome for metrics and the access log.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::request::Parts;
 use http::{header, HeaderValue, Response, StatusCode};
 
-use crate::auth::validator::ValidateOptions;
+use crate::auth::validator::{LookupSource, ValidateOptions};
 use crate::auth::{AuthOutcome, AuthenticatedSession, SessionValidator};
 use crate::config::{Config, Policy};
 use crate::endpoints::{Endpoint, RateLimiter};
+use crate::metrics::Metrics;
 use crate::routing::{self, json_response, RouteTable};
-use crate::store::SessionStore;
+use crate::store::{InstrumentedStore, SessionStore};
 use crate::time::Clock;
 
-/// What to do with a request.
+/// What happened to a request, as a bounded label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Forwarded on a public route (or under the Better Auth base path).
+    Public,
+    /// Forwarded with an identity.
+    Authenticated,
+    /// Forwarded without one, on an optional route.
+    Anonymous,
+    /// 401 or redirect to sign in.
+    Unauthenticated,
+    /// 403 from a route rule or an Origin check.
+    Forbidden,
+    /// 503: the session store did not answer.
+    StoreUnavailable,
+    /// 400 or 413.
+    BadRequest,
+    /// 429.
+    RateLimited,
+    /// Answered by one of Gatehouse's own endpoints.
+    Served,
+}
+
+impl Outcome {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Public => "public",
+            Outcome::Authenticated => "authenticated",
+            Outcome::Anonymous => "anonymous",
+            Outcome::Unauthenticated => "unauthenticated",
+            Outcome::Forbidden => "forbidden",
+            Outcome::StoreUnavailable => "store_unavailable",
+            Outcome::BadRequest => "bad_request",
+            Outcome::RateLimited => "rate_limited",
+            Outcome::Served => "served",
+        }
+    }
+}
+
+/// What to do with a request, and how to label it.
 #[derive(Debug)]
-pub enum Decision {
+pub struct Decision {
+    /// The route's name (config prefix, `better_auth`, `default`, or an endpoint's name).
+    pub route: Arc<str>,
+    pub outcome: Outcome,
+    /// What answered the session lookup, if there was one.
+    pub source: Option<LookupSource>,
+    pub action: Action,
+}
+
+/// Forward or answer.
+#[derive(Debug)]
+pub enum Action {
     /// Proxy it.
     Forward(ForwardPlan),
     /// Answer the client directly; the upstream never sees the request.
@@ -42,22 +96,32 @@ pub struct App {
     pub config: Arc<Config>,
     pub routes: RouteTable,
     pub validator: SessionValidator,
+    /// The store, timed into `metrics`.
     pub store: Arc<dyn SessionStore>,
     pub clock: Arc<dyn Clock>,
     pub rate_limiter: RateLimiter,
+    pub metrics: Arc<Metrics>,
 }
 
 impl App {
     /// An app for `config` reading sessions from `store`.
     pub fn new(config: Config, store: Arc<dyn SessionStore>, clock: Arc<dyn Clock>) -> Self {
         let config = Arc::new(config);
+        let metrics = Arc::new(Metrics::new());
+        let store: Arc<dyn SessionStore> = Arc::new(InstrumentedStore::new(store, metrics.clone()));
         Self {
             routes: RouteTable::new(&config),
-            validator: SessionValidator::new(config.clone(), store.clone(), clock.clone()),
+            validator: SessionValidator::new(
+                config.clone(),
+                store.clone(),
+                clock.clone(),
+                metrics.clone(),
+            ),
             rate_limiter: RateLimiter::new(&config.rate_limit),
             store,
             clock,
             config,
+            metrics,
         }
     }
 
@@ -65,10 +129,13 @@ impl App {
     pub async fn decide(&self, req: &Parts, peer: Option<IpAddr>) -> Decision {
         let path = req.uri.path();
         if !routing::path_is_canonical(path) {
-            return Decision::Respond(json_response(
-                StatusCode::BAD_REQUEST,
-                r#"{"error":"bad_path"}"#,
-            ));
+            let response = json_response(StatusCode::BAD_REQUEST, r#"{"error":"bad_path"}"#);
+            return Decision {
+                route: self.routes.default_name(),
+                outcome: Outcome::BadRequest,
+                source: None,
+                action: Action::Respond(response),
+            };
         }
         let host = req
             .headers
@@ -76,8 +143,14 @@ impl App {
             .and_then(|h| h.to_str().ok())
             .or_else(|| req.uri.host());
         let route = self.routes.classify(host, path);
+        let decision = |outcome, source, action| Decision {
+            route: route.name.clone(),
+            outcome,
+            source,
+            action,
+        };
         let forward = |session, set_cookies| {
-            Decision::Forward(ForwardPlan {
+            Action::Forward(ForwardPlan {
                 upstream: route.upstream.addr,
                 session,
                 strip_auth_cookies: self.config.proxy.strip_auth_cookies && !route.is_better_auth(),
@@ -85,34 +158,45 @@ impl App {
             })
         };
         if route.policy == Policy::Public {
-            return forward(None, Vec::new());
+            return decision(Outcome::Public, None, forward(None, Vec::new()));
         }
         let cookies = cookie_headers(req);
-        match self
+        let started = Instant::now();
+        let outcome = self
             .validator
             .validate(&cookies, ValidateOptions::default())
-            .await
-        {
+            .await;
+        self.metrics
+            .auth_duration
+            .observe(started.elapsed().as_secs_f64());
+        match outcome {
             Ok(AuthOutcome::Authenticated(auth)) => {
                 let client_ip = peer.map(|p| self.client_ip(req, p));
                 let now = self.clock.now();
+                let source = Some(auth.source);
                 match routing::session_rules_violation(&route, &auth.session.record, client_ip, now)
                 {
-                    None => forward(Some(auth.session), auth.set_cookies),
-                    Some(forbidden) => {
-                        Decision::Respond(with_cookies(forbidden, &auth.set_cookies))
-                    }
+                    None => decision(
+                        Outcome::Authenticated,
+                        source,
+                        forward(Some(auth.session), auth.set_cookies),
+                    ),
+                    Some(forbidden) => decision(
+                        Outcome::Forbidden,
+                        source,
+                        Action::Respond(with_cookies(forbidden, &auth.set_cookies)),
+                    ),
                 }
             }
             Ok(AuthOutcome::Anonymous { set_cookies, .. }) if route.policy == Policy::Optional => {
-                forward(None, set_cookies)
+                decision(Outcome::Anonymous, None, forward(None, set_cookies))
             }
             Ok(AuthOutcome::Anonymous {
                 reason,
                 set_cookies,
             }) => {
                 tracing::debug!(
-                    route = route.name,
+                    route = &*route.name,
                     reason = reason.as_str(),
                     "unauthenticated"
                 );
@@ -124,9 +208,17 @@ impl App {
                     target,
                     &self.config,
                 );
-                Decision::Respond(with_cookies(response, &set_cookies))
+                decision(
+                    Outcome::Unauthenticated,
+                    None,
+                    Action::Respond(with_cookies(response, &set_cookies)),
+                )
             }
-            Err(e) => Decision::Respond(store_unavailable(route.name, &e)),
+            Err(e) => decision(
+                Outcome::StoreUnavailable,
+                None,
+                Action::Respond(store_unavailable(&route.name, &e)),
+            ),
         }
     }
 

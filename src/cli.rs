@@ -163,7 +163,7 @@ pub(crate) fn check_schema(config: &Config) -> Result<(), String> {
 }
 
 fn serve(config: Config) -> ExitCode {
-    crate::init_logging();
+    crate::init_logging(&config.log);
     if let Err(message) = check_schema(&config) {
         return fail(&message);
     }

@@ -25,11 +25,19 @@ const DEMO_USER_ID: &str = "demoUser000000000000000000000001";
 
 /// Runs the demo until interrupted.
 pub fn run(data_dir: &Path, listen: &str) -> ExitCode {
-    crate::init_logging();
+    crate::init_logging(&crate::config::LogConfig {
+        json: false,
+        level: "info".into(),
+    });
     match prepare(data_dir, listen) {
         Ok((config, session_cookie)) => {
             let gateway = format!("http://{}", config.server.listen);
             let echo = config.proxy.upstream.url.clone();
+            let metrics = config
+                .metrics
+                .listen
+                .map(|a| format!("http://{a}/metrics"))
+                .unwrap_or_default();
             let cookie_name = config.better_auth.cookies.session_token.clone();
             let store = match store::open(&config.database) {
                 Ok(s) => s,
@@ -44,6 +52,7 @@ pub fn run(data_dir: &Path, listen: &str) -> ExitCode {
                  curl -i {gateway}/hello -H 'Cookie: {cookie_name}={session_cookie}'\n\n\
                  Without a session (401; the upstream never sees it):\n  curl -i {gateway}/hello\n\n\
                  A public route (200 without a session):\n  curl -i {gateway}/public/hello\n\n\
+                 Prometheus metrics:\n  curl {metrics}\n\n\
                  Stop with Ctrl-C.\n",
                 data_dir.display()
             );
@@ -83,6 +92,7 @@ fn prepare(data_dir: &Path, listen: &str) -> Result<(Config, String), String> {
     file.better_auth.secret = Some(secret.clone());
     file.database.url = Some(url.clone());
     file.proxy.upstream = format!("http://127.0.0.1:{echo_port}");
+    file.metrics.listen = format!("127.0.0.1:{}", free_port()?);
     file.routes.push(file::RouteSection {
         prefix: "/public".into(),
         policy: Some("public".into()),

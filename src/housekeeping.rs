@@ -28,13 +28,36 @@ impl App {
         tracing::info!("revocation notices: listening");
         loop {
             match listener.next().await {
-                Notice::SessionDeleted(token) => self.validator.forget(&token).await,
+                Notice::SessionDeleted(token) => {
+                    self.metrics
+                        .revocations
+                        .with_label_values(&["notify"])
+                        .inc();
+                    self.validator.forget(&token).await;
+                }
                 Notice::UserChanged(user_id) => self.validator.forget_user(&user_id),
                 Notice::Reconnected => {
                     tracing::warn!("revocation notices: reconnected; dropping cached sessions");
                     self.validator.forget_all();
                 }
             }
+        }
+    }
+
+    /// Updates the gauges that are counted rather than tracked: sessions in memory, and
+    /// unexpired sessions in the database (one `COUNT` query per interval, never per scrape).
+    pub async fn update_gauges_periodically(&self) {
+        loop {
+            let cached = i64::try_from(self.validator.cached_sessions()).unwrap_or(i64::MAX);
+            self.metrics.cache_entries.set(cached);
+            match self.store.count_active(self.clock.now()).await {
+                Ok(n) => self
+                    .metrics
+                    .active_sessions
+                    .set(i64::try_from(n).unwrap_or(i64::MAX)),
+                Err(e) => tracing::debug!(error = %e, "cannot count active sessions"),
+            }
+            tokio::time::sleep(self.config.metrics.gauge_interval).await;
         }
     }
 

@@ -13,6 +13,7 @@
 //! config/, time         used by all of the above
 //! ```
 
+pub mod access;
 pub mod app;
 pub mod auth;
 pub mod cli;
@@ -20,20 +21,27 @@ pub mod config;
 mod demo;
 pub mod endpoints;
 pub mod forwarding;
+mod health;
 mod housekeeping;
+pub mod metrics;
 pub mod proxy;
 pub mod routing;
 pub mod server;
 pub mod store;
 pub mod time;
 
-/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
-pub fn init_logging() {
+/// Logs to stderr as `config` says (human or JSON lines); `RUST_LOG` overrides the level.
+pub fn init_logging(config: &config::LogConfig) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Ignore the error: a second call in the same process keeps the first subscriber.
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    // Ignore the error: a second call in the same process keeps the first subscriber.
+    let _ = if config.json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }

@@ -7,16 +7,17 @@ use http::{header, HeaderMap, Method, Response, StatusCode};
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use crate::auth::session::SessionRecord;
 use crate::config::{Config, Policy, RouteConfig, Unauthenticated, Upstream};
 use crate::time::Timestamp;
 
 /// A route as the request path resolved it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RouteMatch<'a> {
-    /// A stable name for logs: the route's prefix, or `better_auth` / `default`.
-    pub name: &'a str,
+    /// A stable name for logs and metrics: the route's prefix, or `better_auth` / `default`.
+    pub name: Arc<str>,
     pub upstream: &'a Upstream,
     pub policy: Policy,
     pub unauthenticated: Unauthenticated,
@@ -27,7 +28,7 @@ pub struct RouteMatch<'a> {
 impl RouteMatch<'_> {
     /// Whether this is the pass-through to Better Auth under its base path.
     pub fn is_better_auth(&self) -> bool {
-        self.name == BETTER_AUTH_ROUTE
+        &*self.name == BETTER_AUTH_ROUTE
     }
 }
 
@@ -37,6 +38,10 @@ const BETTER_AUTH_ROUTE: &str = "better_auth";
 #[derive(Debug, Clone)]
 pub struct RouteTable {
     routes: Vec<RouteConfig>,
+    /// Each route's name, shared with every request that matches it.
+    names: Vec<Arc<str>>,
+    better_auth_name: Arc<str>,
+    default_name: Arc<str>,
     base_path: String,
     better_auth_upstream: Upstream,
     default_upstream: Upstream,
@@ -47,10 +52,22 @@ impl RouteTable {
     pub fn new(config: &Config) -> Self {
         Self {
             routes: config.routes.clone(),
+            names: config
+                .routes
+                .iter()
+                .map(|r| Arc::from(r.prefix.as_str()))
+                .collect(),
+            better_auth_name: Arc::from(BETTER_AUTH_ROUTE),
+            default_name: Arc::from("default"),
             base_path: config.better_auth.base_path.clone(),
             better_auth_upstream: config.better_auth.upstream.clone(),
             default_upstream: config.proxy.upstream.clone(),
         }
+    }
+
+    /// The name of the route unmatched requests take.
+    pub fn default_name(&self) -> Arc<str> {
+        self.default_name.clone()
     }
 
     /// The route for a request to `host` (the `Host` header, any port ignored) and `path`.
@@ -61,7 +78,7 @@ impl RouteTable {
     pub fn classify(&self, host: Option<&str>, path: &str) -> RouteMatch<'_> {
         if prefix_matches(&self.base_path, path) {
             return RouteMatch {
-                name: BETTER_AUTH_ROUTE,
+                name: self.better_auth_name.clone(),
                 upstream: &self.better_auth_upstream,
                 policy: Policy::Public,
                 unauthenticated: Unauthenticated::Status,
@@ -73,24 +90,25 @@ impl RouteTable {
         let best = self
             .routes
             .iter()
+            .zip(&self.names)
             .rev()
-            .filter(|r| prefix_matches(&r.prefix, path))
-            .filter(|r| {
+            .filter(|(r, _)| prefix_matches(&r.prefix, path))
+            .filter(|(r, _)| {
                 r.host
                     .as_deref()
                     .is_none_or(|want| host.is_some_and(|h| h.eq_ignore_ascii_case(want)))
             })
-            .max_by_key(|r| (r.prefix.len(), r.host.is_some()));
+            .max_by_key(|(r, _)| (r.prefix.len(), r.host.is_some()));
         match best {
-            Some(r) => RouteMatch {
-                name: &r.prefix,
+            Some((r, name)) => RouteMatch {
+                name: name.clone(),
                 upstream: &r.upstream,
                 policy: r.policy,
                 unauthenticated: r.unauthenticated,
                 rules: Some(r),
             },
             None => RouteMatch {
-                name: "default",
+                name: self.default_name.clone(),
                 upstream: &self.default_upstream,
                 policy: Policy::Required,
                 unauthenticated: Unauthenticated::Auto,

@@ -1,5 +1,5 @@
 //! Turning a [`Config`] into a running Pingora server: the proxy service on the configured
-//! listener and the housekeeping background service, with Pingora's process settings taken
+//! listener, the operations listener (metrics, health) and the housekeeping background service, with Pingora's process settings taken
 //! from `[server]`.
 
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use pingora::services::listening::Service;
 
 use crate::app::App;
 use crate::config::Config;
-use crate::proxy::{EchoApp, Gateway, Housekeeping};
+use crate::proxy::{EchoApp, Gateway, Housekeeping, OpsApp};
 
 /// Pingora's process settings from ours.
 fn server_conf(config: &Config) -> ServerConf {
@@ -48,6 +48,11 @@ pub fn build(app: Arc<App>) -> Server {
     );
     proxy.add_tcp(&config.server.listen.to_string());
     server.add_service(proxy);
+    if let Some(listen) = config.metrics.listen {
+        let mut ops = Service::new("operations".to_string(), OpsApp::new(app.clone()));
+        ops.add_tcp(&listen.to_string());
+        server.add_service(ops);
+    }
     server.add_service(background_service("housekeeping", Housekeeping::new(app)));
     server
 }

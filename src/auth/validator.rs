@@ -19,6 +19,7 @@ use super::cookie_cache::{chunk_names, read_chunked, set_cookie_headers, CookieC
 use super::identity::AuthenticatedSession;
 use super::session::SessionRecord;
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::store::{SessionStore, StoreError};
 use crate::time::{Clock, Timestamp};
 
@@ -125,11 +126,17 @@ pub struct SessionValidator {
     store: Arc<dyn SessionStore>,
     clock: Arc<dyn Clock>,
     config: Arc<Config>,
+    metrics: Arc<Metrics>,
 }
 
 impl SessionValidator {
     /// A validator for `config`, reading sessions from `store`.
-    pub fn new(config: Arc<Config>, store: Arc<dyn SessionStore>, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        config: Arc<Config>,
+        store: Arc<dyn SessionStore>,
+        clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
             key: SigningKey::new(config.better_auth.secret.expose()),
             cache: SessionCache::new(&config.cache),
@@ -155,6 +162,7 @@ impl SessionValidator {
             store,
             clock,
             config,
+            metrics,
         }
     }
 
@@ -201,6 +209,7 @@ impl SessionValidator {
             _ => LookupSource::Memory,
         };
         let Some(session) = cached.value else {
+            self.metrics.lookup(source.as_str(), "miss");
             // A signed token with no session is a dead cookie: clear it, as Better Auth does.
             return Ok(AuthOutcome::Anonymous {
                 reason: AnonReason::UnknownSession,
@@ -208,11 +217,14 @@ impl SessionValidator {
             });
         };
         if session.record.is_expired(now) {
+            self.metrics.lookup(source.as_str(), "expired");
             return Ok(self.expire(&token).await);
         }
         if self.config.sessions.reject_banned && session.record.is_banned(now) {
+            self.metrics.lookup(source.as_str(), "banned");
             return Ok(AuthOutcome::anonymous(AnonReason::Banned));
         }
+        self.metrics.lookup(source.as_str(), "hit");
         let dont_remember = self.dont_remember(cookie_headers);
         if options.disable_refresh || dont_remember || !self.refresh_due(&session.record, now) {
             // Better Auth re-mints the cookie cache on every database read.
@@ -274,22 +286,31 @@ impl SessionValidator {
     ) -> Option<(SessionRecord, Timestamp)> {
         let codec = self.cookie_cache.as_ref()?;
         let settings = self.config.better_auth.cookie_cache.as_ref()?;
-        if !self.config.headers.user_columns.is_empty() || self.revoked.contains_key(token) {
+        if !self.config.headers.user_columns.is_empty() {
             return None;
         }
         let value = read_chunked(
             cookie_headers,
             &self.config.better_auth.cookies.session_data,
         )?;
-        let decoded = codec
-            .decode(&value, now)
-            .inspect_err(|reason| {
-                tracing::debug!(reason = reason.as_str(), "cookie cache rejected")
-            })
-            .ok()?;
+        let rejected = |result: &str| {
+            self.metrics
+                .lookup(LookupSource::CookieCache.as_str(), result);
+            None
+        };
+        if self.revoked.contains_key(token) {
+            return rejected("revoked");
+        }
+        let decoded = match codec.decode(&value, now) {
+            Ok(decoded) => decoded,
+            Err(reason) => {
+                tracing::debug!(reason = reason.as_str(), "cookie cache rejected");
+                return rejected("invalid");
+            }
+        };
         let trusted_until = decoded.minted_at.plus(settings.max_trust);
         if decoded.record.session.token != token || trusted_until < now {
-            return None;
+            return rejected("invalid");
         }
         let until = decoded
             .expires_at
@@ -346,11 +367,20 @@ impl SessionValidator {
             .try_get_with_by_ref(token.as_str(), async {
                 let old = session.record.session.expires_at;
                 let expires_at = now.plus(self.config.better_auth.expires_in);
-                let record = if self
+                let written = self
                     .store
                     .refresh_session(&token, old, expires_at, now)
-                    .await?
-                {
+                    .await?;
+                let result = if written {
+                    "written"
+                } else {
+                    "already_refreshed"
+                };
+                self.metrics
+                    .session_refreshes
+                    .with_label_values(&[result])
+                    .inc();
+                let record = if written {
                     let mut record = session.record.clone();
                     record.session.expires_at = expires_at;
                     record.session.updated_at = now;
@@ -359,9 +389,7 @@ impl SessionValidator {
                     // Another request or instance wrote it first: take what it wrote.
                     match self.store.find_session(&token).await? {
                         Some(record) => record,
-                        None => {
-                            return Err(StoreError::Url("session deleted during refresh".into()))
-                        }
+                        None => return Err(StoreError::SessionGone),
                     }
                 };
                 let until = record.session.expires_at;
@@ -379,6 +407,10 @@ impl SessionValidator {
                 token,
             },
             Err(e) => {
+                self.metrics
+                    .session_refreshes
+                    .with_label_values(&["failed"])
+                    .inc();
                 tracing::warn!(error = %e, "session refresh failed; will retry on the next request");
                 Authenticated {
                     session,
@@ -412,6 +444,10 @@ impl SessionValidator {
 
     /// An expired session: forgotten, its row deleted, its cookies cleared.
     async fn expire(&self, token: &str) -> AuthOutcome {
+        self.metrics
+            .revocations
+            .with_label_values(&["expired"])
+            .inc();
         self.forget(token).await;
         if let Err(e) = self.store.delete_session(token).await {
             tracing::warn!(error = %e, "could not delete an expired session");

@@ -19,6 +19,8 @@ pub struct ConfigFile {
     pub proxy: ProxySection,
     pub sessions: SessionsSection,
     pub rate_limit: RateLimitSection,
+    pub metrics: MetricsSection,
+    pub log: LogSection,
     pub routes: Vec<RouteSection>,
 }
 
@@ -273,6 +275,42 @@ impl Default for SessionsSection {
             disable_refresh: false,
             cleanup_interval: DurationValue::Text("1h".into()),
             fresh_age: DurationValue::Seconds(86_400),
+        }
+    }
+}
+
+/// The operations listener: Prometheus metrics and health checks.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSection {
+    pub enabled: bool,
+    pub listen: String,
+    pub gauge_interval: DurationValue,
+}
+
+impl Default for MetricsSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: "127.0.0.1:9090".into(),
+            gauge_interval: DurationValue::Seconds(30),
+        }
+    }
+}
+
+/// Logging.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSection {
+    pub format: String,
+    pub level: String,
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        Self {
+            format: "human".into(),
+            level: "info".into(),
         }
     }
 }

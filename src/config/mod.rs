@@ -69,6 +69,8 @@ pub struct Config {
     pub proxy: ProxyConfig,
     pub sessions: SessionsConfig,
     pub rate_limit: RateLimitConfig,
+    pub metrics: MetricsConfig,
+    pub log: LogConfig,
     /// Routes in file order; the first matching route with the longest prefix wins.
     pub routes: Vec<RouteConfig>,
 }
@@ -112,6 +114,22 @@ pub struct SessionsConfig {
     pub cleanup_interval: Option<Duration>,
     /// Better Auth's `freshAge`, for `list-sessions`.
     pub fresh_age: Duration,
+}
+
+/// The operations listener (`/metrics`, `/healthz`, `/readyz`); `None` turns it off.
+#[derive(Debug, Clone)]
+pub struct MetricsConfig {
+    pub listen: Option<SocketAddr>,
+    /// How often `gatehouse_cache_entries` and `gatehouse_active_sessions` are updated.
+    pub gauge_interval: Duration,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    pub json: bool,
+    /// A `tracing` filter (`info`, `gatehouse=debug,warn`); `RUST_LOG` wins when set.
+    pub level: String,
 }
 
 /// Limits on the endpoints Gatehouse serves itself.
@@ -335,6 +353,8 @@ impl Config {
         }
         let sessions = sessions(&file.sessions)?;
         let rate_limit = rate_limit(&file.rate_limit)?;
+        let metrics = metrics(&file.metrics)?;
+        let log = log(&file.log)?;
         Ok(Config {
             server,
             better_auth,
@@ -344,6 +364,8 @@ impl Config {
             proxy,
             sessions,
             rate_limit,
+            metrics,
+            log,
             routes,
         })
     }
@@ -397,6 +419,9 @@ fn apply_env(file: &mut ConfigFile, env: &dyn EnvSource) {
     }
     if let Some(v) = env.var("GATEHOUSE_UPSTREAM") {
         file.proxy.upstream = v;
+    }
+    if let Some(v) = env.var("GATEHOUSE_METRICS_LISTEN") {
+        file.metrics.listen = v;
     }
 }
 
@@ -558,6 +583,45 @@ fn trusted_origins(b: &file::BetterAuthSection) -> Result<Vec<String>, ConfigErr
         origins.push(origin);
     }
     Ok(origins)
+}
+
+fn metrics(m: &file::MetricsSection) -> Result<MetricsConfig, ConfigError> {
+    let listen = m.listen.parse().map_err(|_| {
+        ConfigError::new(
+            "metrics.listen",
+            format!("`{}` is not an address; write ip:port, e.g. 127.0.0.1:9090 (or set GATEHOUSE_METRICS_LISTEN)", m.listen),
+        )
+    })?;
+    Ok(MetricsConfig {
+        listen: m.enabled.then_some(listen),
+        gauge_interval: nonzero(
+            "metrics.gauge_interval",
+            duration("metrics.gauge_interval", &m.gauge_interval)?,
+        )?,
+    })
+}
+
+fn log(l: &file::LogSection) -> Result<LogConfig, ConfigError> {
+    let json = match l.format.as_str() {
+        "human" => false,
+        "json" => true,
+        other => {
+            return Err(ConfigError::new(
+                "log.format",
+                format!("`{other}` is not one of human, json"),
+            ))
+        }
+    };
+    if tracing_subscriber::EnvFilter::try_new(&l.level).is_err() {
+        return Err(ConfigError::new(
+            "log.level",
+            format!("`{}` is not a log filter; write a level (info, debug) or targets (gatehouse=debug,warn)", l.level),
+        ));
+    }
+    Ok(LogConfig {
+        json,
+        level: l.level.clone(),
+    })
 }
 
 fn sessions(s: &file::SessionsSection) -> Result<SessionsConfig, ConfigError> {

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 pub use rate_limit::RateLimiter;
 
-use crate::app::{cookie_headers, store_unavailable, with_cookies, App};
+use crate::app::{cookie_headers, store_unavailable, with_cookies, App, Outcome};
 use crate::auth::validator::{Authenticated, ValidateOptions};
 use crate::auth::AuthOutcome;
 use crate::routing::{json_response, session_not_fresh};
@@ -123,27 +123,38 @@ impl App {
         req: &Parts,
         body: &[u8],
         peer: Option<IpAddr>,
-    ) -> Response<Bytes> {
+    ) -> (Outcome, Response<Bytes>) {
         if let Some(ip) = peer.map(|p| self.client_ip(req, p)) {
             if let Some(retry_after) = self.rate_limiter.check(ip, endpoint.name()) {
+                self.metrics.rate_limited.inc();
                 let mut response =
                     json_response(StatusCode::TOO_MANY_REQUESTS, r#"{"error":"rate_limited"}"#);
                 let secs = retry_after.as_secs().max(1).to_string();
                 if let Ok(value) = HeaderValue::from_str(&secs) {
                     response.headers_mut().insert(header::RETRY_AFTER, value);
                 }
-                return response;
+                return (Outcome::RateLimited, response);
             }
         }
         if endpoint.changes_state() {
-            if let Err(refused) = origin::check(
-                &req.method,
-                &req.headers,
-                &self.config.better_auth.trusted_origins,
-            ) {
-                return json_response(StatusCode::FORBIDDEN, refused.body());
+            let trusted = &self.config.better_auth.trusted_origins;
+            if let Err(refused) = origin::check(&req.method, &req.headers, trusted) {
+                return (
+                    Outcome::Forbidden,
+                    json_response(StatusCode::FORBIDDEN, refused.body()),
+                );
             }
         }
+        let response = self.answer(endpoint, req, body).await;
+        let outcome = if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+            Outcome::StoreUnavailable
+        } else {
+            Outcome::Served
+        };
+        (outcome, response)
+    }
+
+    async fn answer(&self, endpoint: Endpoint, req: &Parts, body: &[u8]) -> Response<Bytes> {
         let cookies = cookie_headers(req);
         let options = ValidateOptions {
             disable_refresh: query_flag(req, "disableRefresh"),
@@ -192,7 +203,7 @@ impl App {
     /// Deletes the caller's session (if any) and expires every session cookie.
     async fn sign_out(&self, outcome: AuthOutcome) -> Response<Bytes> {
         if let AuthOutcome::Authenticated(a) = outcome {
-            if let Err(e) = self.revoke(&[a.token]).await {
+            if let Err(e) = self.revoke(&[a.token], "sign_out").await {
                 return store_unavailable("sign-out", &e);
             }
         }
@@ -254,7 +265,7 @@ impl App {
             );
         };
         let revoked_own = target.token == caller.token;
-        if let Err(e) = self.revoke(&[target.token]).await {
+        if let Err(e) = self.revoke(&[target.token], "revoke_endpoint").await {
             return store_unavailable("revoke-session", &e);
         }
         let cookies = if revoked_own {
@@ -279,6 +290,11 @@ impl App {
         for token in &tokens {
             self.validator.forget(token).await;
         }
+        let revoked = u64::try_from(tokens.len()).unwrap_or(u64::MAX);
+        self.metrics
+            .revocations
+            .with_label_values(&["revoke_endpoint"])
+            .inc_by(revoked);
         let body = format!(r#"{{"status":true,"revoked":{}}}"#, tokens.len());
         let mut response = json_response(StatusCode::OK, "");
         *response.body_mut() = Bytes::from(body);
@@ -292,13 +308,21 @@ impl App {
     }
 
     /// Deletes sessions by token and forgets them here at once; other instances learn of it
-    /// through the database (and its notifications, where installed).
-    pub async fn revoke(&self, tokens: &[String]) -> Result<u64, crate::store::StoreError> {
+    /// through the database (and its notifications, where installed). `via` labels the metric.
+    pub async fn revoke(
+        &self,
+        tokens: &[String],
+        via: &str,
+    ) -> Result<u64, crate::store::StoreError> {
         let mut deleted = 0;
         for token in tokens {
             self.validator.forget(token).await;
             deleted += u64::from(self.store.delete_session(token).await?);
         }
+        self.metrics
+            .revocations
+            .with_label_values(&[via])
+            .inc_by(deleted);
         Ok(deleted)
     }
 }

@@ -27,7 +27,8 @@ impl BackgroundService for Housekeeping {
         let work = async {
             tokio::join!(
                 self.app.follow_revocations(),
-                self.app.clean_expired_periodically()
+                self.app.clean_expired_periodically(),
+                self.app.update_gauges_periodically(),
             )
         };
         tokio::select! {

@@ -3,31 +3,38 @@
 //!
 //! ```text
 //! request_filter ──> App::serve (an endpoint Gatehouse answers: get-session, sign-out, ...)
-//!                └─> App::decide ──> Respond(response)   write it, stop
-//!                                └─> Forward{upstream, session}
-//! upstream_peer            the route's upstream address
+//!                └─> App::decide ──> Action::Respond(response)   write it, stop
+//!                                └─> Action::Forward(plan)
+//! upstream_peer            the plan's upstream address
 //! upstream_request_filter  forwarding::upstream_edits (strip client identity headers, add ours)
-//! response_filter          Set-Cookie from the plan (refreshed session)
+//!                          and the request ID
+//! response_filter          Set-Cookie from the plan (refreshed session), request ID
 //! fail_to_proxy            502/504 as JSON
+//! logging                  App::record_access (access line, gatehouse_requests_total)
 //! ```
 
 mod background;
 mod echo;
+mod ops;
 mod respond;
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use async_trait::async_trait;
-use http::StatusCode;
+use http::{HeaderValue, StatusCode};
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::proxy::FailToProxy;
 
 pub use background::Housekeeping;
 pub use echo::EchoApp;
+pub use ops::OpsApp;
 
-use crate::app::{App, Decision, ForwardPlan};
+use crate::access::{self, AccessRecord, REQUEST_ID};
+use crate::app::{Action, App, ForwardPlan, Outcome};
+use crate::auth::validator::LookupSource;
 use crate::routing::json_response;
 use crate::{endpoints, forwarding};
 
@@ -44,10 +51,14 @@ impl Gateway {
 }
 
 /// Per-request state carried between phases.
-#[derive(Default)]
 pub struct RequestCtx {
-    plan: Option<ForwardPlan>,
+    started: Instant,
+    request_id: HeaderValue,
     peer: Option<IpAddr>,
+    route: Option<Arc<str>>,
+    outcome: Outcome,
+    source: Option<LookupSource>,
+    plan: Option<ForwardPlan>,
 }
 
 #[async_trait]
@@ -55,7 +66,15 @@ impl ProxyHttp for Gateway {
     type CTX = RequestCtx;
 
     fn new_ctx(&self) -> RequestCtx {
-        RequestCtx::default()
+        RequestCtx {
+            started: Instant::now(),
+            request_id: HeaderValue::from_static("unknown"),
+            peer: None,
+            route: None,
+            outcome: Outcome::BadRequest,
+            source: None,
+            plan: None,
+        }
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
@@ -63,36 +82,43 @@ impl ProxyHttp for Gateway {
             .client_addr()
             .and_then(|a| a.as_inet())
             .map(|a| a.ip());
+        ctx.request_id = access::request_id(&session.req_header().headers);
         if let Some(endpoint) = self.app.endpoint(session.req_header()) {
+            ctx.route = Some(Arc::from(endpoint.name()));
             let body = if endpoint.changes_state() {
-                match respond::read_body(session, endpoints::MAX_BODY).await? {
-                    Some(body) => body,
-                    None => {
-                        let too_large = json_response(
-                            StatusCode::PAYLOAD_TOO_LARGE,
-                            r#"{"error":"body_too_large"}"#,
-                        );
-                        respond::write(session, too_large).await?;
-                        return Ok(true);
-                    }
-                }
+                respond::read_body(session, endpoints::MAX_BODY).await?
             } else {
-                Vec::new()
+                Some(Vec::new())
             };
-            let response = self
-                .app
-                .serve(endpoint, session.req_header(), &body, ctx.peer)
-                .await;
-            respond::write(session, response).await?;
+            let (outcome, response) = match body {
+                Some(body) => {
+                    self.app
+                        .serve(endpoint, session.req_header(), &body, ctx.peer)
+                        .await
+                }
+                None => (
+                    Outcome::BadRequest,
+                    json_response(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        r#"{"error":"body_too_large"}"#,
+                    ),
+                ),
+            };
+            ctx.outcome = outcome;
+            respond::write(session, response, &ctx.request_id).await?;
             return Ok(true);
         }
-        match self.app.decide(session.req_header(), ctx.peer).await {
-            Decision::Forward(plan) => {
+        let decision = self.app.decide(session.req_header(), ctx.peer).await;
+        ctx.route = Some(decision.route);
+        ctx.outcome = decision.outcome;
+        ctx.source = decision.source;
+        match decision.action {
+            Action::Forward(plan) => {
                 ctx.plan = Some(plan);
                 Ok(false)
             }
-            Decision::Respond(response) => {
-                respond::write(session, response).await?;
+            Action::Respond(response) => {
+                respond::write(session, response, &ctx.request_id).await?;
                 Ok(true)
             }
         }
@@ -131,6 +157,7 @@ impl ProxyHttp for Gateway {
         for (name, value) in edits.insert {
             upstream_request.insert_header(name, value)?;
         }
+        upstream_request.insert_header(REQUEST_ID, ctx.request_id.clone())?;
         Ok(())
     }
 
@@ -140,11 +167,15 @@ impl ProxyHttp for Gateway {
         upstream_response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        self.app
+            .metrics
+            .upstream_status(upstream_response.status.as_u16());
         if let Some(plan) = &ctx.plan {
             for cookie in &plan.set_cookies {
                 upstream_response.append_header(http::header::SET_COOKIE, cookie.as_str())?;
             }
         }
+        upstream_response.insert_header(REQUEST_ID, ctx.request_id.clone())?;
         Ok(())
     }
 
@@ -152,7 +183,7 @@ impl ProxyHttp for Gateway {
         &self,
         session: &mut Session,
         e: &Error,
-        _ctx: &mut RequestCtx,
+        ctx: &mut RequestCtx,
     ) -> FailToProxy {
         let code = match e.etype() {
             HTTPStatus(code) => *code,
@@ -174,11 +205,10 @@ impl ProxyHttp for Gateway {
                 _ => r#"{"error":"internal_error"}"#,
             };
             let mut response = json_response(status, body);
-            response.headers_mut().insert(
-                http::header::CONNECTION,
-                http::HeaderValue::from_static("close"),
-            );
-            if let Err(write_error) = respond::write(session, response).await {
+            response
+                .headers_mut()
+                .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+            if let Err(write_error) = respond::write(session, response, &ctx.request_id).await {
                 tracing::debug!(error = %write_error, "could not send the error response");
             }
         }
@@ -186,5 +216,21 @@ impl ProxyHttp for Gateway {
             error_code: code,
             can_reuse_downstream: false,
         }
+    }
+
+    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
+        let req = session.req_header();
+        let status = session.response_written().map_or(0, |r| r.status.as_u16());
+        let route = ctx.route.as_deref().unwrap_or("none");
+        self.app.record_access(&AccessRecord {
+            request_id: ctx.request_id.to_str().unwrap_or("unknown"),
+            method: req.method.as_str(),
+            path: req.uri.path(),
+            route,
+            outcome: ctx.outcome,
+            source: ctx.source,
+            status,
+            latency: ctx.started.elapsed(),
+        });
     }
 }

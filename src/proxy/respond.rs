@@ -2,18 +2,24 @@
 //! and reading a bounded request body for the endpoints Gatehouse answers itself.
 
 use bytes::Bytes;
-use http::Response;
+use http::{HeaderValue, Response};
 use pingora::http::ResponseHeader;
 use pingora::prelude::*;
 
-/// Writes `response` with an exact `Content-Length`, keeping the connection reusable.
-pub async fn write(session: &mut Session, response: Response<Bytes>) -> Result<()> {
+/// Writes `response` with an exact `Content-Length` and the request ID, keeping the connection
+/// reusable.
+pub async fn write(
+    session: &mut Session,
+    response: Response<Bytes>,
+    request_id: &HeaderValue,
+) -> Result<()> {
     let (parts, body) = response.into_parts();
     let mut header = ResponseHeader::build(parts.status, Some(parts.headers.len() + 1))?;
     for (name, value) in &parts.headers {
         header.append_header(name.clone(), value.clone())?;
     }
     header.insert_header(http::header::CONTENT_LENGTH, body.len().to_string())?;
+    header.insert_header(crate::access::REQUEST_ID, request_id.clone())?;
     let has_body = !body.is_empty();
     session
         .write_response_header(Box::new(header), !has_body)

@@ -109,6 +109,8 @@ pub struct Queries {
     pub refresh_session: String,
     /// Deletes at most `BATCH` sessions whose expiresAt (epoch ms) is before `$1`.
     pub delete_expired: String,
+    /// Counts sessions whose expiresAt (epoch ms) is after `$1`.
+    pub count_active: String,
 }
 
 /// The session columns at the start of [`Queries::find_session`] and in
@@ -263,6 +265,11 @@ impl Queries {
                 p(3),
                 dialect.millis(&expires_at),
                 p(4),
+            ),
+            count_active: format!(
+                "SELECT COUNT(*) FROM {session_table} WHERE {} > {}",
+                dialect.millis(&expires_at),
+                p(1)
             ),
             // The derived table lets MySQL take a LIMIT inside IN.
             delete_expired: format!(

@@ -5,6 +5,7 @@
 //! pool whose sockets belong to a dropped runtime stops working (Pingora builds its own runtimes).
 
 mod dialect;
+mod instrumented;
 pub mod migrate;
 pub mod notify;
 mod sql_store;
@@ -15,6 +16,7 @@ use async_trait::async_trait;
 use sqlx::{MySql, Postgres, Sqlite};
 
 pub use dialect::{DateParam, Dialect, Queries, EXPIRED_BATCH};
+pub use instrumented::InstrumentedStore;
 use sql_store::SqlStore;
 
 use crate::auth::session::{Session, SessionRecord, User};
@@ -30,6 +32,9 @@ pub enum StoreError {
     /// The database URL could not be used.
     #[error("database.url: {0}")]
     Url(String),
+    /// The session was deleted while it was being refreshed.
+    #[error("the session was deleted during its refresh")]
+    SessionGone,
 }
 
 /// Better Auth's tables, seen from the gateway.
@@ -63,6 +68,8 @@ pub trait SessionStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// Deletes up to one batch of sessions that expired before `now`; how many were deleted.
     async fn delete_expired(&self, now: Timestamp) -> Result<u64, StoreError>;
+    /// How many sessions have not expired at `now`.
+    async fn count_active(&self, now: Timestamp) -> Result<u64, StoreError>;
     /// Checks that the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
 }

@@ -320,6 +320,15 @@ where
         Ok(DB::rows_affected(&result))
     }
 
+    async fn count_active(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let count: i64 =
+            sqlx::query_scalar::<DB, i64>(AssertSqlSafe(self.queries.count_active.as_str()))
+                .bind(now.millis())
+                .fetch_one(self.pool())
+                .await?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query::<DB>("SELECT 1").execute(self.pool()).await?;
         Ok(())

@@ -11,6 +11,8 @@ use super::{free_port, SECRET};
 /// A running gateway.
 pub struct Gateway {
     pub addr: SocketAddr,
+    /// The operations listener (`/metrics`, `/healthz`, `/readyz`).
+    pub metrics_addr: SocketAddr,
     child: Child,
     dir: tempfile::TempDir,
 }
@@ -29,6 +31,7 @@ impl Gateway {
             .unwrap_or_else(|| format!("127.0.0.1:{}", free_port()))
             .parse()
             .unwrap();
+        let metrics_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let log = std::fs::File::create(dir.path().join("gateway.log")).unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
         cmd.arg("serve")
@@ -37,6 +40,7 @@ impl Gateway {
             .env("RUST_LOG", "info")
             .env("BETTER_AUTH_SECRET", SECRET)
             .env("GATEHOUSE_LISTEN", addr.to_string())
+            .env("GATEHOUSE_METRICS_LISTEN", metrics_addr.to_string())
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log);
@@ -49,7 +53,12 @@ impl Gateway {
             cmd.env(k, v);
         }
         let child = cmd.spawn().unwrap();
-        let mut gateway = Self { addr, child, dir };
+        let mut gateway = Self {
+            addr,
+            metrics_addr,
+            child,
+            dir,
+        };
         gateway.wait_ready().await;
         gateway
     }
@@ -83,6 +92,11 @@ impl Gateway {
     /// `http://addr/path`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// `http://metrics_addr/path`.
+    pub fn ops_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.metrics_addr)
     }
 
     /// Everything the gateway has logged so far.

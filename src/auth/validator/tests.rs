@@ -93,7 +93,7 @@ async fn fixture_with(extra_toml: &str) -> Fixture {
             .unwrap();
     }
     let clock = Arc::new(ManualClock::new(NOW));
-    let validator = SessionValidator::new(config, store.clone(), clock.clone());
+    let validator = SessionValidator::new(config, store.clone(), clock.clone(), Default::default());
     Fixture {
         _dir: dir,
         url,
@@ -127,7 +127,7 @@ fn unreachable_validator(dir: &tempfile::TempDir) -> SessionValidator {
     let env = MapEnv::from_pairs(&[("BETTER_AUTH_SECRET", SECRET)]);
     let config = Arc::new(Config::from_file(parse_toml(&toml).unwrap(), &env).unwrap());
     let store = store::open(&config.database).unwrap();
-    SessionValidator::new(config, store, Arc::new(ManualClock::new(NOW)))
+    SessionValidator::new(config, store, Arc::new(ManualClock::new(NOW)), Default::default())
 }
 
 fn reason(outcome: AuthOutcome) -> Option<AnonReason> {

@@ -1,0 +1,87 @@
+//! One access-log line and one `gatehouse_requests_total` count per request, and the request
+//! ID that ties a request's log lines to the upstream's.
+
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderValue};
+use rand::Rng;
+
+use crate::app::{App, Outcome};
+use crate::auth::validator::LookupSource;
+
+/// The header carrying the request ID, to the upstream and back to the client.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// The client's `X-Request-Id` when it is short and plain (letters, digits, `-`, `_`, `.`, at
+/// most 128), else a fresh random one.
+pub fn request_id(headers: &HeaderMap) -> HeaderValue {
+    let sent = headers.get(REQUEST_ID).filter(|v| {
+        let b = v.as_bytes();
+        !b.is_empty()
+            && b.len() <= 128
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(c))
+    });
+    match sent {
+        Some(v) => v.clone(),
+        None => {
+            let id = format!("{:032x}", rand::thread_rng().gen::<u128>());
+            HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("unknown"))
+        }
+    }
+}
+
+/// What the access log records about a request. Never the query string, a cookie or a token.
+#[derive(Debug)]
+pub struct AccessRecord<'a> {
+    pub request_id: &'a str,
+    pub method: &'a str,
+    /// The path without its query string.
+    pub path: &'a str,
+    pub route: &'a str,
+    pub outcome: Outcome,
+    pub source: Option<LookupSource>,
+    /// 0 when no response was sent.
+    pub status: u16,
+    pub latency: Duration,
+}
+
+impl App {
+    /// Counts and logs a finished request.
+    pub fn record_access(&self, r: &AccessRecord<'_>) {
+        self.metrics
+            .requests
+            .with_label_values(&[r.route, r.outcome.as_str()])
+            .inc();
+        tracing::info!(
+            target: "gatehouse::access",
+            request_id = r.request_id,
+            method = r.method,
+            path = r.path,
+            route = r.route,
+            outcome = r.outcome.as_str(),
+            source = r.source.map_or("none", LookupSource::as_str),
+            status = r.status,
+            latency_ms = r.latency.as_secs_f64() * 1000.0,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_client_ids_are_kept_and_others_replaced() {
+        let mut h = HeaderMap::new();
+        h.insert(REQUEST_ID, HeaderValue::from_static("abc-123_x.y"));
+        assert_eq!(request_id(&h), "abc-123_x.y");
+        h.insert(REQUEST_ID, HeaderValue::from_static("has space"));
+        let replaced = request_id(&h);
+        assert_eq!(replaced.len(), 32);
+        assert_ne!(replaced, request_id(&h), "fresh each time");
+        h.insert(REQUEST_ID, HeaderValue::from_str(&"a".repeat(129)).unwrap());
+        assert_eq!(request_id(&h).len(), 32);
+        assert_eq!(request_id(&HeaderMap::new()).len(), 32);
+    }
+}

@@ -1,0 +1,53 @@
+//! The operations endpoints, served on their own listener: `/metrics` (Prometheus text),
+//! `/healthz` (the process is up) and `/readyz` (the database answers and the proxy listener
+//! accepts connections).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Response, StatusCode};
+
+use crate::app::App;
+use crate::routing::json_response;
+
+/// How long readiness waits for the database or the listener.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+impl App {
+    /// The answer to `GET path` on the operations listener.
+    pub async fn operations(&self, path: &str) -> Response<Bytes> {
+        match path {
+            "/metrics" => {
+                let mut response = Response::new(Bytes::from(self.metrics.render()));
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+                );
+                response
+            }
+            "/healthz" => json_response(StatusCode::OK, r#"{"status":"ok"}"#),
+            "/readyz" => self.readiness().await,
+            _ => json_response(StatusCode::NOT_FOUND, r#"{"error":"not_found"}"#),
+        }
+    }
+
+    async fn readiness(&self) -> Response<Bytes> {
+        let database = tokio::time::timeout(READY_TIMEOUT, self.store.ping()).await;
+        if !matches!(database, Ok(Ok(()))) {
+            return json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                r#"{"status":"unavailable","reason":"database"}"#,
+            );
+        }
+        let listen = self.config.server.listen;
+        let proxy =
+            tokio::time::timeout(READY_TIMEOUT, tokio::net::TcpStream::connect(listen)).await;
+        if !matches!(proxy, Ok(Ok(_))) {
+            return json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                r#"{"status":"unavailable","reason":"listener"}"#,
+            );
+        }
+        json_response(StatusCode::OK, r#"{"status":"ready"}"#)
+    }
+}

@@ -1,0 +1,223 @@
+//! Every Prometheus series Gatehouse exports, in one registry owned by the app (not the process
+//! global one). Label values are bounded: route names come from config, everything else from
+//! fixed sets.
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+/// The registered collectors.
+pub struct Metrics {
+    registry: Registry,
+    /// `route`, `outcome`.
+    pub requests: IntCounterVec,
+    /// `source` (memory, cookie_cache, database), `result` (hit, miss, invalid, expired,
+    /// revoked, banned).
+    pub session_lookups: IntCounterVec,
+    /// `result` (written, already_refreshed, failed).
+    pub session_refreshes: IntCounterVec,
+    /// `via` (sign_out, revoke_endpoint, notify, expired).
+    pub revocations: IntCounterVec,
+    /// Time to decide whether a request is authenticated.
+    pub auth_duration: Histogram,
+    /// `op`: one per store method.
+    pub db_query_duration: HistogramVec,
+    /// `status_class` (1xx ... 5xx).
+    pub upstream_responses: IntCounterVec,
+    pub rate_limited: IntCounter,
+    /// Sessions held in memory, updated periodically.
+    pub cache_entries: IntGauge,
+    /// Unexpired sessions in the database, counted periodically.
+    pub active_sessions: IntGauge,
+}
+
+/// Buckets for time spent deciding (mostly microseconds, database misses in milliseconds).
+const AUTH_BUCKETS: &[f64] = &[
+    0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0,
+];
+/// Buckets for database queries.
+const DB_BUCKETS: &[f64] = &[
+    0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c =
+        IntCounterVec::new(Opts::new(name, help), labels).unwrap_or_else(|e| panic!("{name}: {e}"));
+    registry
+        .register(Box::new(c.clone()))
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    c
+}
+
+impl Metrics {
+    /// A fresh registry with every series registered.
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let r = &registry;
+        let auth_duration = Histogram::with_opts(
+            HistogramOpts::new(
+                "gatehouse_auth_duration_seconds",
+                "Time to decide whether a request is authenticated",
+            )
+            .buckets(AUTH_BUCKETS.to_vec()),
+        )
+        .unwrap_or_else(|e| panic!("auth_duration: {e}"));
+        let db_query_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "gatehouse_db_query_duration_seconds",
+                "Session store query time",
+            )
+            .buckets(DB_BUCKETS.to_vec()),
+            &["op"],
+        )
+        .unwrap_or_else(|e| panic!("db_query_duration: {e}"));
+        let rate_limited = IntCounter::new(
+            "gatehouse_rate_limited_total",
+            "Requests refused by a rate limit",
+        )
+        .unwrap_or_else(|e| panic!("rate_limited: {e}"));
+        let cache_entries = IntGauge::new("gatehouse_cache_entries", "Sessions held in memory")
+            .unwrap_or_else(|e| panic!("cache_entries: {e}"));
+        let active_sessions = IntGauge::new(
+            "gatehouse_active_sessions",
+            "Unexpired sessions in the database",
+        )
+        .unwrap_or_else(|e| panic!("active_sessions: {e}"));
+        let build_info = IntGaugeVec::new(
+            Opts::new("gatehouse_build_info", "Build information"),
+            &["version"],
+        )
+        .unwrap_or_else(|e| panic!("build_info: {e}"));
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
+        for c in [
+            Box::new(auth_duration.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(db_query_duration.clone()),
+            Box::new(rate_limited.clone()),
+            Box::new(cache_entries.clone()),
+            Box::new(active_sessions.clone()),
+            Box::new(build_info),
+        ] {
+            r.register(c).unwrap_or_else(|e| panic!("register: {e}"));
+        }
+        Self {
+            requests: counter_vec(
+                r,
+                "gatehouse_requests_total",
+                "Requests by route and outcome",
+                &["route", "outcome"],
+            ),
+            session_lookups: counter_vec(
+                r,
+                "gatehouse_session_lookups_total",
+                "Session lookups by source and result",
+                &["source", "result"],
+            ),
+            session_refreshes: counter_vec(
+                r,
+                "gatehouse_session_refreshes_total",
+                "Session refreshes",
+                &["result"],
+            ),
+            revocations: counter_vec(
+                r,
+                "gatehouse_revocations_total",
+                "Sessions revoked or forgotten",
+                &["via"],
+            ),
+            upstream_responses: counter_vec(
+                r,
+                "gatehouse_upstream_responses_total",
+                "Upstream responses by status class",
+                &["status_class"],
+            ),
+            auth_duration,
+            db_query_duration,
+            rate_limited,
+            cache_entries,
+            active_sessions,
+            registry,
+        }
+    }
+
+    /// Counts a session lookup.
+    pub fn lookup(&self, source: &str, result: &str) {
+        self.session_lookups
+            .with_label_values(&[source, result])
+            .inc();
+    }
+
+    /// Counts an upstream response by its status class.
+    pub fn upstream_status(&self, status: u16) {
+        let class = match status {
+            100..=199 => "1xx",
+            200..=299 => "2xx",
+            300..=399 => "3xx",
+            400..=499 => "4xx",
+            _ => "5xx",
+        };
+        self.upstream_responses.with_label_values(&[class]).inc();
+    }
+
+    /// The text exposition of every series.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
+            tracing::error!(error = %e, "cannot encode metrics");
+        }
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_series_is_exported_with_its_help() {
+        let m = Metrics::new();
+        m.requests
+            .with_label_values(&["default", "forwarded"])
+            .inc();
+        m.lookup("memory", "hit");
+        m.session_refreshes.with_label_values(&["written"]).inc();
+        m.revocations.with_label_values(&["sign_out"]).inc();
+        m.auth_duration.observe(0.000_02);
+        m.db_query_duration
+            .with_label_values(&["find_session"])
+            .observe(0.003);
+        m.upstream_status(204);
+        m.rate_limited.inc();
+        let text = m.render();
+        for series in [
+            r#"gatehouse_requests_total{outcome="forwarded",route="default"} 1"#,
+            r#"gatehouse_session_lookups_total{result="hit",source="memory"} 1"#,
+            r#"gatehouse_session_refreshes_total{result="written"} 1"#,
+            r#"gatehouse_revocations_total{via="sign_out"} 1"#,
+            "gatehouse_auth_duration_seconds_count 1",
+            r#"gatehouse_db_query_duration_seconds_count{op="find_session"} 1"#,
+            r#"gatehouse_upstream_responses_total{status_class="2xx"} 1"#,
+            "gatehouse_rate_limited_total 1",
+            "gatehouse_cache_entries 0",
+            "gatehouse_active_sessions 0",
+            r#"gatehouse_build_info{version=""#,
+        ] {
+            assert!(text.contains(series), "missing {series}\n{text}");
+        }
+    }
+
+    #[test]
+    fn registries_are_independent() {
+        let (a, b) = (Metrics::new(), Metrics::new());
+        a.rate_limited.inc();
+        assert!(b.render().contains("gatehouse_rate_limited_total 0"));
+    }
+}
