@@ -26,6 +26,8 @@ impl App {
             }
         };
         tracing::info!("revocation notices: listening");
+        // Sessions cached before this point may have been revoked unnoticed.
+        self.validator.forget_all();
         loop {
             match listener.next().await {
                 Notice::SessionDeleted(token) => {
@@ -35,7 +37,7 @@ impl App {
                         .inc();
                     self.validator.forget(&token).await;
                 }
-                Notice::UserChanged(user_id) => self.validator.forget_user(&user_id),
+                Notice::UserChanged(user_id) => self.validator.forget_user(&user_id).await,
                 Notice::Reconnected => {
                     tracing::warn!("revocation notices: reconnected; dropping cached sessions");
                     self.validator.forget_all();

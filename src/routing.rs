@@ -212,7 +212,7 @@ pub fn session_rules_violation(
 ) -> Option<Response<Bytes>> {
     let rules = route.rules?;
     if let Some(fresh_age) = rules.fresh_age {
-        if record.session.created_at.plus(fresh_age) < now {
+        if !is_fresh(record, fresh_age, now) {
             return Some(session_not_fresh());
         }
     }
@@ -243,6 +243,11 @@ pub fn session_rules_violation(
         }
     }
     None
+}
+
+/// Better Auth's freshness test: created less than `fresh_age` ago; a zero age turns it off.
+pub fn is_fresh(record: &SessionRecord, fresh_age: std::time::Duration, now: Timestamp) -> bool {
+    fresh_age.is_zero() || record.session.created_at.plus(fresh_age) >= now
 }
 
 /// Better Auth's answer when a session is too old for the action (`freshAge`).

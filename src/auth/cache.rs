@@ -58,7 +58,6 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
         let inner = Cache::builder()
             .max_capacity(config.max_entries)
             .expire_after(PerEntryTtl)
-            .support_invalidation_closures()
             .build();
         Self {
             inner,
@@ -110,17 +109,13 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
             .await;
     }
 
-    /// Forgets every entry whose value matches `predicate` (lazily: entries stop being
-    /// returned at once).
-    pub fn invalidate_if(&self, predicate: impl Fn(&V) -> bool + Send + Sync + 'static) {
-        let result = self.inner.invalidate_entries_if(move |_, cached| {
-            cached.value.as_deref().is_some_and(&predicate)
-        });
-        if let Err(e) = result {
-            // Only possible without `support_invalidation_closures`, which `new` always sets.
-            tracing::error!(error = %e, "cache invalidation failed; flushing instead");
-            self.inner.invalidate_all();
-        }
+    /// The tokens of the entries whose value matches `predicate`.
+    pub fn tokens_where(&self, predicate: impl Fn(&V) -> bool) -> Vec<String> {
+        self.inner
+            .iter()
+            .filter(|(_, cached)| cached.value.as_deref().is_some_and(&predicate))
+            .map(|(token, _)| token.as_ref().clone())
+            .collect()
     }
 
     /// Forgets every entry (after missed revocation notices).

@@ -465,12 +465,12 @@ impl SessionValidator {
         self.refreshes.invalidate(token).await;
     }
 
-    /// Drops every session of a user from memory (after a ban or a deletion).
-    pub fn forget_user(&self, user_id: &str) {
-        let user_id = user_id.to_owned();
-        self.cache
-            .invalidate_if(move |s| s.record.user.id == user_id);
-        self.refreshes.invalidate_all();
+    /// Drops every session of a user from memory (after a ban or a deletion), and stops
+    /// trusting cookie caches minted for them before.
+    pub async fn forget_user(&self, user_id: &str) {
+        for token in self.cache.tokens_where(|s| s.record.user.id == user_id) {
+            self.forget(&token).await;
+        }
     }
 
     /// Drops every session from memory (when revocation notices may have been missed).

@@ -20,7 +20,7 @@ pub use rate_limit::RateLimiter;
 use crate::app::{cookie_headers, store_unavailable, with_cookies, App, Outcome};
 use crate::auth::validator::{Authenticated, ValidateOptions};
 use crate::auth::AuthOutcome;
-use crate::routing::{json_response, session_not_fresh};
+use crate::routing::{is_fresh, json_response, session_not_fresh};
 use json::{SessionJson, SessionWithUser, SnakeSessionWithUser};
 
 /// An endpoint Gatehouse serves.
@@ -217,12 +217,7 @@ impl App {
     async fn list_sessions(&self, caller: Authenticated) -> Response<Bytes> {
         let now = self.clock.now();
         let record = &caller.session.record;
-        if record
-            .session
-            .created_at
-            .plus(self.config.sessions.fresh_age)
-            < now
-        {
+        if !is_fresh(record, self.config.sessions.fresh_age, now) {
             return with_cookies(session_not_fresh(), &caller.set_cookies);
         }
         let sessions = match self.store.list_user_sessions(&record.user.id).await {
@@ -265,18 +260,18 @@ impl App {
             );
         };
         let revoked_own = target.token == caller.token;
-        if let Err(e) = self.revoke(&[target.token], "revoke_endpoint").await {
-            return store_unavailable("revoke-session", &e);
-        }
+        let revoked = match self.revoke(&[target.token], "revoke_endpoint").await {
+            Ok(revoked) => revoked,
+            Err(e) => return store_unavailable("revoke-session", &e),
+        };
         let cookies = if revoked_own {
             self.validator.clear_cookies()
         } else {
             caller.set_cookies
         };
-        with_cookies(
-            json_response(StatusCode::OK, r#"{"status":true,"revoked":1}"#),
-            &cookies,
-        )
+        let mut response = json_response(StatusCode::OK, "");
+        *response.body_mut() = Bytes::from(format!(r#"{{"status":true,"revoked":{revoked}}}"#));
+        with_cookies(response, &cookies)
     }
 
     /// Revokes all of the caller's sessions, or all but the current one.

@@ -127,7 +127,12 @@ fn unreachable_validator(dir: &tempfile::TempDir) -> SessionValidator {
     let env = MapEnv::from_pairs(&[("BETTER_AUTH_SECRET", SECRET)]);
     let config = Arc::new(Config::from_file(parse_toml(&toml).unwrap(), &env).unwrap());
     let store = store::open(&config.database).unwrap();
-    SessionValidator::new(config, store, Arc::new(ManualClock::new(NOW)), Default::default())
+    SessionValidator::new(
+        config,
+        store,
+        Arc::new(ManualClock::new(NOW)),
+        Default::default(),
+    )
 }
 
 fn reason(outcome: AuthOutcome) -> Option<AnonReason> {
