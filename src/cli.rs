@@ -26,7 +26,12 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the gateway (the default).
-    Serve,
+    Serve {
+        /// Take over the listening sockets of a running gateway instead of binding them: start
+        /// this, then send the old process SIGQUIT. It hands its listeners over and drains.
+        #[arg(long)]
+        upgrade: bool,
+    },
     /// Validate a config file and exit: 0 when valid, 2 naming the key at fault otherwise.
     Check,
     /// Create Better Auth's schema (core tables and admin plugin columns) in a database, for
@@ -56,9 +61,9 @@ pub enum Command {
 
 /// Runs the command line.
 pub fn run(cli: Cli) -> ExitCode {
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => match load(cli.config.as_deref()) {
-            Ok(config) => serve(config),
+    match cli.command.unwrap_or(Command::Serve { upgrade: false }) {
+        Command::Serve { upgrade } => match load(cli.config.as_deref()) {
+            Ok(config) => serve(config, upgrade),
             Err(code) => code,
         },
         Command::Check => match load(cli.config.as_deref()) {
@@ -162,7 +167,7 @@ pub(crate) fn check_schema(config: &Config) -> Result<(), String> {
     }
 }
 
-fn serve(config: Config) -> ExitCode {
+fn serve(config: Config, upgrade: bool) -> ExitCode {
     crate::init_logging(&config.log);
     if let Err(message) = check_schema(&config) {
         return fail(&message);
@@ -173,5 +178,5 @@ fn serve(config: Config) -> ExitCode {
     };
     tracing::info!("gatehouse starting: {}", config.summary());
     let app = Arc::new(App::new(config, store, Arc::new(SystemClock)));
-    crate::server::build(app).run_forever()
+    crate::server::build(app, upgrade).run_forever()
 }

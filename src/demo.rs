@@ -44,7 +44,7 @@ pub fn run(data_dir: &Path, listen: &str) -> ExitCode {
                 Err(e) => return fail(&e.to_string()),
             };
             let app = Arc::new(App::new(config, store, Arc::new(SystemClock)));
-            let mut server = crate::server::build(app);
+            let mut server = crate::server::build(app, false);
             crate::server::add_echo_upstream(&mut server, echo.trim_start_matches("http://"));
             println!(
                 "\nGatehouse demo: gateway on {gateway}, echo upstream on {echo}, database {}/demo.db\n\n\

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use pingora::server::configuration::ServerConf;
+use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::Server;
 use pingora::services::background::background_service;
 use pingora::services::listening::Service;
@@ -36,10 +36,15 @@ fn server_conf(config: &Config) -> ServerConf {
     conf
 }
 
-/// A server running the gateway for `app`, ready for `run_forever`.
-pub fn build(app: Arc<App>) -> Server {
+/// A server running the gateway for `app`, ready for `run_forever`. With `upgrade`, it takes
+/// the listeners of the running instance (Pingora's hand-over over `server.upgrade_sock`).
+pub fn build(app: Arc<App>, upgrade: bool) -> Server {
     let config = app.config.clone();
-    let mut server = Server::new_with_opt_and_conf(None, server_conf(&config));
+    let opt = Opt {
+        upgrade,
+        ..Opt::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(Some(opt), server_conf(&config));
     server.bootstrap();
     let mut proxy = pingora::proxy::http_proxy_service_with_name(
         &server.configuration,

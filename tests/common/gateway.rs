@@ -22,6 +22,11 @@ impl Gateway {
     /// `BETTER_AUTH_SECRET` and a free `GATEHOUSE_LISTEN` (unless `env` sets one); waits until it
     /// accepts connections.
     pub async fn start(config_toml: &str, env: &[(&str, &str)]) -> Self {
+        Self::start_with_args(config_toml, env, &["serve"]).await
+    }
+
+    /// [`Gateway::start`] with other command-line arguments (`serve --upgrade`).
+    pub async fn start_with_args(config_toml: &str, env: &[(&str, &str)], args: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let listen = env
             .iter()
@@ -31,10 +36,17 @@ impl Gateway {
             .unwrap_or_else(|| format!("127.0.0.1:{}", free_port()))
             .parse()
             .unwrap();
-        let metrics_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let metrics = env
+            .iter()
+            .find(|(k, _)| *k == "GATEHOUSE_METRICS_LISTEN")
+            .map(|(_, v)| v.to_string());
+        let metrics_addr: SocketAddr = metrics
+            .unwrap_or_else(|| format!("127.0.0.1:{}", free_port()))
+            .parse()
+            .unwrap();
         let log = std::fs::File::create(dir.path().join("gateway.log")).unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
-        cmd.arg("serve")
+        cmd.args(args)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("RUST_LOG", "info")
@@ -97,6 +109,26 @@ impl Gateway {
     /// `http://metrics_addr/path`.
     pub fn ops_url(&self, path: &str) -> String {
         format!("http://{}{path}", self.metrics_addr)
+    }
+
+    /// Sends `signal` (`TERM`, `QUIT`, ...) to the process.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status();
+        assert!(status.unwrap().success());
+    }
+
+    /// Waits up to `limit` for the process to exit; its exit status, if it did.
+    pub async fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        None
     }
 
     /// Everything the gateway has logged so far.

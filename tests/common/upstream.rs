@@ -1,5 +1,6 @@
 //! A real HTTP/1.1 upstream (hyper) that records every request it receives and answers with a
-//! JSON echo of it. `Upgrade: websocket` requests are answered `101` and then echo raw bytes.
+//! JSON echo of it. `Upgrade: websocket` requests are answered `101` and then echo raw bytes;
+//! paths under `/slow` are answered after 1.5 s.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -116,7 +117,11 @@ async fn handle(
     };
     let body =
         serde_json::json!({ "method": seen.method, "path": seen.path, "headers": seen.headers });
+    let slow = seen.path.starts_with("/slow");
     log.lock().unwrap().push(seen);
+    if slow {
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    }
     if req
         .headers()
         .get("upgrade")
