@@ -1,0 +1,246 @@
+#!/usr/bin/env bash
+# End-to-end load test of the gateway, in one run:
+#   (a) GET /public/bench  route policy `public`   (proxy only, no session check)
+#   (b) GET /bench         route policy `required` (signed cookie + warm moka cache, then proxy)
+# Both go through the same gateway to the same echo upstream (`gatehouse demo`), with the same
+# Cookie header, so the only difference is the auth step. Prints req/s, p50 and p99 per rep,
+# the medians, and (b)/(a).
+#
+# Usage: bash benches/load/run.sh
+# Env:   DURATION=10s CONNECTIONS=32 REPS=3 WARMUP=2s  (wrk -t1 -c$CONNECTIONS -d$DURATION --latency)
+#        NO_BUILD=1  skip `cargo build --release`;  BIN=path  use another gatehouse binary;
+#        PIN=1  gateway on CPU 0, wrk on CPU 1;  OTHER_MAX=10  flag runs where other programs
+#        used more than this % of the machine's CPU.
+# Output: stdout and target/load-results/<timestamp>.txt. Exit status 1 if any response of a
+# measured or warm-up run was not 2xx, or a sanity check failed.
+set -euo pipefail
+
+DURATION=${DURATION:-10s}
+CONNECTIONS=${CONNECTIONS:-32}
+REPS=${REPS:-3}
+WARMUP=${WARMUP:-2s}
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+BIN=${BIN:-$ROOT/target/release/gatehouse}
+LUA=$HERE/summary.lua
+
+die() { echo "run.sh: $*" >&2; exit 1; }
+command -v wrk >/dev/null || die "wrk is not installed (apt-get install wrk)"
+command -v curl >/dev/null || die "curl is not installed"
+
+# "10s" / "1m" / "10" -> whole seconds (for the outer timeouts).
+to_secs() {
+    case $1 in
+        *ms) echo 1 ;;
+        *s) echo "${1%s}" ;;
+        *m) echo $(( ${1%m} * 60 )) ;;
+        *h) echo $(( ${1%h} * 3600 )) ;;
+        *) echo "$1" ;;
+    esac
+}
+DUR_S=$(to_secs "$DURATION")
+WARM_S=$(to_secs "$WARMUP")
+[[ $DUR_S =~ ^[0-9]+$ && $WARM_S =~ ^[0-9]+$ ]] || die "bad DURATION or WARMUP"
+[[ $REPS =~ ^[1-9][0-9]*$ && $CONNECTIONS =~ ^[1-9][0-9]*$ ]] || die "bad REPS or CONNECTIONS"
+
+if [[ -z ${NO_BUILD:-} ]]; then
+    echo "building: cargo build --release (wait for the cargo lock if another build runs)" >&2
+    (cd "$ROOT" && cargo build --release --quiet) || die "release build failed"
+fi
+[[ -x $BIN ]] || die "no binary at $BIN"
+
+# --- a free loopback port: ask the kernel (python3), else probe with bash's /dev/tcp ---
+free_port() {
+    if command -v python3 >/dev/null; then
+        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+        return
+    fi
+    local p
+    for _ in $(seq 1 200); do
+        p=$(( 20000 + RANDOM % 40000 ))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
+    done
+    die "no free port found"
+}
+
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+RESULTS_DIR=$ROOT/target/load-results
+mkdir -p "$RESULTS_DIR"
+OUT=$RESULTS_DIR/$STAMP.txt
+DATA=$(mktemp -d -t gatehouse-load.XXXXXX)
+PORT=$(free_port)
+GW_PID=
+
+cleanup() {
+    local rc=$?
+    if [[ -n $GW_PID ]] && kill -0 "$GW_PID" 2>/dev/null; then
+        kill -INT "$GW_PID" 2>/dev/null || true          # SIGINT: Pingora's fast shutdown
+        for _ in $(seq 1 50); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$GW_PID" 2>/dev/null || true
+        wait "$GW_PID" 2>/dev/null || true
+    fi
+    rm -rf "$DATA"
+    rm -f "/tmp/gatehouse-$PORT.pid" "/tmp/gatehouse-$PORT.sock"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { echo "$*" | tee -a "$OUT"; }
+
+# --- start the demo: SQLite + demo session, echo upstream, gateway ---
+# PIN=1: gateway (and its echo upstream) on CPU 0, wrk on CPU 1.
+PIN_GW=""; PIN_WRK=""
+if [[ -n ${PIN:-} ]]; then PIN_GW="taskset -c 0"; PIN_WRK="taskset -c 1"; fi
+RUST_LOG=${RUST_LOG:-warn} $PIN_GW "$BIN" demo --data-dir "$DATA" --listen "127.0.0.1:$PORT" \
+    >"$DATA/gateway.out" 2>"$DATA/gateway.err" &
+GW_PID=$!
+
+COOKIE=
+for _ in $(seq 1 300); do   # up to 30 s
+    if ! kill -0 "$GW_PID" 2>/dev/null; then
+        cat "$DATA/gateway.err" >&2
+        die "gateway exited during startup"
+    fi
+    COOKIE=$(sed -n "s/.*'Cookie: \([^']*\)'.*/\1/p" "$DATA/gateway.out" | head -n1)
+    if [[ -n $COOKIE ]] && curl -s -o /dev/null "http://127.0.0.1:$PORT/public/ready"; then break; fi
+    sleep 0.1
+done
+[[ -n $COOKIE ]] \
+    || die "no 'Cookie: ...' line from gatehouse demo (stdout: $(head -c 500 "$DATA/gateway.out"))"
+
+URL_A="http://127.0.0.1:$PORT/public/bench"
+URL_B="http://127.0.0.1:$PORT/bench"
+
+# --- sanity: (a) 200, (b) 200 with the cookie and the identity injected, (b) 401 without ---
+status() { curl -s -o "$DATA/body" -w '%{http_code}' --max-time 5 "$@"; }
+[[ $(status -H "Cookie: $COOKIE" "$URL_A") == 200 ]] || die "(a) $URL_A did not answer 200"
+[[ $(status -H "Cookie: $COOKIE" "$URL_B") == 200 ]] \
+    || die "(b) $URL_B with the demo cookie did not answer 200"
+grep -q 'demoUser' "$DATA/body" \
+    || die "(b) the upstream did not receive the user's identity: $(head -c 300 "$DATA/body")"
+[[ $(status "$URL_B") == 401 ]] \
+    || die "(b) $URL_B without a cookie did not answer 401 (is the route really required?)"
+
+CPU_MODEL=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
+COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git -C "$ROOT" diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null || COMMIT="$COMMIT+dirty"
+CLK_TCK=$(getconf CLK_TCK)
+
+: >"$OUT"
+log "gatehouse load test  $STAMP"
+log "machine: nproc=$(nproc), CPU: ${CPU_MODEL:-unknown}, kernel $(uname -r)"
+log "commit: $COMMIT   binary: $BIN"
+log "gateway: gatehouse demo on 127.0.0.1:$PORT (pid $GW_PID, $(ls /proc/$GW_PID/task | wc -l) OS threads)"
+if [[ -n $PIN_GW ]]; then log "pinning: gateway on CPU 0, wrk on CPU 1"; else log "pinning: none"; fi
+log "load: wrk -t1 -c$CONNECTIONS -d$DURATION --latency -H 'Cookie: <demo session>' -s summary.lua"
+log "      warm-up $WARMUP before each run; $REPS reps, order a,b"
+log "(a) GET $URL_A  (public)    (b) GET $URL_B  (required, warm cache)"
+log ""
+
+# CPU accounting, in clock ticks:
+#  - the gateway process (utime + stime); the demo's echo upstream runs in the same process;
+#  - wrk, through this shell's reaped-children times (cutime + cstime);
+#  - the whole machine (busy = user + nice + system + irq + softirq + steal, and total).
+# "other%" is the machine's busy time not spent in the gateway or wrk, as a share of all CPUs:
+# other programs (a build, a test run) competing for the 2 cores. Runs with more than
+# OTHER_MAX% (default 10) are flagged as noisy, and the ratio is also given over clean reps.
+gw_ticks() { awk '{ print $14 + $15 }' "/proc/$GW_PID/stat"; }
+child_ticks() { awk '{ print $16 + $17 }' "/proc/$$/stat"; }
+sys_ticks() {
+    awk '/^cpu / { busy = $2 + $3 + $4 + $7 + $8 + $9; print busy, busy + $5 + $6 }' /proc/stat
+}
+OTHER_MAX=${OTHER_MAX:-10}
+
+# run_wrk <duration> <url> -> "requests duration_us p50_us p99_us mean_us status_errors socket_errors"
+run_wrk() {
+    local dur=$1 url=$2 out line
+    out=$($PIN_WRK timeout $(( $(to_secs "$dur") + 30 )) \
+        wrk -t1 -c"$CONNECTIONS" -d"$dur" --latency -H "Cookie: $COOKIE" -s "$LUA" "$url") \
+        || die "wrk failed or hung against $url"
+    line=$(grep '^RESULT ' <<<"$out" | tail -n1)
+    [[ -n $line ]] || die "no RESULT line from wrk: $out"
+    echo "${line#RESULT }"
+}
+
+FAILED=0
+declare -a RPS_A RPS_B P50_A P50_B P99_A P99_B CPU_A CPU_B CLEAN
+printf -v HDR '%-4s %-3s %9s %9s %9s %9s %7s %7s %11s %7s' \
+    rep rt 'req/s' 'p50(us)' 'p99(us)' requests non2xx sockerr 'cpu/req(us)' 'other%'
+log "$HDR"
+for rep in $(seq 1 "$REPS"); do
+    clean=1
+    for target in a b; do
+        if [[ $target == a ]]; then url=$URL_A; else url=$URL_B; fi
+        res=$(run_wrk "$WARMUP" "$url")
+        read -r _ _ _ _ _ werr _ <<<"$res"
+        if (( werr > 0 )); then log "($target) warm-up: $werr non-2xx responses"; FAILED=1; fi
+
+        g0=$(gw_ticks); w0=$(child_ticks); read -r b0 t0 < <(sys_ticks)
+        res=$(run_wrk "$DURATION" "$url")
+        g1=$(gw_ticks); w1=$(child_ticks); read -r b1 t1 < <(sys_ticks)
+        read -r reqs dur_us p50 p99 _mean serr sockerr <<<"$res"
+
+        rps=$(awk -v r="$reqs" -v d="$dur_us" 'BEGIN { printf "%.0f", r / (d / 1e6) }')
+        cpu=$(awk -v t=$(( g1 - g0 )) -v k="$CLK_TCK" -v r="$reqs" \
+            'BEGIN { printf "%.1f", (r > 0) ? t / k * 1e6 / r : 0 }')
+        other=$(awk -v b=$(( b1 - b0 )) -v g=$(( g1 - g0 )) -v w=$(( w1 - w0 )) -v t=$(( t1 - t0 )) \
+            'BEGIN { o = (t > 0) ? 100 * (b - g - w) / t : 0; printf "%.0f", (o < 0) ? 0 : o }')
+        flag=""
+        if (( other > OTHER_MAX )); then flag=" noisy"; clean=0; fi
+        printf -v row '%-4s %-3s %9s %9s %9s %9s %7s %7s %11s %7s' \
+            "$rep" "($target)" "$rps" "$p50" "$p99" "$reqs" "$serr" "$sockerr" "$cpu" "$other"
+        log "$row$flag"
+        if (( serr > 0 )); then FAILED=1; fi
+        if [[ $target == a ]]; then
+            RPS_A+=("$rps"); P50_A+=("$p50"); P99_A+=("$p99"); CPU_A+=("$cpu")
+        else
+            RPS_B+=("$rps"); P50_B+=("$p50"); P99_B+=("$p99"); CPU_B+=("$cpu")
+        fi
+    done
+    CLEAN+=("$clean")
+done
+
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
+        END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+ratio() { awk -v x="$1" -v y="$2" 'BEGIN { printf "%.3f", (y > 0) ? x / y : 0 }'; }
+
+mra=$(median "${RPS_A[@]}"); mrb=$(median "${RPS_B[@]}")
+per_rep=""; clean_a=(); clean_b=()
+for i in "${!RPS_A[@]}"; do
+    per_rep+="$(ratio "${RPS_B[$i]}" "${RPS_A[$i]}")"
+    if (( CLEAN[i] )); then clean_a+=("${RPS_A[$i]}"); clean_b+=("${RPS_B[$i]}"); else per_rep+="*"; fi
+    per_rep+=" "
+done
+
+log ""
+log "medians of $REPS reps        req/s    p50(us)    p99(us)  cpu/req(us)"
+printf -v row '(a) public            %8s %10s %10s %12s' \
+    "$mra" "$(median "${P50_A[@]}")" "$(median "${P99_A[@]}")" "$(median "${CPU_A[@]}")"
+log "$row"
+printf -v row '(b) required, warm    %8s %10s %10s %12s' \
+    "$mrb" "$(median "${P50_B[@]}")" "$(median "${P99_B[@]}")" "$(median "${CPU_B[@]}")"
+log "$row"
+log ""
+log "(b)/(a) req/s, ratio of medians: $(ratio "$mrb" "$mra")   per rep: ${per_rep% }   (target >= 0.9)"
+if (( ${#clean_a[@]} < REPS )); then
+    if (( ${#clean_a[@]} > 0 )); then
+        clean_ratio=$(ratio "$(median "${clean_b[@]}")" "$(median "${clean_a[@]}")")
+        log "  over the ${#clean_a[@]} clean rep(s) only: $clean_ratio   (* = rep with other% > $OTHER_MAX)"
+    else
+        log "  every rep had other% > $OTHER_MAX: other programs were using the CPUs;" \
+            "rerun on a quiet machine"
+    fi
+fi
+log "(b)/(a) gateway cpu/req, ratio of medians: $(ratio "$(median "${CPU_B[@]}")" "$(median "${CPU_A[@]}")")"
+log "cpu/req = gateway process CPU (gateway + demo echo upstream) per request;" \
+    "other% = CPU used by other programs"
+if (( FAILED )); then
+    log "FAILED: some responses were not 2xx (see the non2xx column)"
+    exit 1
+fi
+log "all responses 2xx; results in $OUT"
