@@ -56,6 +56,9 @@ pub enum Command {
         /// The gateway's address.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
+        /// Worker threads for the gateway (and, separately, the echo upstream).
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
     },
 }
 
@@ -105,7 +108,11 @@ pub fn run(cli: Cli) -> ExitCode {
                 Err(e) => fail(&format!("migrate failed: {e}")),
             }
         }
-        Command::Demo { data_dir, listen } => crate::demo::run(&data_dir, &listen),
+        Command::Demo {
+            data_dir,
+            listen,
+            threads,
+        } => crate::demo::run(&data_dir, &listen, threads),
     }
 }
 

@@ -24,12 +24,12 @@ pub fn random_id() -> String {
 const DEMO_USER_ID: &str = "demoUser000000000000000000000001";
 
 /// Runs the demo until interrupted.
-pub fn run(data_dir: &Path, listen: &str) -> ExitCode {
+pub fn run(data_dir: &Path, listen: &str, threads: usize) -> ExitCode {
     crate::init_logging(&crate::config::LogConfig {
         json: false,
         level: "info".into(),
     });
-    match prepare(data_dir, listen) {
+    match prepare(data_dir, listen, threads) {
         Ok((config, session_cookie)) => {
             let gateway = format!("http://{}", config.server.listen);
             let echo = config.proxy.upstream.url.clone();
@@ -69,7 +69,7 @@ fn fail(message: &str) -> ExitCode {
 
 /// Creates the data directory, secret, database, demo user and a new session; returns the
 /// gateway config and the signed session cookie value.
-fn prepare(data_dir: &Path, listen: &str) -> Result<(Config, String), String> {
+fn prepare(data_dir: &Path, listen: &str, threads: usize) -> Result<(Config, String), String> {
     std::fs::create_dir_all(data_dir)
         .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
     let secret_path = data_dir.join("demo-secret");
@@ -89,6 +89,7 @@ fn prepare(data_dir: &Path, listen: &str) -> Result<(Config, String), String> {
 
     let mut file = file::ConfigFile::default();
     file.server.listen = listen.to_string();
+    file.server.threads = threads;
     file.better_auth.secret = Some(secret.clone());
     file.database.url = Some(url.clone());
     file.proxy.upstream = format!("http://127.0.0.1:{echo_port}");

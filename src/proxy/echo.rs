@@ -1,5 +1,6 @@
 //! A tiny upstream that answers every request with the request it received, as JSON: what
-//! `gatehouse demo` puts behind the gateway so a newcomer can see the injected headers.
+//! `gatehouse demo` puts behind the gateway so a newcomer can see the injected headers. With
+//! `quiet` in the query it answers a fixed `ok`, so load tests measure the gateway alone.
 
 use async_trait::async_trait;
 use http::Response;
@@ -15,6 +16,16 @@ impl ServeHttp for EchoApp {
         // Drain the body so the connection can be reused; its content is not echoed.
         while let Ok(Some(_)) = session.read_request_body().await {}
         let req = session.req_header();
+        if req
+            .uri
+            .query()
+            .is_some_and(|q| q.split('&').any(|p| p == "quiet"))
+        {
+            return Response::builder()
+                .header(http::header::CONTENT_LENGTH, 3)
+                .body(b"ok\n".to_vec())
+                .unwrap_or_default();
+        }
         let headers: serde_json::Map<String, serde_json::Value> = req
             .headers
             .iter()
