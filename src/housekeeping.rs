@@ -85,7 +85,13 @@ impl App {
             tokio::time::sleep(interval).await;
             match self.clean_expired().await {
                 Ok(0) => {}
-                Ok(n) => tracing::info!(deleted = n, "expired sessions deleted"),
+                Ok(n) => {
+                    self.metrics
+                        .revocations
+                        .with_label_values(&["cleanup"])
+                        .inc_by(n);
+                    tracing::info!(deleted = n, "expired sessions deleted");
+                }
                 Err(e) => tracing::warn!(error = %e, "expired session cleanup failed"),
             }
         }

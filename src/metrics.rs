@@ -17,7 +17,7 @@ pub struct Metrics {
     pub session_lookups: IntCounterVec,
     /// `result` (written, already_refreshed, failed).
     pub session_refreshes: IntCounterVec,
-    /// `via` (sign_out, revoke_endpoint, notify, expired).
+    /// `via` (sign_out, revoke_endpoint, notify, expired, cleanup).
     pub revocations: IntCounterVec,
     /// Time to decide whether a request is authenticated.
     pub auth_duration: Histogram,

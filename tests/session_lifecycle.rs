@@ -366,4 +366,16 @@ async fn expired_rows_are_cleaned_up_in_the_background() {
         "live sessions stay"
     );
     assert!(gateway.log().contains("expired sessions deleted"));
+    let metrics = client()
+        .get(gateway.ops_url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"gatehouse_revocations_total{via="cleanup"} 3"#),
+        "{metrics}"
+    );
 }
