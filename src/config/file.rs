@@ -21,6 +21,8 @@ pub struct ConfigFile {
     pub rate_limit: RateLimitSection,
     pub metrics: MetricsSection,
     pub log: LogSection,
+    pub admin: AdminSection,
+    pub geo: GeoSection,
     pub routes: Vec<RouteSection>,
 }
 
@@ -294,6 +296,59 @@ impl Default for MetricsSection {
             enabled: true,
             listen: "127.0.0.1:9090".into(),
             gauge_interval: DurationValue::Seconds(30),
+        }
+    }
+}
+
+/// The sessions admin API and dashboard.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminSection {
+    pub enabled: bool,
+    pub mount: String,
+    /// A separate listener for the admin API and page; on the proxy listener when unset.
+    pub listen: Option<String>,
+    pub roles: Vec<String>,
+    pub allow_seeding: bool,
+}
+
+impl Default for AdminSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            mount: "/_gatehouse".into(),
+            listen: None,
+            roles: vec!["admin".into()],
+            allow_seeding: false,
+        }
+    }
+}
+
+/// IP geolocation for the admin API.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GeoSection {
+    pub provider: String,
+    pub ipinfo_endpoint: String,
+    pub token: Option<String>,
+    pub base_url: Option<String>,
+    pub mmdb_path: Option<String>,
+    pub timeout: DurationValue,
+    pub cache_ttl: DurationValue,
+    pub cache_max: u64,
+}
+
+impl Default for GeoSection {
+    fn default() -> Self {
+        Self {
+            provider: "none".into(),
+            ipinfo_endpoint: "lite".into(),
+            token: None,
+            base_url: None,
+            mmdb_path: None,
+            timeout: DurationValue::Seconds(2),
+            cache_ttl: DurationValue::Text("24h".into()),
+            cache_max: 10_000,
         }
     }
 }
