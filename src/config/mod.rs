@@ -249,6 +249,7 @@ pub struct DatabaseConfig {
 pub struct SchemaConfig {
     pub user_table: String,
     pub session_table: String,
+    pub account_table: String,
     /// Column names by Better Auth field name (`session.expiresAt` -> `expires_at`).
     pub columns: BTreeMap<String, String>,
     /// The admin plugin's columns (`role`, `banned`, `banReason`, `banExpires`, `impersonatedBy`).
@@ -851,6 +852,15 @@ pub const SESSION_FIELDS: &[&str] = &[
     "userAgent",
     "impersonatedBy",
 ];
+/// The `account` fields Gatehouse writes when seeding, by Better Auth name.
+pub const ACCOUNT_FIELDS: &[&str] = &[
+    "id",
+    "accountId",
+    "providerId",
+    "userId",
+    "createdAt",
+    "updatedAt",
+];
 /// See [`SESSION_FIELDS`].
 pub const USER_FIELDS: &[&str] = &[
     "id",
@@ -910,7 +920,11 @@ fn database(
         }
     };
     let mut columns = BTreeMap::new();
-    for (table, fields) in [("session", SESSION_FIELDS), ("user", USER_FIELDS)] {
+    for (table, fields) in [
+        ("session", SESSION_FIELDS),
+        ("user", USER_FIELDS),
+        ("account", ACCOUNT_FIELDS),
+    ] {
         for field in fields.iter() {
             let column = if snake {
                 to_snake_case(field)
@@ -940,6 +954,7 @@ fn database(
         schema: SchemaConfig {
             user_table: identifier("database.schema.user_table", &s.user_table)?,
             session_table: identifier("database.schema.session_table", &s.session_table)?,
+            account_table: identifier("database.schema.account_table", &s.account_table)?,
             columns,
             admin_plugin: s.admin_plugin,
             sqlite_dates,

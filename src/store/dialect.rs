@@ -5,6 +5,7 @@
 //! decoder serves all three. Identifiers were validated as `[A-Za-z0-9_]` by the config, so
 //! quoting them is safe.
 
+use super::admin::AdminColumns;
 use crate::config::{SchemaConfig, SqliteDates};
 
 /// A SQL dialect and its date storage.
@@ -25,14 +26,14 @@ pub enum DateParam {
 }
 
 impl Dialect {
-    fn quote(self, ident: &str) -> String {
+    pub(crate) fn quote(self, ident: &str) -> String {
         match self {
             Dialect::MySql => format!("`{ident}`"),
             _ => format!("\"{ident}\""),
         }
     }
 
-    fn placeholder(self, n: usize) -> String {
+    pub(crate) fn placeholder(self, n: usize) -> String {
         match self {
             Dialect::Postgres => format!("${n}"),
             _ => "?".to_string(),
@@ -40,7 +41,7 @@ impl Dialect {
     }
 
     /// An expression giving `column` (a date) as BIGINT epoch milliseconds.
-    fn millis(self, column: &str) -> String {
+    pub(crate) fn millis(self, column: &str) -> String {
         match self {
             // extract(epoch) reads `timestamp` as UTC and `timestamptz` as the instant it is.
             Dialect::Postgres => format!("CAST(EXTRACT(EPOCH FROM {column}) * 1000 AS BIGINT)"),
@@ -88,6 +89,12 @@ impl Dialect {
 /// The statements of a store, with their column order documented where it matters.
 #[derive(Debug, Clone)]
 pub struct Queries {
+    /// The dialect these statements are written in.
+    pub dialect: Dialect,
+    /// The select list of a record: session columns, then user columns, then extra ones.
+    pub record_select: String,
+    /// `FROM <session> s JOIN <user> u ON ...`, for statements that read records.
+    pub record_from: String,
     /// One row: session columns, then user columns, then extra user columns; `$1` = token.
     pub find_session: String,
     /// Session columns of every session of user `$1`.
@@ -111,6 +118,14 @@ pub struct Queries {
     pub delete_expired: String,
     /// Counts sessions whose expiresAt (epoch ms) is after `$1`.
     pub count_active: String,
+    /// One record by session id `$1`.
+    pub find_session_by_id: String,
+    /// Up to `$1` user ids, at random.
+    pub sample_user_ids: String,
+    /// Binds: id, accountId, providerId, userId, createdAt, updatedAt.
+    pub insert_account: String,
+    /// Column names for the admin statements.
+    pub admin: AdminColumns,
 }
 
 /// The session columns at the start of [`Queries::find_session`] and in
@@ -174,12 +189,14 @@ impl Queries {
             col("session.userId"),
             col("session.expiresAt"),
         );
+        let record_select = format!("{session_select}, {}", user_select.join(", "));
+        let record_from = format!(
+            "FROM {session_table} s JOIN {user_table} u ON u.{} = s.{user_id}",
+            col("user.id")
+        );
         let find_session = format!(
-            "SELECT {session_select}, {} FROM {session_table} s JOIN {user_table} u ON u.{} = s.{user_id} \
-             WHERE s.{token} = {}",
-            user_select.join(", "),
-            col("user.id"),
-            p(1),
+            "SELECT {record_select} {record_from} WHERE s.{token} = {}",
+            p(1)
         );
 
         let insert = |table: &str, fields: &[(&str, bool)]| {
@@ -238,7 +255,50 @@ impl Queries {
             session_fields.push(("impersonatedBy", false));
         }
         let id = col("session.id");
+        let random = if dialect == Dialect::MySql {
+            "RAND()"
+        } else {
+            "RANDOM()"
+        };
+        let admin = AdminColumns {
+            session_id: s_col("id"),
+            user_id: s_col("userId"),
+            email: u_col("email"),
+            ip: s_col("ipAddress"),
+            expires_at: s_col("expiresAt"),
+            created_at: s_col("createdAt"),
+            updated_at: s_col("updatedAt"),
+            user_pk: u_col("id"),
+            name: u_col("name"),
+            session_table: session_table.clone(),
+        };
         Queries {
+            find_session_by_id: format!("SELECT {record_select} {record_from} WHERE s.{} = {}", col("session.id"), p(1)),
+            sample_user_ids: format!(
+                "SELECT {} FROM {user_table} ORDER BY {random} LIMIT {}",
+                col("user.id"),
+                p(1)
+            ),
+            insert_account: format!(
+                "INSERT INTO {} ({}, {}, {}, {}, {}, {}) VALUES ({}, {}, {}, {}, {}, {})",
+                q(&schema.account_table),
+                col("account.id"),
+                col("account.accountId"),
+                col("account.providerId"),
+                col("account.userId"),
+                col("account.createdAt"),
+                col("account.updatedAt"),
+                p(1),
+                p(2),
+                p(3),
+                p(4),
+                dialect.date_value(&p(5)),
+                dialect.date_value(&p(6)),
+            ),
+            admin,
+            dialect,
+            record_select,
+            record_from,
             find_session,
             list_user_sessions: format!(
                 "SELECT {session_select} FROM {session_table} s WHERE s.{user_id} = {}",

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 
+use super::admin::{Account, SessionPage, SessionSearch, SessionStats};
 use super::{SessionStore, StoreError};
 use crate::auth::session::{Session, SessionRecord, User};
 use crate::metrics::Metrics;
@@ -91,6 +92,31 @@ impl SessionStore for InstrumentedStore {
 
     async fn count_active(&self, now: Timestamp) -> Result<u64, StoreError> {
         self.timed("count_active", self.inner.count_active(now))
+            .await
+    }
+
+    async fn search_sessions(&self, search: &SessionSearch) -> Result<SessionPage, StoreError> {
+        self.timed("search_sessions", self.inner.search_sessions(search))
+            .await
+    }
+
+    async fn find_session_by_id(&self, id: &str) -> Result<Option<SessionRecord>, StoreError> {
+        self.timed("find_session_by_id", self.inner.find_session_by_id(id))
+            .await
+    }
+
+    async fn session_stats(&self, now: Timestamp) -> Result<SessionStats, StoreError> {
+        self.timed("session_stats", self.inner.session_stats(now))
+            .await
+    }
+
+    async fn sample_user_ids(&self, limit: u32) -> Result<Vec<String>, StoreError> {
+        self.timed("sample_user_ids", self.inner.sample_user_ids(limit))
+            .await
+    }
+
+    async fn insert_account(&self, account: &Account) -> Result<(), StoreError> {
+        self.timed("insert_account", self.inner.insert_account(account))
             .await
     }
 

@@ -4,6 +4,7 @@
 //! Pools are created lazily on first use, inside whichever runtime serves the request, because a
 //! pool whose sockets belong to a dropped runtime stops working (Pingora builds its own runtimes).
 
+pub mod admin;
 mod dialect;
 mod instrumented;
 pub mod migrate;
@@ -22,6 +23,7 @@ use sql_store::SqlStore;
 use crate::auth::session::{Session, SessionRecord, User};
 use crate::config::{database_kind, DatabaseConfig};
 use crate::time::Timestamp;
+use admin::{Account, SessionPage, SessionSearch, SessionStats};
 
 /// A store failure. "Session not found" is not an error: it is `Ok(None)`.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +72,16 @@ pub trait SessionStore: Send + Sync {
     async fn delete_expired(&self, now: Timestamp) -> Result<u64, StoreError>;
     /// How many sessions have not expired at `now`.
     async fn count_active(&self, now: Timestamp) -> Result<u64, StoreError>;
+    /// A page of sessions (with their users) and the total that match.
+    async fn search_sessions(&self, search: &SessionSearch) -> Result<SessionPage, StoreError>;
+    /// One session with its user, by session id.
+    async fn find_session_by_id(&self, id: &str) -> Result<Option<SessionRecord>, StoreError>;
+    /// Counts for the admin stats panel.
+    async fn session_stats(&self, now: Timestamp) -> Result<SessionStats, StoreError>;
+    /// Up to `limit` user ids, picked at random.
+    async fn sample_user_ids(&self, limit: u32) -> Result<Vec<String>, StoreError>;
+    /// Inserts a linked account row.
+    async fn insert_account(&self, account: &Account) -> Result<(), StoreError>;
     /// Checks that the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
 }

@@ -10,6 +10,7 @@ use sqlx::postgres::{PgConnectOptions, Postgres};
 use sqlx::sqlite::{Sqlite, SqliteConnectOptions};
 use sqlx::{AssertSqlSafe, ColumnIndex, Database, Decode, Encode, Executor, Row, Type};
 
+use super::admin::{Account, Bind, SessionPage, SessionSearch, SessionStats, UserCount};
 use super::dialect::{SESSION_COLUMNS, USER_COLUMNS};
 use super::{DateParam, Dialect, Queries, SessionStore, StoreError};
 use crate::auth::session::{Session, SessionRecord, User};
@@ -174,6 +175,19 @@ impl DateParam {
     }
 }
 
+macro_rules! bind_all {
+    ($query:expr, $binds:expr) => {{
+        let mut q = $query;
+        for bind in $binds {
+            q = match bind {
+                Bind::Text(text) => q.bind(text.clone()),
+                Bind::Int(n) => q.bind(*n),
+            };
+        }
+        q
+    }};
+}
+
 macro_rules! bind_date {
     ($query:expr, $value:expr) => {
         match $value {
@@ -327,6 +341,107 @@ where
                 .fetch_one(self.pool())
                 .await?;
         Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    async fn search_sessions(&self, search: &SessionSearch) -> Result<SessionPage, StoreError> {
+        let sql = self.queries.search_sql(search);
+        let count = sqlx::query_scalar::<DB, i64>(AssertSqlSafe(sql.count));
+        let total: i64 = bind_all!(count, &sql.count_binds)
+            .fetch_one(self.pool())
+            .await?;
+        let page = sqlx::query::<DB>(AssertSqlSafe(sql.page));
+        let rows = bind_all!(page, &sql.page_binds)
+            .fetch_all(self.pool())
+            .await?;
+        let sessions = rows
+            .iter()
+            .map(|r| decode_record(r, self.extra_columns))
+            .collect::<Result<_, _>>()?;
+        Ok(SessionPage {
+            total: u64::try_from(total).unwrap_or(0),
+            sessions,
+        })
+    }
+
+    async fn find_session_by_id(&self, id: &str) -> Result<Option<SessionRecord>, StoreError> {
+        let row = sqlx::query::<DB>(AssertSqlSafe(self.queries.find_session_by_id.as_str()))
+            .bind(id.to_string())
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row
+            .map(|r| decode_record(&r, self.extra_columns))
+            .transpose()?)
+    }
+
+    async fn session_stats(&self, now: Timestamp) -> Result<SessionStats, StoreError> {
+        let [counts, top, ips] = self.queries.stats_sql();
+        let now = now.millis();
+        let row = sqlx::query::<DB>(AssertSqlSafe(counts))
+            .bind(now)
+            .bind(now)
+            .fetch_one(self.pool())
+            .await?;
+        let count = |i: usize| {
+            row.try_get::<i64, _>(i)
+                .map(|n| u64::try_from(n).unwrap_or(0))
+        };
+        let (total, active, users_with_sessions) = (count(0)?, count(1)?, count(2)?);
+        let top_rows = sqlx::query::<DB>(AssertSqlSafe(top))
+            .bind(now)
+            .fetch_all(self.pool())
+            .await?;
+        let top_users = top_rows
+            .iter()
+            .map(|r| {
+                Ok::<_, sqlx::Error>(UserCount {
+                    id: r.try_get(0)?,
+                    name: r.try_get(1)?,
+                    email: r.try_get(2)?,
+                    sessions: u64::try_from(r.try_get::<i64, _>(3)?).unwrap_or(0),
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let ip_rows = sqlx::query::<DB>(AssertSqlSafe(ips))
+            .bind(now)
+            .fetch_all(self.pool())
+            .await?;
+        let ips = ip_rows
+            .iter()
+            .map(|r| {
+                Ok::<_, sqlx::Error>((
+                    r.try_get(0)?,
+                    u64::try_from(r.try_get::<i64, _>(1)?).unwrap_or(0),
+                ))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(SessionStats {
+            total,
+            active,
+            users_with_sessions,
+            top_users,
+            ips,
+        })
+    }
+
+    async fn sample_user_ids(&self, limit: u32) -> Result<Vec<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar::<DB, String>(AssertSqlSafe(self.queries.sample_user_ids.as_str()))
+                .bind(i64::from(limit))
+                .fetch_all(self.pool())
+                .await?,
+        )
+    }
+
+    async fn insert_account(&self, account: &Account) -> Result<(), StoreError> {
+        let mut q = sqlx::query::<DB>(AssertSqlSafe(self.queries.insert_account.as_str()))
+            .bind(account.id.clone())
+            .bind(account.account_id.clone())
+            .bind(account.provider_id.clone())
+            .bind(account.user_id.clone());
+        q = bind_date!(q, self.dates.value(account.created_at));
+        q = bind_date!(q, self.dates.value(account.updated_at));
+        q.execute(self.pool()).await?;
+        Ok(())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
