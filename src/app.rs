@@ -14,6 +14,7 @@ use crate::auth::validator::{LookupSource, ValidateOptions};
 use crate::auth::{AuthOutcome, AuthenticatedSession, SessionValidator};
 use crate::config::{Config, Policy};
 use crate::endpoints::{Endpoint, RateLimiter};
+use crate::geo::{Geo, GeoError};
 use crate::metrics::Metrics;
 use crate::routing::{self, json_response, RouteTable};
 use crate::store::{InstrumentedStore, SessionStore};
@@ -101,15 +102,22 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     pub rate_limiter: RateLimiter,
     pub metrics: Arc<Metrics>,
+    pub geo: Geo,
 }
 
 impl App {
-    /// An app for `config` reading sessions from `store`.
-    pub fn new(config: Config, store: Arc<dyn SessionStore>, clock: Arc<dyn Clock>) -> Self {
+    /// An app for `config` reading sessions from `store`; fails only when the geolocation
+    /// provider cannot be set up (an unreadable `.mmdb` file).
+    pub fn new(
+        config: Config,
+        store: Arc<dyn SessionStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, GeoError> {
         let config = Arc::new(config);
         let metrics = Arc::new(Metrics::new());
         let store: Arc<dyn SessionStore> = Arc::new(InstrumentedStore::new(store, metrics.clone()));
-        Self {
+        Ok(Self {
+            geo: Geo::new(&config.geo)?,
             routes: RouteTable::new(&config),
             validator: SessionValidator::new(
                 config.clone(),
@@ -122,7 +130,7 @@ impl App {
             clock,
             config,
             metrics,
-        }
+        })
     }
 
     /// Decides what happens to a request with head `req` from `peer`.

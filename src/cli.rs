@@ -184,6 +184,9 @@ fn serve(config: Config, upgrade: bool) -> ExitCode {
         Err(e) => return fail(&e.to_string()),
     };
     tracing::info!("gatehouse starting: {}", config.summary());
-    let app = Arc::new(App::new(config, store, Arc::new(SystemClock)));
+    let app = match App::new(config, store, Arc::new(SystemClock)) {
+        Ok(app) => Arc::new(app),
+        Err(e) => return fail(&format!("geo: {e}")),
+    };
     crate::server::build(app, upgrade).run_forever()
 }

@@ -43,7 +43,10 @@ pub fn run(data_dir: &Path, listen: &str, threads: usize) -> ExitCode {
                 Ok(s) => s,
                 Err(e) => return fail(&e.to_string()),
             };
-            let app = Arc::new(App::new(config, store, Arc::new(SystemClock)));
+            let app = match App::new(config, store, Arc::new(SystemClock)) {
+                Ok(app) => Arc::new(app),
+                Err(e) => return fail(&e.to_string()),
+            };
             let mut server = crate::server::build(app, false);
             crate::server::add_echo_upstream(&mut server, echo.trim_start_matches("http://"));
             println!(

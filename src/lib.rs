@@ -8,12 +8,14 @@
 //! app, routing,         what to do with a request, as values
 //! forwarding,
 //! endpoints/            the session routes Gatehouse answers itself
+//! admin/, geo/          the sessions admin API and dashboard, IP geolocation
 //! auth/                 cookie signatures, the moka cache, the validator
 //! store/                Better Auth's tables through sqlx (SQLite, PostgreSQL, MySQL)
 //! config/, time         used by all of the above
 //! ```
 
 pub mod access;
+pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod cli;
@@ -21,6 +23,7 @@ pub mod config;
 mod demo;
 pub mod endpoints;
 pub mod forwarding;
+pub mod geo;
 mod health;
 mod housekeeping;
 pub mod metrics;

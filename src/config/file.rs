@@ -308,8 +308,6 @@ impl Default for MetricsSection {
 pub struct AdminSection {
     pub enabled: bool,
     pub mount: String,
-    /// A separate listener for the admin API and page; on the proxy listener when unset.
-    pub listen: Option<String>,
     pub roles: Vec<String>,
     pub allow_seeding: bool,
 }
@@ -319,7 +317,6 @@ impl Default for AdminSection {
         Self {
             enabled: true,
             mount: "/_gatehouse".into(),
-            listen: None,
             roles: vec!["admin".into()],
             allow_seeding: false,
         }

@@ -130,10 +130,8 @@ pub struct MetricsConfig {
 /// The sessions admin API and dashboard.
 #[derive(Debug, Clone)]
 pub struct AdminConfig {
-    /// Path prefix (`/_gatehouse`) on the proxy listener, or on `listen`.
+    /// Path prefix (`/_gatehouse`) on the proxy listener.
     pub mount: String,
-    /// A listener of its own, if set.
-    pub listen: Option<SocketAddr>,
     /// Users with one of these roles may use the admin API.
     pub roles: Vec<String>,
     /// `GATEHOUSE_ADMIN_TOKEN`: a bearer token that also grants access.
@@ -660,15 +658,6 @@ fn admin(a: &file::AdminSection, env: &dyn EnvSource) -> Result<Option<AdminConf
             ),
         ));
     }
-    let listen = match &a.listen {
-        Some(l) => Some(l.parse().map_err(|_| {
-            ConfigError::new(
-                "admin.listen",
-                format!("`{l}` is not an address; write ip:port, e.g. 127.0.0.1:9091"),
-            )
-        })?),
-        None => None,
-    };
     if a.roles
         .iter()
         .any(|r| r.trim().is_empty() || r.contains(','))
@@ -687,7 +676,6 @@ fn admin(a: &file::AdminSection, env: &dyn EnvSource) -> Result<Option<AdminConf
     }
     Ok(a.enabled.then(|| AdminConfig {
         mount: a.mount.clone(),
-        listen,
         roles: a.roles.clone(),
         token,
         allow_seeding: a.allow_seeding,

@@ -381,7 +381,6 @@ fn every_invalid_value_names_its_key() {
         ("[log]\nformat = \"xml\"\n", &[], "log.format"),
         ("[admin]\nmount = \"admin\"\n", &[], "admin.mount"),
         ("[admin]\nmount = \"/admin/\"\n", &[], "admin.mount"),
-        ("[admin]\nlisten = \"x\"\n", &[], "admin.listen"),
         ("[admin]\nroles = [\"\"]\n", &[], "admin.roles"),
         ("", &[("GATEHOUSE_ADMIN_TOKEN", "short")], "GATEHOUSE_ADMIN_TOKEN"),
         ("[geo]\nprovider = \"maxmind\"\n", &[], "geo.provider"),

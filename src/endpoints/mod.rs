@@ -15,6 +15,7 @@ use http::request::Parts;
 use http::{header, HeaderValue, Method, Response, StatusCode};
 use serde::Serialize;
 
+pub use origin::check as check_origin;
 pub use rate_limit::RateLimiter;
 
 use crate::app::{cookie_headers, store_unavailable, with_cookies, App, Outcome};

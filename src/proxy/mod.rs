@@ -2,7 +2,8 @@
 //! calls the domain code, and applies the value it returns.
 //!
 //! ```text
-//! request_filter ──> App::serve (an endpoint Gatehouse answers: get-session, sign-out, ...)
+//! request_filter ──> App::admin (under admin.mount: the sessions admin API and page)
+//!                └─> App::serve (an endpoint Gatehouse answers: get-session, sign-out, ...)
 //!                └─> App::decide ──> Action::Respond(response)   write it, stop
 //!                                └─> Action::Forward(plan)
 //! upstream_peer            the plan's upstream address
@@ -36,7 +37,7 @@ use crate::access::{self, AccessRecord, REQUEST_ID};
 use crate::app::{Action, App, ForwardPlan, Outcome};
 use crate::auth::validator::LookupSource;
 use crate::routing::json_response;
-use crate::{endpoints, forwarding};
+use crate::{admin, endpoints, forwarding};
 
 /// The gateway as a Pingora proxy.
 pub struct Gateway {
@@ -83,6 +84,31 @@ impl ProxyHttp for Gateway {
             .and_then(|a| a.as_inet())
             .map(|a| a.ip());
         ctx.request_id = access::request_id(&session.req_header().headers);
+        if let Some(route) = self.app.admin_route(session.req_header()) {
+            let (outcome, response) = match route {
+                Err(response) => (Outcome::BadRequest, response),
+                Ok(route) => {
+                    ctx.route = Some(Arc::from(route.name()));
+                    match respond::read_body(session, admin::MAX_BODY).await? {
+                        Some(body) => {
+                            self.app
+                                .admin(route, session.req_header(), &body, ctx.peer)
+                                .await
+                        }
+                        None => (
+                            Outcome::BadRequest,
+                            json_response(
+                                StatusCode::PAYLOAD_TOO_LARGE,
+                                r#"{"error":"body_too_large"}"#,
+                            ),
+                        ),
+                    }
+                }
+            };
+            ctx.outcome = outcome;
+            respond::write(session, response, &ctx.request_id).await?;
+            return Ok(true);
+        }
         if let Some(endpoint) = self.app.endpoint(session.req_header()) {
             ctx.route = Some(Arc::from(endpoint.name()));
             let body = if endpoint.changes_state() {

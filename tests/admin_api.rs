@@ -1,0 +1,425 @@
+//! The sessions admin API on real sockets: who may use it, every endpoint, every bad input.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::db::{Kind, TestDb};
+use common::gateway::Gateway;
+use common::upstream::Upstream;
+use common::{client, random_token, session_cookie};
+use serde_json::Value;
+
+const TOKEN: &str = "admin-token-0123456789abcdef";
+
+async fn setup(config: &str) -> (TestDb, Upstream, Gateway) {
+    let db = TestDb::migrated(Kind::Sqlite).await.unwrap();
+    let upstream = Upstream::start().await;
+    let env = [
+        ("GATEHOUSE_UPSTREAM", upstream.url()),
+        ("GATEHOUSE_DATABASE_URL", db.url.clone()),
+        ("GATEHOUSE_ADMIN_TOKEN", TOKEN.to_string()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let gateway = Gateway::start(config, &env).await;
+    (db, upstream, gateway)
+}
+
+fn api(gateway: &Gateway, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+    client().request(method, gateway.url(&format!("/_gatehouse/api/{path}")))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_admins_get_in() {
+    let (db, upstream, gateway) = setup("").await;
+    let (admin, user) = (random_token(), random_token());
+    let (admin_id, _) = db.seed(&admin, 3600).await;
+    db.seed(&user, 3600).await;
+    db.exec(&format!(
+        "UPDATE \"user\" SET \"role\" = 'user,admin' WHERE \"id\" = '{admin_id}'"
+    ))
+    .await;
+    let get = reqwest::Method::GET;
+    let status =
+        |r: reqwest::RequestBuilder| async move { r.send().await.unwrap().status().as_u16() };
+    assert_eq!(
+        status(api(&gateway, get.clone(), "sessions")).await,
+        401,
+        "anonymous"
+    );
+    assert_eq!(
+        status(api(&gateway, get.clone(), "sessions").header("cookie", session_cookie(&user)))
+            .await,
+        403,
+        "not an admin"
+    );
+    assert_eq!(
+        status(api(&gateway, get.clone(), "sessions").bearer_auth("wrong-token-wrong-token")).await,
+        401
+    );
+    assert_eq!(
+        status(api(&gateway, get.clone(), "sessions").bearer_auth(TOKEN)).await,
+        200
+    );
+    assert_eq!(
+        status(api(&gateway, get.clone(), "sessions").header("cookie", session_cookie(&admin)))
+            .await,
+        200
+    );
+    assert_eq!(upstream.count(), 0, "admin requests never reach the app");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_are_listed_searched_and_revoked_everywhere() {
+    let (db, _upstream, gateway) = setup("").await;
+    let tokens: Vec<String> = (0..3).map(|_| random_token()).collect();
+    let mut ids = Vec::new();
+    for t in &tokens {
+        ids.push(db.seed(t, 3600).await);
+    }
+    db.seed(&random_token(), -60).await;
+    // A cached session that the admin revokes must stop working at once.
+    assert_eq!(
+        client()
+            .get(gateway.url("/x"))
+            .header("cookie", session_cookie(&tokens[0]))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    let page: Value = api(
+        &gateway,
+        reqwest::Method::GET,
+        "sessions?status=active&sort=createdAt&order=asc&pageSize=2",
+    )
+    .bearer_auth(TOKEN)
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(page["total"], 3);
+    assert_eq!(page["sessions"].as_array().unwrap().len(), 2);
+    assert!(
+        !page.to_string().contains(&tokens[0]),
+        "tokens are never returned"
+    );
+    let row = &page["sessions"][0];
+    assert_eq!(row["status"], "active");
+    assert!(row["user"]["email"]
+        .as_str()
+        .unwrap()
+        .ends_with("@example.com"));
+
+    let (user_id, session_id) = &ids[1];
+    let found: Value = api(
+        &gateway,
+        reqwest::Method::GET,
+        &format!("sessions?search={}", &session_id[..10]),
+    )
+    .bearer_auth(TOKEN)
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(found["total"], 1);
+    assert_eq!(found["sessions"][0]["id"], session_id.as_str());
+
+    let detail: Value = api(
+        &gateway,
+        reqwest::Method::GET,
+        &format!("sessions/{session_id}"),
+    )
+    .bearer_auth(TOKEN)
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(detail["user"]["id"], user_id.as_str());
+    assert_eq!(
+        detail["location"]["kind"], "unknown",
+        "no geo provider configured"
+    );
+
+    let (_, first_id) = &ids[0];
+    let deleted = api(
+        &gateway,
+        reqwest::Method::DELETE,
+        &format!("sessions/{first_id}"),
+    )
+    .bearer_auth(TOKEN)
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(deleted.status(), 200);
+    assert_eq!(deleted.text().await.unwrap(), r#"{"revoked":1}"#);
+    let again = api(
+        &gateway,
+        reqwest::Method::DELETE,
+        &format!("sessions/{first_id}"),
+    )
+    .bearer_auth(TOKEN)
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(again.status(), 404);
+    let rejected = client()
+        .get(gateway.url("/x"))
+        .header("cookie", session_cookie(&tokens[0]))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rejected.status(), 401, "revoked in the cache too, at once");
+
+    let (user2, _) = &ids[2];
+    let all: Value = api(
+        &gateway,
+        reqwest::Method::DELETE,
+        &format!("users/{user2}/sessions"),
+    )
+    .bearer_auth(TOKEN)
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(all["revoked"], 1);
+    let stats: Value = api(&gateway, reqwest::Method::GET, "stats")
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            stats["total"].as_u64(),
+            stats["active"].as_u64(),
+            stats["expired"].as_u64()
+        ),
+        (Some(2), Some(1), Some(1))
+    );
+    assert_eq!(stats["usersWithSessions"], 1);
+    assert_eq!(stats["byCountry"][0]["country"], "Unknown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_parameters_get_a_400_naming_them() {
+    let (_db, _upstream, gateway) = setup("").await;
+    for (query, parameter) in [
+        ("sessions?page=0", "page"),
+        ("sessions?page=x", "page"),
+        ("sessions?pageSize=101", "pageSize"),
+        ("sessions?status=gone", "status"),
+        ("sessions?sort=token", "sort"),
+        ("sessions?order=up", "order"),
+    ] {
+        let r = api(&gateway, reqwest::Method::GET, query)
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{query}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["parameter"], parameter, "{query}");
+    }
+    let long = format!("sessions?search={}", "a".repeat(201));
+    assert_eq!(
+        api(&gateway, reqwest::Method::GET, &long)
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    let geo = |body: &'static str| {
+        api(&gateway, reqwest::Method::POST, "geo/resolve")
+            .bearer_auth(TOKEN)
+            .body(body)
+            .send()
+    };
+    assert_eq!(geo("{}").await.unwrap().status(), 400);
+    assert_eq!(geo(r#"{"ip":"not-an-ip"}"#).await.unwrap().status(), 400);
+    let local: Value = geo(r#"{"ip":"127.0.0.1"}"#)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(local["kind"], "loopback");
+    let private: Value = geo(r#"{"ip":"10.1.2.3"}"#)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(private["kind"], "private");
+    let not_found = client()
+        .get(gateway.url("/_gatehouse/api/nope"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_found.status(), 404);
+    let wrong_method = client()
+        .put(gateway.url("/_gatehouse/api/sessions"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_method.status(), 405);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cross_origin_deletes_with_cookies_are_refused() {
+    let (db, _upstream, gateway) = setup("").await;
+    let (admin, victim) = (random_token(), random_token());
+    let (admin_id, _) = db.seed(&admin, 3600).await;
+    let (_, victim_session) = db.seed(&victim, 3600).await;
+    db.exec(&format!(
+        "UPDATE \"user\" SET \"role\" = 'admin' WHERE \"id\" = '{admin_id}'"
+    ))
+    .await;
+    let delete = |origin: &str| {
+        api(
+            &gateway,
+            reqwest::Method::DELETE,
+            &format!("sessions/{victim_session}"),
+        )
+        .header("cookie", session_cookie(&admin))
+        .header("origin", origin.to_string())
+        .send()
+    };
+    let evil = delete("https://evil.example").await.unwrap();
+    assert_eq!(evil.status(), 403);
+    assert!(evil.text().await.unwrap().contains("INVALID_ORIGIN"));
+    assert_eq!(
+        db.count(&format!(
+            "SELECT COUNT(*) FROM \"session\" WHERE \"id\" = '{victim_session}'"
+        ))
+        .await,
+        1
+    );
+    let own = delete(&format!("http://{}", gateway.addr)).await.unwrap();
+    assert_eq!(own.status(), 200);
+    assert_eq!(
+        db.count(&format!(
+            "SELECT COUNT(*) FROM \"session\" WHERE \"id\" = '{victim_session}'"
+        ))
+        .await,
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seeding_is_off_unless_allowed_and_creates_usable_rows() {
+    let (db, _upstream, off) = setup("").await;
+    db.seed(&random_token(), 3600).await;
+    let refused = api(&off, reqwest::Method::POST, "seed/sessions")
+        .bearer_auth(TOKEN)
+        .body(r#"{"count":3}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    drop(off);
+
+    let (db, _upstream, gateway) = setup("[admin]\nallow_seeding = true\n").await;
+    db.seed(&random_token(), 3600).await;
+    for bad in [
+        r#"{"count":0}"#,
+        r#"{"count":101}"#,
+        r#"{"count":"3"}"#,
+        "nope",
+    ] {
+        let r = api(&gateway, reqwest::Method::POST, "seed/sessions")
+            .bearer_auth(TOKEN)
+            .body(bad)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{bad}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["parameter"], "count");
+    }
+    let made: Value = api(&gateway, reqwest::Method::POST, "seed/sessions")
+        .bearer_auth(TOKEN)
+        .body(r#"{"count":5}"#)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (made["created"].as_u64(), made["failed"].as_u64()),
+        (Some(5), Some(0))
+    );
+    assert_eq!(db.count("SELECT COUNT(*) FROM \"session\"").await, 6);
+    let accounts: Value = api(&gateway, reqwest::Method::POST, "seed/accounts")
+        .bearer_auth(TOKEN)
+        .body(r#"{"count":4}"#)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(accounts["created"], 4);
+    assert_eq!(db.count("SELECT COUNT(*) FROM \"account\"").await, 4);
+    assert!(gateway.log().contains("seeding finished"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_is_embedded_with_a_strict_policy() {
+    let (_db, _upstream, gateway) = setup("").await;
+    let page = client()
+        .get(gateway.url("/_gatehouse/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("script-src 'self'"),
+        "{csp}"
+    );
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("assets/app.js") && !html.contains("http://") && !html.contains("https://")
+    );
+    let js = client()
+        .get(gateway.url("/_gatehouse/assets/app.js"))
+        .send()
+        .await
+        .unwrap();
+    assert!(js.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
+    assert_eq!(
+        client()
+            .get(gateway.url("/_gatehouse/assets/other.js"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+}
