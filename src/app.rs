@@ -10,6 +10,7 @@ use bytes::Bytes;
 use http::request::Parts;
 use http::{header, HeaderValue, Response, StatusCode};
 
+use crate::admin::AdminRoute;
 use crate::auth::validator::{LookupSource, ValidateOptions};
 use crate::auth::{AuthOutcome, AuthenticatedSession, SessionValidator};
 use crate::config::{Config, Policy};
@@ -230,18 +231,70 @@ impl App {
         }
     }
 
-    /// The endpoint Gatehouse serves itself for this request, if any.
-    pub fn endpoint(&self, req: &Parts) -> Option<Endpoint> {
+    /// What Gatehouse answers itself for this request, if anything: the admin (under its
+    /// mount), then the session endpoints (under the Better Auth base path).
+    pub fn local(&self, req: &Parts) -> Option<Local> {
+        if let Some(route) = self.admin_route(req) {
+            return Some(Local::Admin(route));
+        }
         Endpoint::matching(
             &req.method,
             req.uri.path(),
             &self.config.better_auth.base_path,
         )
+        .map(Local::Endpoint)
+    }
+
+    /// Answers a request Gatehouse serves itself, with its body (read as [`Local::body_limit`]
+    /// says).
+    pub async fn answer_locally(
+        &self,
+        local: Local,
+        req: &Parts,
+        body: &[u8],
+        peer: Option<IpAddr>,
+    ) -> (Outcome, Response<Bytes>) {
+        match local {
+            Local::Admin(Ok(route)) => self.admin(route, req, body, peer).await,
+            Local::Admin(Err(response)) => (Outcome::BadRequest, response),
+            Local::Endpoint(endpoint) => self.serve(endpoint, req, body, peer).await,
+        }
     }
 
     /// The client's address as the forwarding rules see it.
     pub fn client_ip(&self, req: &Parts, peer: IpAddr) -> IpAddr {
         crate::forwarding::client_ip(&req.headers, peer, &self.config)
+    }
+}
+
+/// A request Gatehouse answers itself.
+#[derive(Debug)]
+pub enum Local {
+    /// The sessions admin: a route, or the answer for a stray path under its mount.
+    Admin(Result<AdminRoute, Response<Bytes>>),
+    /// One of the session endpoints under the Better Auth base path.
+    Endpoint(Endpoint),
+}
+
+impl Local {
+    /// The route label for metrics and logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Local::Admin(Ok(route)) => route.name(),
+            Local::Admin(Err(_)) => "admin",
+            Local::Endpoint(endpoint) => endpoint.name(),
+        }
+    }
+
+    /// How much request body to read (`None`: none at all).
+    pub fn body_limit(&self) -> Option<usize> {
+        match self {
+            Local::Admin(Ok(_)) => Some(crate::admin::MAX_BODY),
+            Local::Admin(Err(_)) => None,
+            Local::Endpoint(endpoint) => endpoint
+                .changes_state()
+                .then_some(crate::endpoints::MAX_BODY),
+        }
     }
 }
 

@@ -13,8 +13,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use sha2::Sha256;
 
-/// The characters JavaScript's `encodeURIComponent` escapes.
-const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+/// The characters JavaScript's `encodeURIComponent` escapes (better-call encodes cookie values).
+pub(crate) const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
     .remove(b'.')

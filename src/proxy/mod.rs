@@ -36,8 +36,8 @@ pub use ops::OpsApp;
 use crate::access::{self, AccessRecord, REQUEST_ID};
 use crate::app::{Action, App, ForwardPlan, Outcome};
 use crate::auth::validator::LookupSource;
+use crate::forwarding;
 use crate::routing::json_response;
-use crate::{admin, endpoints, forwarding};
 
 /// The gateway as a Pingora proxy.
 pub struct Gateway {
@@ -84,42 +84,16 @@ impl ProxyHttp for Gateway {
             .and_then(|a| a.as_inet())
             .map(|a| a.ip());
         ctx.request_id = access::request_id(&session.req_header().headers);
-        if let Some(route) = self.app.admin_route(session.req_header()) {
-            let (outcome, response) = match route {
-                Err(response) => (Outcome::BadRequest, response),
-                Ok(route) => {
-                    ctx.route = Some(Arc::from(route.name()));
-                    match respond::read_body(session, admin::MAX_BODY).await? {
-                        Some(body) => {
-                            self.app
-                                .admin(route, session.req_header(), &body, ctx.peer)
-                                .await
-                        }
-                        None => (
-                            Outcome::BadRequest,
-                            json_response(
-                                StatusCode::PAYLOAD_TOO_LARGE,
-                                r#"{"error":"body_too_large"}"#,
-                            ),
-                        ),
-                    }
-                }
-            };
-            ctx.outcome = outcome;
-            respond::write(session, response, &ctx.request_id).await?;
-            return Ok(true);
-        }
-        if let Some(endpoint) = self.app.endpoint(session.req_header()) {
-            ctx.route = Some(Arc::from(endpoint.name()));
-            let body = if endpoint.changes_state() {
-                respond::read_body(session, endpoints::MAX_BODY).await?
-            } else {
-                Some(Vec::new())
+        if let Some(local) = self.app.local(session.req_header()) {
+            ctx.route = Some(Arc::from(local.name()));
+            let body = match local.body_limit() {
+                Some(limit) => respond::read_body(session, limit).await?,
+                None => Some(Vec::new()),
             };
             let (outcome, response) = match body {
                 Some(body) => {
                     self.app
-                        .serve(endpoint, session.req_header(), &body, ctx.peer)
+                        .answer_locally(local, session.req_header(), &body, ctx.peer)
                         .await
                 }
                 None => (

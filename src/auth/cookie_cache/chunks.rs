@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use percent_encoding::utf8_percent_encode;
 
-use crate::auth::cookie::find_cookie;
+use crate::auth::cookie::{expire_cookie, find_cookie, set_cookie, URI_COMPONENT};
 
 /// Better Auth's per-cookie byte ceiling (`MAX_COOKIE_SIZE`).
 const MAX_COOKIE_SIZE: usize = 4050;
@@ -13,18 +13,6 @@ const MAX_COOKIE_SIZE: usize = 4050;
 const MAX_COOKIE_CHUNKS: usize = 100;
 /// `Number.MAX_SAFE_INTEGER`: larger chunk indexes are not canonical to Better Auth.
 const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
-
-/// The characters JavaScript's `encodeURIComponent` escapes (better-call encodes cookie values).
-const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'!')
-    .remove(b'~')
-    .remove(b'*')
-    .remove(b'\'')
-    .remove(b'(')
-    .remove(b')');
 
 /// The value of cookie `name`, or of its chunks `name.0`, `name.1`, ... when `name` itself is
 /// absent or empty: chunks with a canonical non-negative integer index, sorted by index and
@@ -112,22 +100,10 @@ pub fn set_cookie_headers(
     secure: bool,
     stale_chunks: &[String],
 ) -> Vec<String> {
-    let attributes = |max_age: Option<u64>| {
-        let mut a = String::with_capacity(64);
-        if let Some(secs) = max_age {
-            a.push_str("; Max-Age=");
-            a.push_str(&secs.to_string());
-        }
-        a.push_str("; Path=/; HttpOnly");
-        if secure {
-            a.push_str("; Secure");
-        }
-        a.push_str("; SameSite=Lax");
-        a
-    };
-    let attrs = attributes(max_age);
+    // The attributes as `set_cookie` writes them: everything after `name=value`.
+    let attrs_len = set_cookie("", "", max_age, secure).len() - "=".len();
     // `getMaxCookieValueSize(name + ".99", options)`: 4050 minus `name.99=` and the attributes.
-    let chunk_size = MAX_COOKIE_SIZE.saturating_sub(name.len() + ".99=".len() + attrs.len());
+    let chunk_size = MAX_COOKIE_SIZE.saturating_sub(name.len() + ".99=".len() + attrs_len);
 
     let mut new: Vec<(String, &str)> = Vec::new();
     if chunk_size > 0 && value.len() <= chunk_size {
@@ -144,8 +120,14 @@ pub fn set_cookie_headers(
         }
     }
 
-    let set = |n: &str, v: &str| format!("{n}={}{attrs}", utf8_percent_encode(v, URI_COMPONENT));
-    let deletion = format!("=; Max-Age=0{}", attributes(None));
+    let set = |n: &str, v: &str| {
+        set_cookie(
+            n,
+            &utf8_percent_encode(v, URI_COMPONENT).to_string(),
+            max_age,
+            secure,
+        )
+    };
     let mut out = Vec::with_capacity(new.len() + stale_chunks.len());
     let mut emitted: Vec<&str> = Vec::new();
     for stale in stale_chunks {
@@ -155,7 +137,7 @@ pub fn set_cookie_headers(
         emitted.push(stale.as_str());
         match new.iter().find(|(n, _)| n == stale) {
             Some((n, v)) => out.push(set(n, v)),
-            None => out.push(format!("{stale}{deletion}")),
+            None => out.push(expire_cookie(stale, secure)),
         }
     }
     for (n, v) in &new {
