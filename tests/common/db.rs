@@ -144,6 +144,7 @@ impl TestDb {
     /// Seeds a user and a session with `token` expiring `ttl_secs` from now (negative: expired).
     /// Returns (user id, session id).
     pub async fn seed(&self, token: &str, ttl_secs: i64) -> (String, String) {
+        super::remember_token(token);
         let store = self.store("");
         let now = Timestamp::now();
         let user = user(&format!("u{}", &token[..8.min(token.len())]), now);

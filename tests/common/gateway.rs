@@ -146,5 +146,9 @@ impl Drop for Gateway {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // SECURITY: every test's gateway log is checked for tokens and the secret.
+        if !std::thread::panicking() {
+            super::assert_log_is_clean(&self.log());
+        }
     }
 }

@@ -15,8 +15,31 @@ use gatehouse::auth::cookie::SigningKey;
 /// The Better Auth secret the tests share with the gateway.
 pub const SECRET: &str = "integration-test-secret-0123456789abcdef";
 
+/// Every session token this test process has seeded or signed: no gateway log may contain one.
+static TOKENS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Remembers `token` so [`assert_log_is_clean`] can look for it.
+pub fn remember_token(token: &str) {
+    let mut tokens = TOKENS.lock().unwrap();
+    if !tokens.iter().any(|t| t == token) {
+        tokens.push(token.to_string());
+    }
+}
+
+/// Panics if `log` holds a remembered session token or the shared secret.
+pub fn assert_log_is_clean(log: &str) {
+    for token in TOKENS.lock().unwrap().iter().filter(|t| t.len() >= 16) {
+        assert!(
+            !log.contains(token.as_str()),
+            "a session token was logged:\n{log}"
+        );
+    }
+    assert!(!log.contains(SECRET), "the secret was logged:\n{log}");
+}
+
 /// A `Cookie` header carrying a correctly signed session token.
 pub fn session_cookie(token: &str) -> String {
+    remember_token(token);
     format!(
         "better-auth.session_token={}",
         SigningKey::new(SECRET).sign_cookie_value(token)
