@@ -211,7 +211,10 @@ async fn sessions_are_listed_searched_and_revoked_everywhere() {
         (Some(2), Some(1), Some(1))
     );
     assert_eq!(stats["usersWithSessions"], 1);
-    assert_eq!(stats["byCountry"][0]["country"], "Unknown");
+    assert_eq!(
+        stats["byCountry"][0]["country"], "Unknown",
+        "203.0.113.x is documentation space"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -421,5 +424,60 @@ async fn the_page_is_embedded_with_a_strict_policy() {
             .unwrap()
             .status(),
         404
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_name_countries_on_the_first_call() {
+    let mmdb = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/geo/test-city.mmdb"
+    );
+    let (db, _upstream, gateway) = setup(&format!(
+        "[geo]\nprovider = \"mmdb\"\nmmdb_path = \"{mmdb}\"\n"
+    ))
+    .await;
+    let (london, private, local) = (random_token(), random_token(), random_token());
+    for (token, ip) in [
+        (&london, "81.2.69.160"),
+        (&private, "10.0.0.5"),
+        (&local, "127.0.0.1"),
+    ] {
+        db.seed(token, 3600).await;
+        db.exec(&format!(
+            "UPDATE \"session\" SET \"ipAddress\" = '{ip}' WHERE \"token\" = '{token}'"
+        ))
+        .await;
+    }
+    let stats: Value = api(&gateway, reqwest::Method::GET, "stats")
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let countries: Vec<(String, String)> = stats["byCountry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["country"].as_str().unwrap().to_string(),
+                c["flag"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        countries.contains(&("United Kingdom".into(), "🇬🇧".into())),
+        "{countries:?}"
+    );
+    assert!(
+        countries.iter().any(|(c, _)| c == "Private network"),
+        "{countries:?}"
+    );
+    assert!(
+        countries.iter().any(|(c, _)| c == "Localhost"),
+        "{countries:?}"
     );
 }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::AdminRoute;
 use crate::app::{store_unavailable, App};
 use crate::auth::session::{Session, SessionRecord};
-use crate::geo::Location;
+use crate::geo::{Location, LocationKind};
 use crate::routing::json_response;
 use crate::store::admin::{Account, SessionSearch, SortKey, StatusFilter};
 use crate::time::Timestamp;
@@ -73,6 +73,9 @@ struct CountBody {
 struct IpBody {
     ip: String,
 }
+
+/// How many of the most common addresses `stats` resolves itself.
+const RESOLVED_FOR_STATS: usize = 50;
 
 /// Providers a seeded account is linked with.
 const PROVIDERS: &[&str] = &["github", "google", "discord", "credential", "phone"];
@@ -332,12 +335,23 @@ impl App {
             Ok(stats) => stats,
             Err(e) => return store_unavailable("admin", &e),
         };
-        // Countries from locations already resolved (the dashboard resolves as it lists);
-        // never a burst of provider calls per request.
+        // The most common addresses are resolved now (concurrently, cached, each bounded by
+        // geo.timeout); the long tail only from what is already cached.
+        let mut lookups = tokio::task::JoinSet::new();
+        for (ip, _) in stats.ips.iter().take(RESOLVED_FOR_STATS) {
+            if let Ok(ip) = ip.parse::<IpAddr>() {
+                let geo = self.geo.clone();
+                lookups.spawn(async move { geo.locate(ip).await });
+            }
+        }
+        while lookups.join_next().await.is_some() {}
         let mut countries: BTreeMap<(String, String, String), u64> = BTreeMap::new();
         for (ip, n) in &stats.ips {
             let location = ip.parse().ok().and_then(|ip| self.geo.cached(ip));
+            let named = |name: &str| (name.to_string(), String::new(), String::new());
             let key = match location {
+                Some(l) if l.kind == LocationKind::Private => named("Private network"),
+                Some(l) if l.kind == LocationKind::Loopback => named("Localhost"),
                 Some(l) => (
                     l.country
                         .or(l.country_code.clone())
@@ -345,7 +359,7 @@ impl App {
                     l.country_code.unwrap_or_default(),
                     l.flag.unwrap_or_default(),
                 ),
-                None => ("Unknown".into(), String::new(), String::new()),
+                None => named("Unknown"),
             };
             *countries.entry(key).or_default() += n;
         }
