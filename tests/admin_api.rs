@@ -13,16 +13,9 @@ use serde_json::Value;
 const TOKEN: &str = "admin-token-0123456789abcdef";
 
 async fn setup(config: &str) -> (TestDb, Upstream, Gateway) {
-    let db = TestDb::migrated(Kind::Sqlite).await.unwrap();
-    let upstream = Upstream::start().await;
-    let env = [
-        ("GATEHOUSE_UPSTREAM", upstream.url()),
-        ("GATEHOUSE_DATABASE_URL", db.url.clone()),
-        ("GATEHOUSE_ADMIN_TOKEN", TOKEN.to_string()),
-    ];
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let gateway = Gateway::start(config, &env).await;
-    (db, upstream, gateway)
+    common::stack(Kind::Sqlite, config, &[("GATEHOUSE_ADMIN_TOKEN", TOKEN)])
+        .await
+        .unwrap()
 }
 
 fn api(gateway: &Gateway, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {

@@ -8,11 +8,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::better_auth::{self, BetterAuth};
+use common::better_auth::{self};
 use common::db::{Kind, TestDb};
-use common::gateway::Gateway;
-use common::upstream::Upstream;
-use common::{client, free_port, SECRET};
+use common::{client, SECRET};
 use gatehouse::auth::cookie::SigningKey;
 use serde_json::{json, Value};
 
@@ -50,24 +48,8 @@ async fn better_auth_sessions_work_through_the_gateway() {
         .expect("Better Auth finds nothing to add to Gatehouse's schema");
 
     // Better Auth's public URL is the gateway's, as in a real deployment.
-    let gateway_addr = format!("127.0.0.1:{}", free_port());
-    let public_url = format!("http://{gateway_addr}");
-    let auth = BetterAuth::start(&db.url, &[("BETTER_AUTH_URL", &public_url)]);
-    let upstream = Upstream::start().await;
-    let config = format!(
-        "[better_auth]\nupstream = \"{}\"\n[cache]\nmax_staleness = \"1s\"\n",
-        auth.url()
-    );
-    let gateway = Gateway::start(
-        &config,
-        &[
-            ("GATEHOUSE_LISTEN", &gateway_addr),
-            ("GATEHOUSE_UPSTREAM", &upstream.url()),
-            ("GATEHOUSE_DATABASE_URL", &db.url),
-            ("BETTER_AUTH_URL", &public_url),
-        ],
-    )
-    .await;
+    let (auth, upstream, gateway, public_url) =
+        common::better_auth_stack(&db, "[cache]\nmax_staleness = \"1s\"\n").await;
     let http = client();
 
     // Sign up through the gateway: the Better Auth base path is passed through untouched.

@@ -14,8 +14,6 @@ use std::collections::BTreeSet;
 use common::better_auth::{self, BetterAuth};
 use common::db::{Kind, TestDb};
 use common::free_port;
-use common::gateway::Gateway;
-use common::upstream::Upstream;
 use serde_json::{json, Value};
 
 /// What a step must show, on both sides.
@@ -147,25 +145,9 @@ async fn direct() -> Option<Vec<Value>> {
 /// the app behind the gateway never saw an auth request and that the gateway logged no token.
 async fn through_gateway() -> Option<Vec<Value>> {
     let db = TestDb::migrated(Kind::Postgres).await?;
-    let gateway_addr = format!("127.0.0.1:{}", free_port());
-    let public_url = format!("http://{gateway_addr}");
-    let auth = BetterAuth::start(&db.url, &[("BETTER_AUTH_URL", &public_url)]);
-    let upstream = Upstream::start().await;
     // The scenario sends dozens of requests from 127.0.0.1 within seconds.
-    let config = format!(
-        "[better_auth]\nupstream = \"{}\"\n[rate_limit]\nmax = 1000\n",
-        auth.url()
-    );
-    let gateway = Gateway::start(
-        &config,
-        &[
-            ("GATEHOUSE_LISTEN", &gateway_addr),
-            ("GATEHOUSE_UPSTREAM", &upstream.url()),
-            ("GATEHOUSE_DATABASE_URL", &db.url),
-            ("BETTER_AUTH_URL", &public_url),
-        ],
-    )
-    .await;
+    let (_auth, upstream, gateway, public_url) =
+        common::better_auth_stack(&db, "[rate_limit]\nmax = 1000\n").await;
     let transcript = run_client(public_url).await;
     assert_eq!(upstream.count(), 0, "auth routes never reach the app");
     let log = gateway.log();

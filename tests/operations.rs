@@ -40,15 +40,7 @@ fn delta(before: &HashMap<String, f64>, after: &HashMap<String, f64>, series: &s
 }
 
 async fn setup(kind: Kind, config: &str) -> Option<(TestDb, Upstream, Gateway)> {
-    let db = TestDb::migrated(kind).await?;
-    let upstream = Upstream::start().await;
-    let env = [
-        ("GATEHOUSE_UPSTREAM", upstream.url()),
-        ("GATEHOUSE_DATABASE_URL", db.url.clone()),
-    ];
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let gateway = Gateway::start(config, &env).await;
-    Some((db, upstream, gateway))
+    common::stack(kind, config, &[]).await
 }
 
 const CONFIG: &str = r#"

@@ -27,17 +27,7 @@ policy = "optional"
 "#;
 
 async fn setup(kind: Kind, config: &str) -> Option<(TestDb, Upstream, Gateway)> {
-    let db = TestDb::migrated(kind).await?;
-    let upstream = Upstream::start().await;
-    let gateway = Gateway::start(
-        config,
-        &[
-            ("GATEHOUSE_UPSTREAM", &upstream.url()),
-            ("GATEHOUSE_DATABASE_URL", &db.url),
-        ],
-    )
-    .await;
-    Some((db, upstream, gateway))
+    common::stack(kind, config, &[]).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,15 +15,7 @@ use gatehouse::time::Timestamp;
 use serde_json::Value;
 
 async fn setup(config: &str) -> (TestDb, Upstream, Gateway) {
-    let db = TestDb::migrated(Kind::Sqlite).await.unwrap();
-    let upstream = Upstream::start().await;
-    let env = [
-        ("GATEHOUSE_UPSTREAM", upstream.url()),
-        ("GATEHOUSE_DATABASE_URL", db.url.clone()),
-    ];
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let gateway = Gateway::start(config, &env).await;
-    (db, upstream, gateway)
+    common::stack(Kind::Sqlite, config, &[]).await.unwrap()
 }
 
 fn set_cookies(response: &reqwest::Response) -> Vec<String> {

@@ -37,6 +37,52 @@ pub fn assert_log_is_clean(log: &str) {
     assert!(!log.contains(SECRET), "the secret was logged:\n{log}");
 }
 
+/// A migrated database of `kind`, a recording upstream, and a gateway in front of both with
+/// `config` and `extra_env`; `None` when that database is not configured outside CI.
+pub async fn stack(
+    kind: db::Kind,
+    config: &str,
+    extra_env: &[(&str, &str)],
+) -> Option<(db::TestDb, upstream::Upstream, gateway::Gateway)> {
+    let db = db::TestDb::migrated(kind).await?;
+    let upstream = upstream::Upstream::start().await;
+    let mut env = vec![
+        ("GATEHOUSE_UPSTREAM", upstream.url()),
+        ("GATEHOUSE_DATABASE_URL", db.url.clone()),
+    ];
+    env.extend(extra_env.iter().map(|(k, v)| (*k, v.to_string())));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let gateway = gateway::Gateway::start(config, &env).await;
+    Some((db, upstream, gateway))
+}
+
+/// A real Better Auth server on `db` behind a gateway whose URL is Better Auth's public URL, with
+/// a recording upstream for everything else; `config` is appended to the gateway's config.
+/// Returns the public URL too.
+pub async fn better_auth_stack(
+    db: &db::TestDb,
+    config: &str,
+) -> (
+    better_auth::BetterAuth,
+    upstream::Upstream,
+    gateway::Gateway,
+    String,
+) {
+    let gateway_addr = format!("127.0.0.1:{}", free_port());
+    let public_url = format!("http://{gateway_addr}");
+    let auth = better_auth::BetterAuth::start(&db.url, &[("BETTER_AUTH_URL", &public_url)]);
+    let upstream = upstream::Upstream::start().await;
+    let config = format!("[better_auth]\nupstream = \"{}\"\n{config}", auth.url());
+    let env = [
+        ("GATEHOUSE_LISTEN", gateway_addr.as_str()),
+        ("GATEHOUSE_UPSTREAM", &upstream.url()),
+        ("GATEHOUSE_DATABASE_URL", &db.url),
+        ("BETTER_AUTH_URL", &public_url),
+    ];
+    let gateway = gateway::Gateway::start(&config, &env).await;
+    (auth, upstream, gateway, public_url)
+}
+
 /// A `Cookie` header carrying a correctly signed session token.
 pub fn session_cookie(token: &str) -> String {
     remember_token(token);
