@@ -18,6 +18,20 @@ async fn setup(config: &str) -> (TestDb, Upstream, Gateway) {
         .unwrap()
 }
 
+/// The JSON answer of an admin API call made with the bearer token (and `body`, if any).
+async fn admin_json(
+    gateway: &Gateway,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&'static str>,
+) -> Value {
+    let mut request = api(gateway, method, path).bearer_auth(TOKEN);
+    if let Some(body) = body {
+        request = request.body(body);
+    }
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 fn api(gateway: &Gateway, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
     client().request(method, gateway.url(&format!("/_gatehouse/api/{path}")))
 }
@@ -83,18 +97,13 @@ async fn sessions_are_listed_searched_and_revoked_everywhere() {
         200
     );
 
-    let page: Value = api(
+    let page: Value = admin_json(
         &gateway,
         reqwest::Method::GET,
         "sessions?status=active&sort=createdAt&order=asc&pageSize=2",
+        None,
     )
-    .bearer_auth(TOKEN)
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .await;
     assert_eq!(page["total"], 3);
     assert_eq!(page["sessions"].as_array().unwrap().len(), 2);
     assert!(
@@ -109,33 +118,23 @@ async fn sessions_are_listed_searched_and_revoked_everywhere() {
         .ends_with("@example.com"));
 
     let (user_id, session_id) = &ids[1];
-    let found: Value = api(
+    let found: Value = admin_json(
         &gateway,
         reqwest::Method::GET,
         &format!("sessions?search={}", &session_id[..10]),
+        None,
     )
-    .bearer_auth(TOKEN)
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .await;
     assert_eq!(found["total"], 1);
     assert_eq!(found["sessions"][0]["id"], session_id.as_str());
 
-    let detail: Value = api(
+    let detail: Value = admin_json(
         &gateway,
         reqwest::Method::GET,
         &format!("sessions/{session_id}"),
+        None,
     )
-    .bearer_auth(TOKEN)
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .await;
     assert_eq!(detail["user"]["id"], user_id.as_str());
     assert_eq!(
         detail["location"]["kind"], "unknown",
@@ -174,27 +173,15 @@ async fn sessions_are_listed_searched_and_revoked_everywhere() {
     assert_eq!(rejected.status(), 401, "revoked in the cache too, at once");
 
     let (user2, _) = &ids[2];
-    let all: Value = api(
+    let all: Value = admin_json(
         &gateway,
         reqwest::Method::DELETE,
         &format!("users/{user2}/sessions"),
+        None,
     )
-    .bearer_auth(TOKEN)
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .await;
     assert_eq!(all["revoked"], 1);
-    let stats: Value = api(&gateway, reqwest::Method::GET, "stats")
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats: Value = admin_json(&gateway, reqwest::Method::GET, "stats", None).await;
     assert_eq!(
         (
             stats["total"].as_u64(),
@@ -350,29 +337,25 @@ async fn seeding_is_off_unless_allowed_and_creates_usable_rows() {
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["parameter"], "count");
     }
-    let made: Value = api(&gateway, reqwest::Method::POST, "seed/sessions")
-        .bearer_auth(TOKEN)
-        .body(r#"{"count":5}"#)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let made: Value = admin_json(
+        &gateway,
+        reqwest::Method::POST,
+        "seed/sessions",
+        Some(r#"{"count":5}"#),
+    )
+    .await;
     assert_eq!(
         (made["created"].as_u64(), made["failed"].as_u64()),
         (Some(5), Some(0))
     );
     assert_eq!(db.count("SELECT COUNT(*) FROM \"session\"").await, 6);
-    let accounts: Value = api(&gateway, reqwest::Method::POST, "seed/accounts")
-        .bearer_auth(TOKEN)
-        .body(r#"{"count":4}"#)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let accounts: Value = admin_json(
+        &gateway,
+        reqwest::Method::POST,
+        "seed/accounts",
+        Some(r#"{"count":4}"#),
+    )
+    .await;
     assert_eq!(accounts["created"], 4);
     assert_eq!(db.count("SELECT COUNT(*) FROM \"account\"").await, 4);
     assert!(gateway.log().contains("seeding finished"));
@@ -442,14 +425,7 @@ async fn stats_name_countries_on_the_first_call() {
         ))
         .await;
     }
-    let stats: Value = api(&gateway, reqwest::Method::GET, "stats")
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats: Value = admin_json(&gateway, reqwest::Method::GET, "stats", None).await;
     let countries: Vec<(String, String)> = stats["byCountry"]
         .as_array()
         .unwrap()

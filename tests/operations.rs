@@ -18,14 +18,7 @@ use common::{client, free_port, random_token, session_cookie};
 
 /// Every sample of a Prometheus text exposition, by series (name with its labels as printed).
 async fn scrape(gateway: &Gateway) -> HashMap<String, f64> {
-    let text = client()
-        .get(gateway.ops_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = gateway.metrics_text().await;
     text.lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .filter_map(|l| {

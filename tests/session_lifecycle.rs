@@ -358,14 +358,7 @@ async fn expired_rows_are_cleaned_up_in_the_background() {
         "live sessions stay"
     );
     assert!(gateway.log().contains("expired sessions deleted"));
-    let metrics = client()
-        .get(gateway.ops_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = gateway.metrics_text().await;
     assert!(
         metrics.contains(r#"gatehouse_revocations_total{via="cleanup"} 3"#),
         "{metrics}"

@@ -131,6 +131,18 @@ impl Gateway {
         None
     }
 
+    /// The Prometheus text its operations listener serves now.
+    pub async fn metrics_text(&self) -> String {
+        super::client()
+            .get(self.ops_url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// Everything the gateway has logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()

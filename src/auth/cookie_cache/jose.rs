@@ -65,6 +65,21 @@ impl JweKey {
 
     /// The `A256CBC-HS512` tag: HMAC-SHA512 over `aad || iv || ct || be64(bits(aad))`, first
     /// 32 bytes (RFC 7518 §5.2.2), as a MAC ready to finalize or verify.
+    /// The compact serialization of a `dir` JWE: `header..iv.ciphertext.tag`, with the tag the
+    /// first half of HMAC-SHA512 over the header, iv, ciphertext and AAD length.
+    fn compact(&self, header: &str, iv: &[u8], ct: &[u8]) -> String {
+        let tag = self
+            .tag_mac(header.as_bytes(), iv, ct)
+            .finalize()
+            .into_bytes();
+        format!(
+            "{header}..{}.{}.{}",
+            URL_SAFE_NO_PAD.encode(iv),
+            URL_SAFE_NO_PAD.encode(ct),
+            URL_SAFE_NO_PAD.encode(&tag[..CBC_HS512_TAG_LEN])
+        )
+    }
+
     fn tag_mac(&self, aad: &[u8], iv: &[u8], ct: &[u8]) -> Hmac<Sha512> {
         let mut mac = <Hmac<Sha512> as KeyInit>::new_from_slice(&self.mac_key)
             .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
@@ -162,16 +177,7 @@ pub(super) fn encrypt_jwe(p: &str, now: Timestamp, ttl_secs: u64, key: &JweKey) 
     );
     let ct = cbc::Encryptor::<Aes256>::new(&key.enc_key.into(), &iv.into())
         .encrypt_padded_vec::<Pkcs7>(claims.as_bytes());
-    let tag = key
-        .tag_mac(header.as_bytes(), &iv, &ct)
-        .finalize()
-        .into_bytes();
-    format!(
-        "{header}..{}.{}.{}",
-        URL_SAFE_NO_PAD.encode(iv),
-        URL_SAFE_NO_PAD.encode(&ct),
-        URL_SAFE_NO_PAD.encode(&tag[..CBC_HS512_TAG_LEN])
-    )
+    key.compact(&header, &iv, &ct)
 }
 
 /// Better Auth's `symmetricDecodeJWT` (one secret): jose `jwtDecrypt` with `alg: dir` and a
@@ -298,15 +304,6 @@ impl JweKey {
         } else {
             enc.encrypt_padded_vec::<NoPadding>(plaintext)
         };
-        let tag = self
-            .tag_mac(header.as_bytes(), &iv, &ct)
-            .finalize()
-            .into_bytes();
-        format!(
-            "{header}..{}.{}.{}",
-            URL_SAFE_NO_PAD.encode(iv),
-            URL_SAFE_NO_PAD.encode(&ct),
-            URL_SAFE_NO_PAD.encode(&tag[..CBC_HS512_TAG_LEN])
-        )
+        self.compact(&header, &iv, &ct)
     }
 }
