@@ -44,8 +44,14 @@ pub enum Command {
         /// when a session is deleted or a user banned, so revocations apply everywhere at once.
         /// Safe on a production Better Auth database: it adds two functions and two triggers,
         /// nothing else. Table and column names come from `database.schema`.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "admin_indexes")]
         notify_trigger: bool,
+        /// Instead, create only the PostgreSQL indexes that keep the sessions admin fast on
+        /// millions of sessions: `pg_trgm` trigram indexes for searches, B-tree indexes on the
+        /// session dates for sorted pages. Built `CONCURRENTLY`, so Better Auth keeps writing;
+        /// nothing else changes. Table and column names come from `database.schema`.
+        #[arg(long)]
+        admin_indexes: bool,
     },
     /// Run a complete local setup: a SQLite database with a demo user and session, an echo
     /// upstream, and the gateway in front. Prints ready-to-paste curl commands.
@@ -79,6 +85,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Migrate {
             database_url,
             notify_trigger,
+            admin_indexes,
         } => {
             let config = match Config::load(cli.config.as_deref(), &MigrateEnv) {
                 Ok(config) => config,
@@ -94,6 +101,15 @@ pub fn run(cli: Cli) -> ExitCode {
                     &config.database.schema,
                 ));
                 ("revocation notify trigger installed", result)
+            } else if admin_indexes {
+                if crate::config::database_kind(&url) != "postgres" {
+                    return fail(
+                        "--admin-indexes needs a postgres:// database (pg_trgm); on SQLite and MySQL \
+                         the admin works without them",
+                    );
+                }
+                let result = block_on(store::admin_indexes::install(&url, &config.database.schema));
+                ("sessions admin indexes are in place", result)
             } else {
                 (
                     "Better Auth schema is in place",

@@ -105,6 +105,7 @@ async fn sessions_are_listed_searched_and_revoked_everywhere() {
     )
     .await;
     assert_eq!(page["total"], 3);
+    assert_eq!(page["totalExact"], true);
     assert_eq!(page["sessions"].as_array().unwrap().len(), 2);
     assert!(
         !page.to_string().contains(&tokens[0]),

@@ -89,6 +89,25 @@ fn migrate_creates_the_schema_and_can_run_twice() {
 }
 
 #[test]
+fn admin_indexes_are_refused_outside_postgres_with_the_reason() {
+    let out = gatehouse(
+        &[
+            "migrate",
+            "--admin-indexes",
+            "--database-url",
+            "sqlite://unused.db",
+        ],
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("--admin-indexes needs a postgres://"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn serve_names_a_missing_sqlite_file() {
     let out = gatehouse(
         &["serve"],

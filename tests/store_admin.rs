@@ -20,13 +20,17 @@ fn search(now: Timestamp) -> SessionSearch {
         offset: 0,
         limit: 25,
         now,
+        count_cap: 1000,
     }
 }
 
 async fn story(kind: Kind) {
-    let Some(db) = TestDb::migrated(kind).await else {
-        return;
-    };
+    if let Some(db) = TestDb::migrated(kind).await {
+        story_on(&db, kind).await;
+    }
+}
+
+async fn story_on(db: &TestDb, kind: Kind) {
     let store = db.store("");
     let now = Timestamp::from_millis(Timestamp::now().millis());
     for id in ["alice", "bob", "carol"] {
@@ -131,6 +135,85 @@ async fn story(kind: Kind) {
         "{kind:?}: % alone is literal"
     );
     assert_eq!(store.search_sessions(&by("nobody")).await.unwrap().total, 0);
+    assert_eq!(
+        store.search_sessions(&by("alice")).await.unwrap().total,
+        3,
+        "{kind:?}: a session matching on its own id and on its user is counted once"
+    );
+
+    // "a" matches sessions 0, 1, 2 and 5 by their own id, and bob's 3 and 4 through the
+    // e-mail domain: one page drawn from both halves of the search, in one order.
+    let ids_of = |page: &gatehouse::store::admin::SessionPage| -> Vec<String> {
+        page.sessions.iter().map(|r| r.session.id.clone()).collect()
+    };
+    let broad = store
+        .search_sessions(&SessionSearch {
+            offset: 1,
+            limit: 2,
+            ..by("a")
+        })
+        .await
+        .unwrap();
+    assert_eq!(broad.total, 6, "{kind:?}");
+    assert_eq!(
+        ids_of(&broad),
+        ["sess4bob", "sess0alice"],
+        "{kind:?}: expiry ascending"
+    );
+    let newest = store
+        .search_sessions(&SessionSearch {
+            descending: true,
+            limit: 3,
+            ..by("a")
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        ids_of(&newest),
+        ["sess3bob", "sess2alice", "sess1alice"],
+        "{kind:?}: expiry descending"
+    );
+    let active_a = store
+        .search_sessions(&SessionSearch {
+            status: StatusFilter::Active,
+            ..by("a")
+        })
+        .await
+        .unwrap();
+    assert_eq!(active_a.total, 4, "{kind:?}: search and status together");
+    let expired_a = store
+        .search_sessions(&SessionSearch {
+            status: StatusFilter::Expired,
+            ..by("a")
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        ids_of(&expired_a),
+        ["sess5carol", "sess4bob"],
+        "{kind:?}: expired, both halves"
+    );
+    let capped = store
+        .search_sessions(&SessionSearch {
+            count_cap: 4,
+            ..by("a")
+        })
+        .await
+        .unwrap();
+    assert_eq!(capped.total, 4, "{kind:?}: counting stops at the cap");
+    assert_eq!(
+        capped.sessions.len(),
+        6,
+        "{kind:?}: the cap does not cut the page"
+    );
+    let capped_all = store
+        .search_sessions(&SessionSearch {
+            count_cap: 5,
+            ..search(now)
+        })
+        .await
+        .unwrap();
+    assert_eq!(capped_all.total, 5, "{kind:?}: the cap without a search");
 
     let page2 = store
         .search_sessions(&SessionSearch {
@@ -208,6 +291,31 @@ async fn sqlite_admin_story() {
 #[tokio::test]
 async fn postgres_admin_story() {
     story(Kind::Postgres).await;
+}
+
+/// The same story with `gatehouse migrate --admin-indexes` applied (twice: it is idempotent).
+#[tokio::test]
+async fn postgres_admin_story_with_admin_indexes() {
+    let Some(db) = TestDb::migrated(Kind::Postgres).await else {
+        return;
+    };
+    for _ in 0..2 {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .args(["migrate", "--admin-indexes", "--database-url", &db.url])
+            .env("BETTER_AUTH_SECRET", "unused")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let indexes = db
+        .count("SELECT COUNT(*) FROM pg_indexes WHERE indexname LIKE 'gatehouse!_%' ESCAPE '!'")
+        .await;
+    assert_eq!(indexes, 7, "4 trigram and 3 date indexes");
+    story_on(&db, Kind::Postgres).await;
 }
 
 #[tokio::test]

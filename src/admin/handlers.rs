@@ -18,6 +18,10 @@ use crate::routing::json_response;
 use crate::store::admin::{Account, SessionSearch, SortKey, StatusFilter};
 use crate::time::Timestamp;
 
+/// A listing counts matches up to this many and then says "more than this": an exact count of a
+/// broad search over millions of sessions would cost more than the page itself.
+const COUNT_LIMIT: u64 = 10_000;
+
 fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Bytes> {
     let mut response = json_response(status, "");
     *response.body_mut() = Bytes::from(serde_json::to_vec(value).unwrap_or_default());
@@ -58,7 +62,10 @@ struct SessionRow<'a> {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Page<'a> {
+    /// How many sessions match, at most [`COUNT_LIMIT`].
     total: u64,
+    /// False when more than [`COUNT_LIMIT`] match: `total` is then a lower bound.
+    total_exact: bool,
     page: u64,
     page_size: u64,
     sessions: Vec<SessionRow<'a>>,
@@ -224,6 +231,7 @@ impl App {
             offset: (page - 1) * page_size,
             limit: page_size,
             now: self.clock.now(),
+            count_cap: COUNT_LIMIT + 1,
         };
         match self.store.search_sessions(&query).await {
             Ok(found) => {
@@ -242,7 +250,8 @@ impl App {
                 json(
                     StatusCode::OK,
                     &Page {
-                        total: found.total,
+                        total: found.total.min(COUNT_LIMIT),
+                        total_exact: found.total <= COUNT_LIMIT,
                         page,
                         page_size,
                         sessions: rows,

@@ -2,7 +2,7 @@
 //! one session by id, and counts for the stats panel. SQL is assembled from whitelisted pieces;
 //! every value is a bound parameter.
 
-use super::dialect::Queries;
+use super::dialect::{Dialect, Queries};
 use crate::auth::session::SessionRecord;
 use crate::time::Timestamp;
 
@@ -33,11 +33,14 @@ pub struct SessionSearch {
     pub offset: u64,
     pub limit: u64,
     pub now: Timestamp,
+    /// Counting stops here: [`SessionPage::total`] is then a lower bound.
+    pub count_cap: u64,
 }
 
 /// A page of sessions and how many match in all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionPage {
+    /// How many sessions match, up to the search's `count_cap`.
     pub total: u64,
     pub sessions: Vec<SessionRecord>,
 }
@@ -119,62 +122,170 @@ pub struct AdminColumns {
     pub session_table: String,
 }
 
+/// Bound values in placeholder order, for one statement.
+struct Binder {
+    dialect: Dialect,
+    binds: Vec<Bind>,
+}
+
+impl Binder {
+    fn new(dialect: Dialect) -> Self {
+        Binder {
+            dialect,
+            binds: Vec::new(),
+        }
+    }
+
+    /// Adds `bind` and returns its placeholder.
+    fn push(&mut self, bind: Bind) -> String {
+        self.binds.push(bind);
+        self.dialect.placeholder(self.binds.len())
+    }
+}
+
+fn as_int(n: u64) -> Bind {
+    Bind::Int(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+/// Positions (1-based) in [`Queries::record_select`] of the columns a page is ordered by.
+const RECORD_ID_POSITION: usize = 1;
+
+fn record_position(sort: SortKey) -> usize {
+    match sort {
+        SortKey::ExpiresAt => 4,
+        SortKey::CreatedAt => 5,
+        SortKey::UpdatedAt => 6,
+    }
+}
+
 impl Queries {
     /// The count and page statements for `search`.
+    ///
+    /// A search is split into two disjoint branches, so that each can use an index on its own
+    /// table (PostgreSQL trigram indexes, `gatehouse migrate --admin-indexes`): sessions whose id
+    /// or IP matches, and sessions whose user's id or e-mail matches but whose own columns do not.
+    /// The count adds up the branches and stops at `count_cap`; the page takes the first
+    /// `offset + limit` rows of each branch, merges them and cuts the page out.
     pub fn search_sql(&self, search: &SessionSearch) -> SearchSql {
+        let (count, count_binds) = self.count_sql(search);
+        let (page, page_binds) = self.page_sql(search);
+        SearchSql {
+            count,
+            count_binds,
+            page,
+            page_binds,
+        }
+    }
+
+    /// How many branches a search has: two with a search term, else one.
+    fn branch_count(search: &SessionSearch) -> usize {
+        if search.search.as_deref().is_some_and(|t| !t.is_empty()) {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// The `WHERE` clause of branch `branch`. Placeholders are numbered as they are pushed, so
+    /// callers build a statement's text in placeholder order.
+    fn branch_filter(&self, search: &SessionSearch, branch: usize, binder: &mut Binder) -> String {
         let (d, c) = (self.dialect, &self.admin);
         let mut conds = Vec::new();
-        let mut binds = Vec::new();
         if let Some(term) = search.search.as_deref().filter(|t| !t.is_empty()) {
-            let fields = [&c.session_id, &c.user_id, &c.email, &c.ip];
-            let ors: Vec<String> = fields
-                .iter()
-                .map(|f| {
-                    binds.push(Bind::Text(like_pattern(term)));
-                    format!("{f} LIKE {} ESCAPE '!'", d.placeholder(binds.len()))
-                })
-                .collect();
-            conds.push(format!("({})", ors.join(" OR ")));
-        }
-        let expires = d.millis(&c.expires_at);
-        match search.status {
-            StatusFilter::All => {}
-            StatusFilter::Active | StatusFilter::Expired => {
-                binds.push(Bind::Int(search.now.millis()));
-                let op = if search.status == StatusFilter::Active {
-                    ">"
-                } else {
-                    "<="
-                };
-                conds.push(format!("{expires} {op} {}", d.placeholder(binds.len())));
+            let mut like = |column: &str| {
+                let p = binder.push(Bind::Text(like_pattern(term)));
+                format!("{column} LIKE {p} ESCAPE '!'")
+            };
+            if branch == 0 {
+                conds.push(format!("({} OR {})", like(&c.session_id), like(&c.ip)));
+            } else {
+                conds.push(format!("({} OR {})", like(&c.user_pk), like(&c.email)));
+                conds.push(format!(
+                    "NOT ({} OR COALESCE({}, FALSE))",
+                    like(&c.session_id),
+                    like(&c.ip)
+                ));
             }
         }
-        let filter = if conds.is_empty() {
+        if search.status != StatusFilter::All {
+            let op = if search.status == StatusFilter::Active {
+                ">"
+            } else {
+                "<="
+            };
+            let p = binder.push(Bind::Int(search.now.millis()));
+            conds.push(d.compare_date(&c.expires_at, op, &p));
+        }
+        if conds.is_empty() {
             String::new()
         } else {
             format!("WHERE {}", conds.join(" AND "))
-        };
-        let count = format!("SELECT COUNT(*) {} {filter}", self.record_from);
-        let count_binds = binds.clone();
+        }
+    }
+
+    fn count_sql(&self, search: &SessionSearch) -> (String, Vec<Bind>) {
+        let mut binder = Binder::new(self.dialect);
+        let branches: Vec<String> = (0..Self::branch_count(search))
+            .map(|branch| {
+                let filter = self.branch_filter(search, branch, &mut binder);
+                format!("SELECT 1 AS one {} {filter}", self.record_from)
+            })
+            .collect();
+        let cap = binder.push(as_int(search.count_cap));
+        let sql = format!(
+            "SELECT COUNT(*) FROM (SELECT one FROM ({}) matched LIMIT {cap}) capped",
+            branches.join(" UNION ALL ")
+        );
+        (sql, binder.binds)
+    }
+
+    fn page_sql(&self, search: &SessionSearch) -> (String, Vec<Bind>) {
+        let c = &self.admin;
+        let mut binder = Binder::new(self.dialect);
         let sort = match search.sort {
             SortKey::ExpiresAt => &c.expires_at,
             SortKey::CreatedAt => &c.created_at,
             SortKey::UpdatedAt => &c.updated_at,
         };
         let order = if search.descending { "DESC" } else { "ASC" };
-        binds.push(Bind::Int(i64::try_from(search.limit).unwrap_or(i64::MAX)));
-        let limit = d.placeholder(binds.len());
-        binds.push(Bind::Int(i64::try_from(search.offset).unwrap_or(i64::MAX)));
-        let offset = d.placeholder(binds.len());
-        let page = format!(
-            "SELECT {} {} {filter} ORDER BY {sort} {order}, {} ASC LIMIT {limit} OFFSET {offset}",
-            self.record_select, self.record_from, c.session_id
-        );
-        SearchSql {
-            count,
-            count_binds,
-            page,
-            page_binds: binds,
+        let select = |filter: &str, limit: &str| {
+            format!(
+                "SELECT {} {} {filter} ORDER BY {sort} {order}, {} ASC LIMIT {limit}",
+                self.record_select, self.record_from, c.session_id
+            )
+        };
+        let branches = Self::branch_count(search);
+        let sql = if branches == 1 {
+            let filter = self.branch_filter(search, 0, &mut binder);
+            let limit = binder.push(as_int(search.limit));
+            let offset = binder.push(as_int(search.offset));
+            format!("{} OFFSET {offset}", select(&filter, &limit))
+        } else {
+            let members: Vec<String> = (0..branches)
+                .map(|branch| {
+                    let filter = self.branch_filter(search, branch, &mut binder);
+                    let upto = binder.push(as_int(search.offset.saturating_add(search.limit)));
+                    self.compound_member(&select(&filter, &upto))
+                })
+                .collect();
+            let limit = binder.push(as_int(search.limit));
+            let offset = binder.push(as_int(search.offset));
+            format!(
+                "{} ORDER BY {} {order}, {RECORD_ID_POSITION} ASC LIMIT {limit} OFFSET {offset}",
+                members.join(" UNION ALL "),
+                record_position(search.sort)
+            )
+        };
+        (sql, binder.binds)
+    }
+
+    /// `select` (which has its own ORDER BY and LIMIT) as one member of a `UNION ALL`.
+    fn compound_member(&self, select: &str) -> String {
+        match self.dialect {
+            // SQLite does not accept a parenthesized member; a subquery keeps the ORDER BY.
+            Dialect::Sqlite(_) => format!("SELECT * FROM ({select})"),
+            // MySQL rejects the duplicate column names (two `id`s) in a derived table.
+            _ => format!("({select})"),
         }
     }
 

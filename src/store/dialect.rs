@@ -57,6 +57,16 @@ impl Dialect {
         }
     }
 
+    /// `column <op> p`, with `p` bound as epoch milliseconds. On PostgreSQL and MySQL the column is
+    /// compared as stored, so an index on it can serve the condition.
+    pub(crate) fn compare_date(self, column: &str, op: &str, p: &str) -> String {
+        match self {
+            // A SQLite column may hold ISO text or integers; compare them as milliseconds.
+            Dialect::Sqlite(_) => format!("{} {op} {p}", self.millis(column)),
+            _ => format!("{column} {op} {}", self.date_value(p)),
+        }
+    }
+
     /// An expression turning placeholder `p` (bound as [`Self::date_param`]) into a column value.
     fn date_value(self, p: &str) -> String {
         match self {

@@ -5,6 +5,7 @@
 //! pool whose sockets belong to a dropped runtime stops working (Pingora builds its own runtimes).
 
 pub mod admin;
+pub mod admin_indexes;
 mod dialect;
 mod instrumented;
 pub mod migrate;

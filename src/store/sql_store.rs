@@ -200,7 +200,7 @@ macro_rules! bind_date {
 #[async_trait]
 impl<DB> SessionStore for SqlStore<DB>
 where
-    DB: RowsAffected,
+    DB: RowsAffected + sqlx::database::HasStatementCache,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     usize: ColumnIndex<DB::Row>,
     for<'r> String: Decode<'r, DB> + Encode<'r, DB> + Type<DB>,
@@ -345,11 +345,13 @@ where
 
     async fn search_sessions(&self, search: &SessionSearch) -> Result<SessionPage, StoreError> {
         let sql = self.queries.search_sql(search);
-        let count = sqlx::query_scalar::<DB, i64>(AssertSqlSafe(sql.count));
+        // Unprepared: PostgreSQL then plans each search with its own patterns. A cached generic
+        // plan walks the sort index past every row for a selective search (seconds on 1M rows).
+        let count = sqlx::query_scalar::<DB, i64>(AssertSqlSafe(sql.count)).persistent(false);
         let total: i64 = bind_all!(count, &sql.count_binds)
             .fetch_one(self.pool())
             .await?;
-        let page = sqlx::query::<DB>(AssertSqlSafe(sql.page));
+        let page = sqlx::query::<DB>(AssertSqlSafe(sql.page)).persistent(false);
         let rows = bind_all!(page, &sql.page_binds)
             .fetch_all(self.pool())
             .await?;

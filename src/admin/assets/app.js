@@ -23,7 +23,7 @@
     seedResult: $('seed-result'), seedHelp: $('seed-help'), seedCountLabel: $('seed-count-label'),
   };
 
-  const state = { page: 1, search: '', status: 'all', sort: 'createdAt:desc', total: 0, sessions: [] };
+  const state = { page: 1, search: '', status: 'all', sort: 'createdAt:desc', total: 0, totalExact: true, sessions: [] };
 
   // ---------- small helpers ----------
 
@@ -229,12 +229,14 @@
   function pageCount() { return Math.max(1, Math.ceil(state.total / PAGE_SIZE)); }
 
   function renderMeta() {
-    els.total.textContent = numberFmt.format(state.total);
+    // Past the server's count limit the total is a lower bound: "10,000+".
+    const more = state.totalExact ? '' : '+';
+    els.total.textContent = numberFmt.format(state.total) + more;
     const filtered = state.search || state.status !== 'all';
     els.totalLabel.textContent = (state.total === 1 ? 'session' : 'sessions') + (filtered ? ' matching' : '');
-    els.pageInfo.textContent = `Page ${state.page} of ${pageCount()}`;
+    els.pageInfo.textContent = `Page ${state.page} of ${pageCount()}${more}`;
     els.prev.disabled = state.page <= 1;
-    els.next.disabled = state.page >= pageCount();
+    els.next.disabled = state.totalExact ? state.page >= pageCount() : state.sessions.length < PAGE_SIZE;
   }
 
   function render() {
@@ -282,6 +284,7 @@
     try {
       const data = await api('GET', `sessions?${q}`, undefined, ctl.signal);
       state.total = Number(data.total) || 0;
+      state.totalExact = data.totalExact !== false;
       state.sessions = Array.isArray(data.sessions) ? data.sessions : [];
       if (!state.sessions.length && state.page > 1 && state.page > pageCount()) {
         state.page = pageCount(); // the page we were on disappeared (deletions)
@@ -422,7 +425,7 @@
     }
     const before = state.sessions.length;
     state.sessions = state.sessions.filter((x) => x.id !== id);
-    if (state.sessions.length < before) state.total = Math.max(0, state.total - 1);
+    if (state.sessions.length < before && state.totalExact) state.total = Math.max(0, state.total - 1);
     if (!state.sessions.length) els.body.replaceChildren(placeholder('No sessions on this page.'));
     renderMeta();
     if (!document.querySelector('dialog[open]')) (nextFocus || els.search).focus();
@@ -636,7 +639,7 @@
     if (state.page > 1) { state.page--; loadSessions(); }
   });
   els.next.addEventListener('click', () => {
-    if (state.page < pageCount()) { state.page++; loadSessions(); }
+    if (!els.next.disabled) { state.page++; loadSessions(); }
   });
 
   els.refresh.addEventListener('click', () => {
