@@ -3,13 +3,11 @@
 #
 #   1. creates a fresh database, runs `gatehouse migrate`, fills it with USERS users and
 #      SESSIONS sessions (generate_series), VACUUM ANALYZE;
-#   2. starts `gatehouse serve` on free ports and times GET /_gatehouse/api/sessions calls with
-#      curl (median of REPS after one warm-up), saving EXPLAIN (ANALYZE, BUFFERS) plans of the
-#      SQL Gatehouse sends (reproduced from src/store/admin.rs; checked against pg_stat_activity);
-#   3. repeats the HTTP timings with fixes that need no code change: pg_trgm GIN indexes, then
-#      also btree indexes on the sort columns;
-#   4. times rewritten SQL (a prototype of a code change) with psql, to measure what a change in
-#      src/store/admin.rs would bring.
+#   2. phase "stock": starts `gatehouse serve` on free ports and times GET
+#      /_gatehouse/api/sessions calls with curl (median of REPS after one warm-up) on the schema
+#      `gatehouse migrate` creates;
+#   3. phase "indexed": runs `gatehouse migrate --admin-indexes` (pg_trgm GIN + date btrees) and
+#      times the same calls again.
 # The database (and with it every index and extension created here) is dropped on exit.
 #
 # Usage: bash benches/admin/search.sh
@@ -17,9 +15,9 @@
 #        SESSIONS=1000000 USERS=10000 REPS=5  TIME_LIMIT=3600 (seconds, whole run)
 #        BIN=path  gatehouse binary (default: target/release if up to date, else target/debug,
 #        built with `cargo build` when stale; cargo waits for the lock if another build runs)
-#        PHASES="stock trgm sort proto"  which steps to run (subset allowed, in this order)
+#        PHASES="stock indexed"  which steps to run (subset allowed, in this order)
 #        KEEP_DB=1  keep the database (prints its name) instead of dropping it
-# Output: stdout and target/admin-bench/<timestamp>/ (summary.md, timings.tsv, plans/, logs).
+# Output: stdout and target/admin-bench/<timestamp>/ (summary.md, timings.tsv, logs).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -35,7 +33,7 @@ PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
 SESSIONS=${SESSIONS:-1000000}
 USERS=${USERS:-10000}
 REPS=${REPS:-5}
-PHASES=${PHASES:-stock trgm sort proto}
+PHASES=${PHASES:-stock indexed}
 DB=gatehouse_adminbench_$$
 DB_URL=$PG_URL/$DB
 TOKEN=adminbench-token-$$-0123456789abcdef
@@ -48,7 +46,7 @@ for c in psql curl timeout awk python3; do command -v "$c" >/dev/null || die "$c
 
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 OUT=$ROOT/target/admin-bench/$STAMP
-mkdir -p "$OUT/plans"
+mkdir -p "$OUT"
 TMP=$(mktemp -d -t gatehouse-adminbench.XXXXXX)
 GW_PID=
 DB_CREATED=
@@ -186,43 +184,8 @@ T_BROAD=son
 log "- search terms: id \`$T_ID\`, e-mail \`$T_EMAIL\`, IP \`$T_IP\`, no match \`$T_NONE\`, broad \`$T_BROAD\`"
 log
 
-# --- the SQL Gatehouse sends (src/store/admin.rs + dialect.rs, PostgreSQL, default schema) ------
-ms() { echo "CAST(EXTRACT(EPOCH FROM $1) * 1000 AS BIGINT)"; }
-REC_SELECT="s.\"id\", s.\"token\", s.\"userId\", $(ms 's."expiresAt"'), $(ms 's."createdAt"'), $(ms 's."updatedAt"'), s.\"ipAddress\", s.\"userAgent\", s.\"impersonatedBy\", u.\"id\", u.\"name\", u.\"email\", u.\"emailVerified\", u.\"image\", $(ms 'u."createdAt"'), $(ms 'u."updatedAt"'), u.\"role\", u.\"banned\", u.\"banReason\", $(ms 'u."banExpires"')"
-FROM_J='FROM "session" s JOIN "user" u ON u."id" = s."userId"'
-COND="(s.\"id\" LIKE \$1 ESCAPE '!' OR s.\"userId\" LIKE \$2 ESCAPE '!' OR u.\"email\" LIKE \$3 ESCAPE '!' OR s.\"ipAddress\" LIKE \$4 ESCAPE '!')"
-ORDER='ORDER BY s."expiresAt" DESC, s."id" ASC'
-CUR_COUNT="SELECT COUNT(*) $FROM_J WHERE $COND"
-CUR_PAGE="SELECT $REC_SELECT $FROM_J WHERE $COND $ORDER LIMIT \$5 OFFSET \$6"
-CUR_COUNT_ALL="SELECT COUNT(*) $FROM_J"
-CUR_PAGE_ALL="SELECT $REC_SELECT $FROM_J $ORDER LIMIT \$1 OFFSET \$2"
-ACTIVE_EXPR=$(ms 's."expiresAt"')
-CUR_COUNT_ACTIVE="SELECT COUNT(*) $FROM_J WHERE $ACTIVE_EXPR > \$1"
-
-like() { # %term% with ! % _ escaped by !, as like_pattern() does
-    local t=${1//!/!!}; t=${t//%/!%}; t=${t//_/!_}; echo "%$t%"
-}
-args4() { local p; p=$(like "$1"); p=${p//\'/\'\'}; echo "'$p','$p','$p','$p'"; }
-
-# explain NAME "PREPARE ..." "EXECUTE ..." [settings]: EXPLAIN (ANALYZE, BUFFERS) of the
-# prepared statement with its parameters (a custom plan, as sqlx's first executions get).
-explain() {
-    local name=$1 prep=$2 exec=$3 settings=(-c "SET statement_timeout = '60s'")
-    [[ -n ${4:-} ]] && settings+=(-c "$4")
-    { echo "-- $name"; echo "$prep"; echo "-- $exec"; echo; } >"$OUT/plans/$name.txt"
-    psql_db "${settings[@]}" -c "$prep" \
-        -c "EXPLAIN (ANALYZE, BUFFERS) $exec" >>"$OUT/plans/$name.txt" 2>&1 \
-        || echo "(explain failed)" >>"$OUT/plans/$name.txt"
-}
-# Key lines of a plan, for the summary.
-plan_keys() {
-    grep -E 'Seq Scan|Index Scan|Index Only Scan|Bitmap (Index|Heap) Scan|Execution Time|Sort Method' \
-        "$OUT/plans/$1.txt" | sed -E 's/ +\(cost=[^)]*\)//; s/actual time=[^ ]* //; s/^ +//; s/->  //' | sort | uniq -c \
-        | awk '{$1=$1; print}' | sed 's/^/    /' || true
-}
-
 # --- HTTP timings ---------------------------------------------------------------------------------
-printf 'phase\tcall\tmedian_ms\tmin_ms\tmax_ms\ttotal\n' >"$OUT/timings.tsv"
+printf 'phase\tcall\tmedian_ms\tmin_ms\tmax_ms\ttotal\ttotal_exact\n' >"$OUT/timings.tsv"
 
 start_gateway() {
     PORT=$(free_port)
@@ -250,7 +213,7 @@ TOML
 # time_call PHASE LABEL QUERY: one warm-up, then REPS timed GETs; median/min/max in ms.
 declare -A MED
 time_call() {
-    local phase=$1 label=$2 query=$3 url times=() code t total
+    local phase=$1 label=$2 query=$3 url times=() code t total exact
     url="http://127.0.0.1:$PORT/_gatehouse/api/sessions${query:+?$query}"
     for i in $(seq 0 "$REPS"); do
         read -r code t < <(curl -s -o "$TMP/body.json" -w '%{http_code} %{time_total}\n' \
@@ -259,10 +222,12 @@ time_call() {
         (( i > 0 )) && times+=("$t")
     done
     total=$(grep -o '"total":[0-9]*' "$TMP/body.json" | cut -d: -f2)
+    exact=$(grep -o '"totalExact":[a-z]*' "$TMP/body.json" | cut -d: -f2)
+    [[ $exact == false ]] && total="$total+"
     read -r med min max < <(printf '%s\n' "${times[@]}" | sort -g \
         | awk '{a[NR]=$1*1000} END {printf "%.0f %.0f %.0f\n", a[int((NR+1)/2)], a[1], a[NR]}')
     MED[$phase/$label]=$med
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$phase" "$label" "$med" "$min" "$max" "$total" >>"$OUT/timings.tsv"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$phase" "$label" "$med" "$min" "$max" "${total%+}" "$exact" >>"$OUT/timings.tsv"
     printf '  %-8s %-34s median %6s ms  (min %s, max %s)  total=%s\n' "$phase" "$label" "$med" "$min" "$max" "$total" >&2
 }
 
@@ -276,6 +241,8 @@ CALLS=(
     "search: IP address|search=$(enc "$T_IP")"
     "search: no match|search=$(enc "$T_NONE")"
     "search: broad (3 letters)|search=$(enc "$T_BROAD")"
+    "search: broad, page 40|search=$(enc "$T_BROAD")&page=40"
+    "search: e-mail + status=active|search=$(enc "$T_EMAIL")&status=active"
     "sort=createdAt asc|sort=createdAt&order=asc"
 )
 
@@ -283,216 +250,39 @@ run_http() {
     local phase=$1
     start_gateway
     echo "$phase: $(load_note)" | tee -a "$OUT/load.txt" >&2
-    # Catch the SQL the gateway really sends, once, to check the reproduction used for EXPLAIN.
-    if [[ $phase == stock ]]; then
-        ( for _ in $(seq 1 400); do
-            psql_db -At -c "SELECT query FROM pg_stat_activity WHERE datname = current_database()
-                AND pid <> pg_backend_pid() AND query LIKE '%ESCAPE%'" 2>/dev/null || true
-            sleep 0.02
-          done ) >"$TMP/live.raw" &
-        local watcher=$! line seen_count= seen_page=
-        curl -s -o /dev/null -H "Authorization: Bearer $TOKEN" \
-            "http://127.0.0.1:$PORT/_gatehouse/api/sessions?search=$(enc "$T_EMAIL")"
-        kill "$watcher" 2>/dev/null || true; wait "$watcher" 2>/dev/null || true
-        sort -u "$TMP/live.raw" >"$OUT/plans/live-sql.txt"
-        # pg_stat_activity keeps track_activity_query_size bytes (1024 by default): compare prefixes.
-        while IFS= read -r line; do
-            [[ -n $line ]] || continue
-            [[ $CUR_COUNT == "$line"* ]] && seen_count=1
-            [[ $line == SELECT\ s.* && $CUR_PAGE == "$line"* ]] && seen_page=1
-        done <"$OUT/plans/live-sql.txt"
-        if [[ -n $seen_count && -n $seen_page ]]; then
-            log "- the SQL reproduced for EXPLAIN matches what the gateway sent (pg_stat_activity)"
-        else
-            log "- WARNING: the gateway's SQL (plans/live-sql.txt) differs from the reproduction used for EXPLAIN"
-        fi
-    fi
     for c in "${CALLS[@]}"; do time_call "$phase" "${c%%|*}" "${c#*|}"; done
     stop_gateway
     echo "$phase: $(load_note) (after)" | tee -a "$OUT/load.txt" >&2
 }
 
-explain_current() {
-    local phase=$1 a; a=$(args4 "$T_EMAIL")
-    explain "$phase-search-count" "PREPARE q(text,text,text,text) AS $CUR_COUNT" "EXECUTE q($a)"
-    explain "$phase-search-page" "PREPARE q(text,text,text,text,bigint,bigint) AS $CUR_PAGE" "EXECUTE q($a, 25, 0)"
-    explain "$phase-nosearch-count" "PREPARE q AS $CUR_COUNT_ALL" "EXECUTE q"
-    explain "$phase-nosearch-page" "PREPARE q(bigint,bigint) AS $CUR_PAGE_ALL" "EXECUTE q(25, 0)"
-}
-
-TRGM_INDEXES=(
-    'CREATE INDEX adminbench_session_id_trgm ON "session" USING gin ("id" gin_trgm_ops)'
-    'CREATE INDEX adminbench_session_userid_trgm ON "session" USING gin ("userId" gin_trgm_ops)'
-    'CREATE INDEX adminbench_session_ip_trgm ON "session" USING gin ("ipAddress" gin_trgm_ops)'
-    'CREATE INDEX adminbench_user_email_trgm ON "user" USING gin ("email" gin_trgm_ops)'
-    'CREATE INDEX adminbench_user_id_trgm ON "user" USING gin ("id" gin_trgm_ops)'
-)
-SORT_INDEXES=(
-    'CREATE INDEX adminbench_session_expires ON "session" ("expiresAt")'
-    'CREATE INDEX adminbench_session_created ON "session" ("createdAt")'
-    'CREATE INDEX adminbench_session_updated ON "session" ("updatedAt")'
-)
-index_sizes() {
-    psql_db -At -F ' ' -c "SELECT c.relname, pg_size_pretty(pg_relation_size(c.oid)) FROM pg_class c
-        WHERE c.relname LIKE 'adminbench_%' ORDER BY 1" | sed 's/^/  - /'
-}
-
 if has_phase stock; then
     echo "phase stock: schema as gatehouse migrate creates it" >&2
     run_http stock
-    explain_current stock
 fi
-
-if has_phase trgm || has_phase sort || has_phase proto; then
-    avail=$(psql_db -At -c "SELECT count(*) FROM pg_available_extensions WHERE name = 'pg_trgm'")
-    [[ $avail == 1 ]] || die "pg_trgm is not available on this server (postgresql-contrib)"
+if has_phase indexed; then
     T0=$(date +%s)
-    psql_db -c "SET maintenance_work_mem = '256MB'" -c 'CREATE EXTENSION IF NOT EXISTS pg_trgm' \
-        "${TRGM_INDEXES[@]/#/-c}" -c 'ANALYZE "session"' -c 'ANALYZE "user"' >/dev/null
-    log "- pg_trgm GIN indexes built in $(( $(date +%s) - T0 )) s:"
-    index_sizes | tee -a "$OUT/summary.md"
-fi
-if has_phase trgm; then
-    echo "phase trgm: + pg_trgm GIN indexes" >&2
-    run_http trgm
-    explain_current trgm
-fi
-if has_phase sort || has_phase proto; then
-    T0=$(date +%s)
-    psql_db "${SORT_INDEXES[@]/#/-c}" -c 'ANALYZE "session"' >/dev/null
-    log "- btree sort indexes (expiresAt, createdAt, updatedAt) built in $(( $(date +%s) - T0 )) s"
-fi
-if has_phase sort; then
-    echo "phase sort: + btree indexes on the sort columns" >&2
-    run_http sort
-    explain_current sort
+    BETTER_AUTH_SECRET=$SECRET "$BIN" migrate --admin-indexes --database-url "$DB_URL" \
+        >>"$OUT/migrate.log" 2>&1 || { cat "$OUT/migrate.log" >&2; die "migrate --admin-indexes failed"; }
+    psql_db -c 'ANALYZE "session"' -c 'ANALYZE "user"' >/dev/null
+    log "- \`gatehouse migrate --admin-indexes\` took $(( $(date +%s) - T0 )) s; index sizes:"
+    psql_db -At -F ' ' -c "SELECT c.relname, pg_size_pretty(pg_relation_size(c.oid)) FROM pg_class c
+        WHERE c.relname LIKE 'gatehouse!_%' ESCAPE '!' ORDER BY 1" | sed 's/^/  - /' | tee -a "$OUT/summary.md"
+    echo "phase indexed: + gatehouse migrate --admin-indexes" >&2
+    run_http indexed
 fi
 log
 
-# The HTTP table, before the prototype section.
-if has_phase stock || has_phase trgm || has_phase sort; then
-    {
-        echo "## HTTP: GET /_gatehouse/api/sessions (count + page), median ms"
-        echo
-        header="| call |"; rule="|---|"
-        for p in stock trgm sort; do has_phase "$p" && { header+=" $p |"; rule+="---|"; }; done
-        echo "$header"; echo "$rule"
-        for c in "${CALLS[@]}"; do
-            l=${c%%|*}; row="| $l |"
-            for p in stock trgm sort; do has_phase "$p" && row+=" ${MED[$p/$l]:-} |"; done
-            echo "$row"
-        done
-        echo
-        echo "stock: schema of gatehouse migrate; trgm: + pg_trgm GIN on session.id, session.userId,"
-        echo "session.ipAddress, user.email, user.id; sort: + btree on session.expiresAt, createdAt, updatedAt."
-        echo
-    } | tee -a "$OUT/summary.md"
-fi
-
-# --- 4. prototype: rewritten SQL, timed with psql ----------------------------------------------------
-# The search split by table so that each branch can use an index: session-side arms (id, IP)
-# and user-side arms (user id, e-mail), the second excluding rows the first matched, so the
-# branches are disjoint and add up without a DISTINCT. Same four binds as today.
-B1="(s.\"id\" LIKE \$1 ESCAPE '!' OR s.\"ipAddress\" LIKE \$4 ESCAPE '!')"
-N1="NOT (s.\"id\" LIKE \$1 ESCAPE '!' OR COALESCE(s.\"ipAddress\" LIKE \$4 ESCAPE '!', false))"
-B2="(u.\"id\" LIKE \$2 ESCAPE '!' OR u.\"email\" LIKE \$3 ESCAPE '!')"
-PROTO_COUNT="SELECT (SELECT COUNT(*) $FROM_J WHERE $B1) + (SELECT COUNT(*) $FROM_J WHERE $B2 AND $N1)"
-PROTO_COUNT_CAP="SELECT COUNT(*) FROM (SELECT 1 $FROM_J WHERE $B1 UNION ALL SELECT 1 $FROM_J WHERE $B2 AND $N1 LIMIT 10001) m"
-# Columns aliased so the outer ORDER BY can name them.
-REC_ALIASED=${REC_SELECT/u.\"id\"/u.\"id\" AS user_pk}
-PROTO_PAGE="SELECT * FROM ((SELECT $REC_ALIASED, s.\"expiresAt\" AS sort_key $FROM_J WHERE $B1 $ORDER LIMIT \$5 + \$6)
- UNION ALL (SELECT $REC_ALIASED, s.\"expiresAt\" AS sort_key $FROM_J WHERE $B2 AND $N1 $ORDER LIMIT \$5 + \$6)) m
- ORDER BY sort_key DESC, \"id\" ASC LIMIT \$5 OFFSET \$6"
-ACTIVE_SARG='s."expiresAt" > (TIMESTAMPTZ '"'"'epoch'"'"' + CAST($1 AS BIGINT) * INTERVAL '"'"'1 millisecond'"'"')'
-
-# psql_time LABEL MODE "PREPARE ..." "EXECUTE ...": median of REPS after a warm-up, in ms, with
-# plan_cache_mode MODE (force_custom_plan: planned with the values, as an unnamed statement or
-# sqlx's first five executions; force_generic_plan: what a cached statement may switch to).
-# auto: PostgreSQL's default for a prepared statement kept by the client (sqlx caches them):
-# five custom plans, then possibly the generic one; timed over executions 6 to 5 + REPS.
-# A statement over 5 s is cancelled and reported as ">5000".
-psql_time() {
-    local label=$1 mode=$2 prep=$3 exec=$4 f=$TMP/t.sql out warm=1
-    [[ $mode == auto ]] && warm=5
-    {
-        echo "SET statement_timeout = '5s';"; echo "SET plan_cache_mode = $mode;"
-        echo "$prep;"; echo '\o /dev/null'; echo '\timing on'
-        for _ in $(seq 1 $(( warm + REPS ))); do echo "$exec;"; done
-    } >"$f"
-    out=$(psql "$DB_URL" -X -q -f "$f" 2>&1 || true)
-    if grep -q 'canceling statement due to statement timeout' <<<"$out"; then
-        echo ">5000"
-    else
-        grep '^Time:' <<<"$out" | tail -n "$REPS" | awk '{print $2}' | sort -g \
-            | awk '{a[NR]=$1} END {printf "%.0f\n", a[int((NR+1)/2)]}'
-    fi
-}
-
-if has_phase proto; then
-    echo "phase proto: rewritten SQL via psql (all indexes above in place)" >&2
-    echo "proto: $(load_note)" | tee -a "$OUT/load.txt" >&2
-    P4='PREPARE q(text,text,text,text)'
-    P6='PREPARE q(text,text,text,text,bigint,bigint)'
-    {
-        echo "## Prototype SQL (psql, server-side only, no HTTP), all indexes above"
-        echo
-        echo "Custom plans (planned with the values) unless noted; \"today\" is the SQL Gatehouse sends now."
-        echo
-        echo "| term | today: count + page 1 | split: exact count | split: count capped at 10,001 | split: page 1 | split: page 100 | split, generic plan: capped count + page 1 | split, auto plan cache (runs 6+): capped count + page 1 |"
-        echo "|---|---|---|---|---|---|---|---|"
-    } | tee -a "$OUT/summary.md" >&2
-    for pair in "id|$T_ID" "e-mail|$T_EMAIL" "IP|$T_IP" "no match|$T_NONE" "broad 3 letters|$T_BROAD" "2 letters|ab"; do
-        label=${pair%%|*}; term=${pair#*|}; a=$(args4 "$term")
-        cc=$(psql_time "$label" force_custom_plan "$P4 AS $CUR_COUNT" "EXECUTE q($a)")
-        cp=$(psql_time "$label" force_custom_plan "$P6 AS $CUR_PAGE" "EXECUTE q($a, 25, 0)")
-        pc=$(psql_time "$label" force_custom_plan "$P4 AS $PROTO_COUNT" "EXECUTE q($a)")
-        pcc=$(psql_time "$label" force_custom_plan "$P4 AS $PROTO_COUNT_CAP" "EXECUTE q($a)")
-        pp=$(psql_time "$label" force_custom_plan "$P6 AS $PROTO_PAGE" "EXECUTE q($a, 25, 0)")
-        pp100=$(psql_time "$label" force_custom_plan "$P6 AS $PROTO_PAGE" "EXECUTE q($a, 25, 2475)")
-        gcc=$(psql_time "$label" force_generic_plan "$P4 AS $PROTO_COUNT_CAP" "EXECUTE q($a)")
-        gp=$(psql_time "$label" force_generic_plan "$P6 AS $PROTO_PAGE" "EXECUTE q($a, 25, 0)")
-        acc=$(psql_time "$label" auto "$P4 AS $PROTO_COUNT_CAP" "EXECUTE q($a)")
-        ap=$(psql_time "$label" auto "$P6 AS $PROTO_PAGE" "EXECUTE q($a, 25, 0)")
-        printf '| %s `%s` | %s + %s | %s | %s | %s | %s | %s + %s | %s + %s |\n' "$label" "$term" "$cc" "$cp" "$pc" "$pcc" "$pp" "$pp100" "$gcc" "$gp" "$acc" "$ap" \
-            | tee -a "$OUT/summary.md" >&2
-    done
-    a=$(args4 "$T_EMAIL")
-    explain proto-search-count "$P4 AS $PROTO_COUNT" "EXECUTE q($a)"
-    explain proto-search-page "$P6 AS $PROTO_PAGE" "EXECUTE q($a, 25, 0)"
-    a=$(args4 "$T_IP")
-    explain proto-search-page-ip "$P6 AS $PROTO_PAGE" "EXECUTE q($a, 25, 0)"
-    a=$(args4 "$T_BROAD")
-    explain proto-search-page-broad "$P6 AS $PROTO_PAGE" "EXECUTE q($a, 25, 0)"
-    explain proto-search-page-generic "$P6 AS $PROTO_PAGE" "EXECUTE q($(args4 "$T_EMAIL"), 25, 0)" "SET plan_cache_mode = force_generic_plan"
-
-    NOW_MS=$(( $(date +%s) * 1000 ))
-    {
-        echo
-        echo "| no search | ms |"
-        echo "|---|---|"
-        echo "| today: count (join) | $(psql_time c force_custom_plan "PREPARE q AS $CUR_COUNT_ALL" "EXECUTE q") |"
-        echo "| count, session table only | $(psql_time c force_custom_plan 'PREPARE q AS SELECT COUNT(*) FROM "session" s' "EXECUTE q") |"
-        echo "| count capped at 10,001 (join) | $(psql_time c force_custom_plan "PREPARE q AS SELECT COUNT(*) FROM (SELECT 1 $FROM_J LIMIT 10001) m" "EXECUTE q") |"
-        echo "| today: page 1 (with sort index) | $(psql_time c force_custom_plan "PREPARE q(bigint,bigint) AS $CUR_PAGE_ALL" "EXECUTE q(25, 0)") |"
-        echo "| today: page 100 (with sort index) | $(psql_time c force_custom_plan "PREPARE q(bigint,bigint) AS $CUR_PAGE_ALL" "EXECUTE q(25, 2475)") |"
-        echo "| today: active count (epoch-ms expression) | $(psql_time c force_custom_plan "PREPARE q(bigint) AS $CUR_COUNT_ACTIVE" "EXECUTE q($NOW_MS)") |"
-        echo "| active count, sargable \`\"expiresAt\" > \$1\` (session only) | $(psql_time c force_custom_plan "PREPARE q(bigint) AS SELECT COUNT(*) FROM \"session\" s WHERE $ACTIVE_SARG" "EXECUTE q($NOW_MS)") |"
-        echo "| active count capped at 10,001 | $(psql_time c force_custom_plan "PREPARE q(bigint) AS SELECT COUNT(*) FROM (SELECT 1 $FROM_J WHERE $ACTIVE_SARG LIMIT 10001) m" "EXECUTE q($NOW_MS)") |"
-        echo
-    } | tee -a "$OUT/summary.md" >&2
-    echo "proto: $(load_note) (after)" | tee -a "$OUT/load.txt" >&2
-fi
-
-# --- summary ----------------------------------------------------------------------------------------
 {
-    echo "## Plan key lines (counts of nodes)"
-    for f in "$OUT"/plans/*.txt; do
-        n=$(basename "$f" .txt); [[ $n == live-sql ]] && continue
-        echo; echo "- $n"; plan_keys "$n"
-    done
+    echo "## GET /_gatehouse/api/sessions, median ms (count + page), total returned"
     echo
-    echo "## Load"
-    echo; sed 's/^/- /' "$OUT/load.txt"
+    header="| call |"; rule="|---|"
+    for p in stock indexed; do has_phase "$p" && { header+=" $p |"; rule+="---:|"; }; done
+    echo "$header total |"; echo "$rule---:|"
+    for c in "${CALLS[@]}"; do
+        l=${c%%|*}; row="| $l |"
+        for p in stock indexed; do has_phase "$p" && row+=" ${MED[$p/$l]:-} |"; done
+        total=$(awk -F'\t' -v l="$l" '$2 == l {t = $6 ($7 == "false" ? "+" : "")} END {print t}' "$OUT/timings.tsv")
+        echo "$row $total |"
+    done
 } | tee -a "$OUT/summary.md"
-echo >&2
 echo "results: $OUT" >&2

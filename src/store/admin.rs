@@ -147,17 +147,6 @@ fn as_int(n: u64) -> Bind {
     Bind::Int(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
-/// Positions (1-based) in [`Queries::record_select`] of the columns a page is ordered by.
-const RECORD_ID_POSITION: usize = 1;
-
-fn record_position(sort: SortKey) -> usize {
-    match sort {
-        SortKey::ExpiresAt => 4,
-        SortKey::CreatedAt => 5,
-        SortKey::UpdatedAt => 6,
-    }
-}
-
 impl Queries {
     /// The count and page statements for `search`.
     ///
@@ -239,6 +228,8 @@ impl Queries {
         (sql, binder.binds)
     }
 
+    /// The page in two steps: the ids of the page from each branch, merged and cut (reading only
+    /// the id, sort and filter columns, which an index can cover), then their full records.
     fn page_sql(&self, search: &SessionSearch) -> (String, Vec<Bind>) {
         let c = &self.admin;
         let mut binder = Binder::new(self.dialect);
@@ -248,45 +239,30 @@ impl Queries {
             SortKey::UpdatedAt => &c.updated_at,
         };
         let order = if search.descending { "DESC" } else { "ASC" };
-        let select = |filter: &str, limit: &str| {
-            format!(
-                "SELECT {} {} {filter} ORDER BY {sort} {order}, {} ASC LIMIT {limit}",
-                self.record_select, self.record_from, c.session_id
-            )
-        };
-        let branches = Self::branch_count(search);
-        let sql = if branches == 1 {
-            let filter = self.branch_filter(search, 0, &mut binder);
-            let limit = binder.push(as_int(search.limit));
-            let offset = binder.push(as_int(search.offset));
-            format!("{} OFFSET {offset}", select(&filter, &limit))
-        } else {
-            let members: Vec<String> = (0..branches)
-                .map(|branch| {
-                    let filter = self.branch_filter(search, branch, &mut binder);
-                    let upto = binder.push(as_int(search.offset.saturating_add(search.limit)));
-                    self.compound_member(&select(&filter, &upto))
-                })
-                .collect();
-            let limit = binder.push(as_int(search.limit));
-            let offset = binder.push(as_int(search.offset));
-            format!(
-                "{} ORDER BY {} {order}, {RECORD_ID_POSITION} ASC LIMIT {limit} OFFSET {offset}",
-                members.join(" UNION ALL "),
-                record_position(search.sort)
-            )
-        };
+        let members: Vec<String> = (0..Self::branch_count(search))
+            .map(|branch| {
+                let filter = self.branch_filter(search, branch, &mut binder);
+                let upto = binder.push(as_int(search.offset.saturating_add(search.limit)));
+                format!(
+                    "SELECT * FROM (SELECT {id} AS page_id, {sort} AS page_key {from} {filter} \
+                     ORDER BY {sort} {order}, {id} ASC LIMIT {upto}) branch{branch}",
+                    id = c.session_id,
+                    from = self.record_from,
+                )
+            })
+            .collect();
+        let limit = binder.push(as_int(search.limit));
+        let offset = binder.push(as_int(search.offset));
+        let sql = format!(
+            "SELECT {record} {from} WHERE {id} IN (SELECT page_id FROM ({members} \
+             ORDER BY page_key {order}, page_id ASC LIMIT {limit} OFFSET {offset}) page) \
+             ORDER BY {sort} {order}, {id} ASC",
+            record = self.record_select,
+            from = self.record_from,
+            id = c.session_id,
+            members = members.join(" UNION ALL "),
+        );
         (sql, binder.binds)
-    }
-
-    /// `select` (which has its own ORDER BY and LIMIT) as one member of a `UNION ALL`.
-    fn compound_member(&self, select: &str) -> String {
-        match self.dialect {
-            // SQLite does not accept a parenthesized member; a subquery keeps the ORDER BY.
-            Dialect::Sqlite(_) => format!("SELECT * FROM ({select})"),
-            // MySQL rejects the duplicate column names (two `id`s) in a derived table.
-            _ => format!("({select})"),
-        }
     }
 
     /// `[total, active, users with active sessions]` (binds: now, now), top users (binds: now),

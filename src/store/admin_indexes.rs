@@ -3,7 +3,8 @@
 //!
 //! Trigram (`pg_trgm`) GIN indexes serve `LIKE '%term%'` on the columns a search reads: the
 //! session's id and IP (one branch of the search) and the user's id and e-mail (the other).
-//! B-tree indexes on the three dates serve sorted pages and the status filter. Every statement
+//! B-tree indexes on the three dates serve sorted pages and the status filter, and a covering
+//! index on the session's user serves the user side of a search without reading the table. Every statement
 //! is idempotent and `CONCURRENTLY`, so Better Auth keeps writing while they build; nothing else
 //! in the schema changes.
 
@@ -40,6 +41,18 @@ pub fn index_statements(schema: &SchemaConfig) -> Vec<String> {
         btree("gatehouse_session_expires_idx", col("session.expiresAt")),
         btree("gatehouse_session_created_idx", col("session.createdAt")),
         btree("gatehouse_session_updated_idx", col("session.updatedAt")),
+        // A user's sessions with every column a search filters or sorts them by: a broad
+        // e-mail search (many users) then reads this index alone, not one table page per session.
+        format!(
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS gatehouse_session_user_cover ON {session} ({}) \
+             INCLUDE ({}, {}, {}, {}, {})",
+            col("session.userId"),
+            col("session.id"),
+            col("session.expiresAt"),
+            col("session.createdAt"),
+            col("session.updatedAt"),
+            col("session.ipAddress"),
+        ),
     ]
 }
 
