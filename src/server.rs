@@ -1,6 +1,7 @@
 //! Turning a [`Config`] into a running Pingora server: the proxy service on the configured
-//! listener, the operations listener (metrics, health) and the housekeeping background service, with Pingora's process settings taken
-//! from `[server]`.
+//! listener, the sessions admin on its own listener (if `admin.listen` is set), the operations
+//! listener (metrics, health) and the housekeeping background service, with Pingora's process
+//! settings taken from `[server]`.
 
 use std::sync::Arc;
 
@@ -53,6 +54,15 @@ pub fn build(app: Arc<App>, upgrade: bool) -> Server {
     );
     proxy.add_tcp(&config.server.listen.to_string());
     server.add_service(proxy);
+    if let Some(listen) = config.admin.as_ref().and_then(|a| a.listen) {
+        let mut admin = pingora::proxy::http_proxy_service_with_name(
+            &server.configuration,
+            Gateway::admin(app.clone()),
+            "gatehouse admin",
+        );
+        admin.add_tcp(&listen.to_string());
+        server.add_service(admin);
+    }
     if let Some(listen) = config.metrics.listen {
         let mut ops = Service::new("operations".to_string(), OpsApp::new(app.clone()));
         ops.add_tcp(&listen.to_string());

@@ -451,3 +451,66 @@ async fn stats_name_countries_on_the_first_call() {
         "{countries:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_separate_admin_listener_serves_the_admin_and_nothing_else() {
+    let admin_addr = format!("127.0.0.1:{}", common::free_port());
+    let (db, upstream, gateway) = common::stack(
+        Kind::Sqlite,
+        "",
+        &[
+            ("GATEHOUSE_ADMIN_TOKEN", TOKEN),
+            ("GATEHOUSE_ADMIN_LISTEN", &admin_addr),
+        ],
+    )
+    .await
+    .unwrap();
+    let user = random_token();
+    db.seed(&user, 3600).await;
+    let on_admin = |path: &str| format!("http://{admin_addr}/_gatehouse{path}");
+
+    let listed = client()
+        .get(on_admin("/api/sessions"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
+    let listed: Value = listed.json().await.unwrap();
+    assert_eq!(listed["total"], 1);
+    let page = client().get(on_admin("/")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("Sessions"));
+    let anonymous = client()
+        .get(on_admin("/api/sessions"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401, "access rules are the same there");
+    for other in ["/", "/api/auth/get-session", "/public/x"] {
+        let response = client()
+            .get(format!("http://{admin_addr}{other}"))
+            .bearer_auth(TOKEN)
+            .header("cookie", session_cookie(&user))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404, "{other} is not the admin's");
+    }
+    assert_eq!(upstream.count(), 0, "the admin listener never proxies");
+
+    // On the proxy listener the mount is an ordinary path: authenticated, then sent to the app.
+    let via_proxy = api(&gateway, reqwest::Method::GET, "sessions")
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(via_proxy.status(), 401, "no session: the default policy");
+    let with_session = api(&gateway, reqwest::Method::GET, "sessions")
+        .header("cookie", session_cookie(&user))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_session.status(), 200);
+    assert_eq!(upstream.last().path, "/_gatehouse/api/sessions");
+}

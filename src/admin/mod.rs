@@ -1,5 +1,5 @@
 //! The sessions admin: a JSON API and the dashboard page, under `admin.mount` (default
-//! `/_gatehouse`). Access needs the bearer token `GATEHOUSE_ADMIN_TOKEN` or a session whose user
+//! `/_gatehouse`) on the proxy listener, or on a listener of its own (`admin.listen`). Access needs the bearer token `GATEHOUSE_ADMIN_TOKEN` or a session whose user
 //! has one of `admin.roles`, read from the database. State-changing requests that carry cookies
 //! must come from a trusted origin. Raw session tokens are never returned; sessions are named by
 //! their `id`.
@@ -15,7 +15,7 @@ use http::{header, Method, Response, StatusCode};
 use percent_encoding::percent_decode_str;
 use subtle::ConstantTimeEq;
 
-use crate::app::{cookie_headers, store_unavailable, App, Outcome};
+use crate::app::{cookie_headers, store_unavailable, App, Local, Outcome};
 use crate::auth::validator::ValidateOptions;
 use crate::auth::AuthOutcome;
 use crate::endpoints::check_origin;
@@ -158,10 +158,25 @@ enum Access {
 }
 
 impl App {
-    /// The admin route for a request, if admin is on and the path is under its mount.
+    /// The admin route for a request on the proxy listener: only if admin is on, served there
+    /// (no `admin.listen`), and the path is under its mount.
     pub fn admin_route(&self, req: &Parts) -> Option<Result<AdminRoute, Response<Bytes>>> {
-        let admin = self.config.admin.as_ref()?;
+        let admin = self.config.admin.as_ref().filter(|a| a.listen.is_none())?;
         AdminRoute::matching(&req.method, req.uri.path(), &admin.mount)
+    }
+
+    /// What the admin's own listener answers, which is the admin and nothing else: any other
+    /// path gets a 404.
+    pub fn admin_listener_local(&self, req: &Parts) -> Local {
+        let route = self
+            .config
+            .admin
+            .as_ref()
+            .and_then(|admin| AdminRoute::matching(&req.method, req.uri.path(), &admin.mount));
+        match route {
+            Some(route) => Local::Admin(route),
+            None => Local::Admin(Err(not_found())),
+        }
     }
 
     /// Answers an admin request.

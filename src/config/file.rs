@@ -308,6 +308,7 @@ impl Default for MetricsSection {
 pub struct AdminSection {
     pub enabled: bool,
     pub mount: String,
+    pub listen: Option<String>,
     pub roles: Vec<String>,
     pub allow_seeding: bool,
 }
@@ -317,6 +318,7 @@ impl Default for AdminSection {
         Self {
             enabled: true,
             mount: "/_gatehouse".into(),
+            listen: None,
             roles: vec!["admin".into()],
             allow_seeding: false,
         }
@@ -331,6 +333,7 @@ pub struct GeoSection {
     pub ipinfo_endpoint: String,
     pub token: Option<String>,
     pub base_url: Option<String>,
+    pub ca_file: Option<String>,
     pub mmdb_path: Option<String>,
     pub timeout: DurationValue,
     pub cache_ttl: DurationValue,
@@ -344,6 +347,7 @@ impl Default for GeoSection {
             ipinfo_endpoint: "lite".into(),
             token: None,
             base_url: None,
+            ca_file: None,
             mmdb_path: None,
             timeout: DurationValue::Seconds(2),
             cache_ttl: DurationValue::Text("24h".into()),

@@ -130,8 +130,11 @@ pub struct MetricsConfig {
 /// The sessions admin API and dashboard.
 #[derive(Debug, Clone)]
 pub struct AdminConfig {
-    /// Path prefix (`/_gatehouse`) on the proxy listener.
+    /// Path prefix (`/_gatehouse`), on the proxy listener or on [`Self::listen`].
     pub mount: String,
+    /// A listener of its own (`GATEHOUSE_ADMIN_LISTEN`): the admin is then served only there,
+    /// and the mount is an ordinary path on the proxy listener.
+    pub listen: Option<SocketAddr>,
     /// Users with one of these roles may use the admin API.
     pub roles: Vec<String>,
     /// `GATEHOUSE_ADMIN_TOKEN`: a bearer token that also grants access.
@@ -161,6 +164,8 @@ pub enum GeoProvider {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GeoConfig {
     pub provider: GeoProvider,
+    /// PEM certificates trusted for HTTPS providers besides the system's roots.
+    pub ca_file: Option<String>,
     pub timeout: Duration,
     pub cache_ttl: Duration,
     pub cache_max: u64,
@@ -399,6 +404,21 @@ impl Config {
         let metrics = metrics(&file.metrics)?;
         let log = log(&file.log)?;
         let admin = admin(&file.admin, env)?;
+        if let Some(listen) = admin.as_ref().and_then(|a| a.listen) {
+            let taken = if listen == server.listen {
+                Some("server.listen")
+            } else if metrics.listen == Some(listen) {
+                Some("metrics.listen")
+            } else {
+                None
+            };
+            if let Some(other) = taken {
+                return Err(ConfigError::new(
+                    "admin.listen",
+                    format!("{listen} is already {other}; give the admin a port of its own, or remove admin.listen to serve it on the proxy listener"),
+                ));
+            }
+        }
         let geo = geo(&file.geo, env)?;
         Ok(Config {
             server,
@@ -469,6 +489,9 @@ fn apply_env(file: &mut ConfigFile, env: &dyn EnvSource) {
     }
     if let Some(v) = env.var("GATEHOUSE_METRICS_LISTEN") {
         file.metrics.listen = v;
+    }
+    if let Some(v) = env.var("GATEHOUSE_ADMIN_LISTEN") {
+        file.admin.listen = Some(v);
     }
 }
 
@@ -674,8 +697,18 @@ fn admin(a: &file::AdminSection, env: &dyn EnvSource) -> Result<Option<AdminConf
             "must be at least 16 characters; generate one with `openssl rand -hex 32`",
         ));
     }
+    let listen = match &a.listen {
+        None => None,
+        Some(addr) => Some(addr.parse().map_err(|_| {
+            ConfigError::new(
+                "admin.listen",
+                format!("`{addr}` is not an address; write ip:port, e.g. 127.0.0.1:9091 (or set GATEHOUSE_ADMIN_LISTEN)"),
+            )
+        })?),
+    };
     Ok(a.enabled.then(|| AdminConfig {
         mount: a.mount.clone(),
+        listen,
         roles: a.roles.clone(),
         token,
         allow_seeding: a.allow_seeding,
@@ -689,12 +722,10 @@ fn geo(g: &file::GeoSection, env: &dyn EnvSource) -> Result<GeoConfig, ConfigErr
         .map(Secret);
     let base_url = |default: &str| -> Result<String, ConfigError> {
         let url = g.base_url.clone().unwrap_or_else(|| default.to_string());
-        if !url.starts_with("http://") {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(ConfigError::new(
                 "geo.base_url",
-                format!(
-                    "`{url}` must be an http:// URL (Gatehouse is built without an HTTPS client)"
-                ),
+                format!("`{url}` must be an https:// (or http://) URL"),
             ));
         }
         Ok(url.trim_end_matches('/').to_string())
@@ -715,7 +746,7 @@ fn geo(g: &file::GeoSection, env: &dyn EnvSource) -> Result<GeoConfig, ConfigErr
             GeoProvider::Ipinfo {
                 lookup,
                 token,
-                base_url: base_url("http://api.ipinfo.io")?,
+                base_url: base_url("https://api.ipinfo.io")?,
             }
         }
         "ipapi" => GeoProvider::IpApi {
@@ -740,8 +771,19 @@ fn geo(g: &file::GeoSection, env: &dyn EnvSource) -> Result<GeoConfig, ConfigErr
     if g.cache_max == 0 {
         return Err(ConfigError::new("geo.cache_max", "must be at least 1"));
     }
+    if let Some(path) = &g.ca_file {
+        let pem = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::new("geo.ca_file", format!("cannot read `{path}`: {e}")))?;
+        if !pem.contains("-----BEGIN CERTIFICATE-----") {
+            return Err(ConfigError::new(
+                "geo.ca_file",
+                format!("`{path}` holds no PEM certificate (-----BEGIN CERTIFICATE-----)"),
+            ));
+        }
+    }
     Ok(GeoConfig {
         provider,
+        ca_file: g.ca_file.clone(),
         timeout: nonzero("geo.timeout", duration("geo.timeout", &g.timeout)?)?,
         cache_ttl: nonzero("geo.cache_ttl", duration("geo.cache_ttl", &g.cache_ttl)?)?,
         cache_max: g.cache_max,

@@ -1,16 +1,16 @@
 //! The HTTP providers: ipinfo (`lite` and `lookup` endpoints) and ip-api's JSON endpoint.
 //!
-//! Requests are plain GETs with the address in the path; the answer is read up to a size cap
-//! and mapped to a [`Place`]. Errors never carry the URL, so the ipinfo token stays out of
+//! Requests are plain GETs with the address in the path, over HTTPS (the system's roots plus
+//! `geo.ca_file`) or HTTP; the answer is read up to a size cap and mapped to a [`Place`]. Errors never carry the URL, so the ipinfo token stays out of
 //! logs.
 
 use std::net::IpAddr;
-use std::time::Duration;
 
 use reqwest::Url;
 use serde::Deserialize;
 
 use super::{GeoError, LookupError, Place};
+use crate::config::GeoConfig;
 
 /// The largest answer read; real ones are a few hundred bytes.
 const MAX_BODY: usize = 64 * 1024;
@@ -36,31 +36,42 @@ impl HttpSource {
         base_url: &str,
         lookup: bool,
         token: Option<String>,
-        timeout: Duration,
+        config: &GeoConfig,
     ) -> Result<Self, GeoError> {
-        Self::new(base_url, Api::Ipinfo { lookup, token }, timeout)
+        Self::new(base_url, Api::Ipinfo { lookup, token }, config)
     }
 
     /// ip-api: `GET {base}/json/{ip}?fields=...`.
-    pub(super) fn ipapi(base_url: &str, timeout: Duration) -> Result<Self, GeoError> {
-        Self::new(base_url, Api::IpApi, timeout)
+    pub(super) fn ipapi(base_url: &str, config: &GeoConfig) -> Result<Self, GeoError> {
+        Self::new(base_url, Api::IpApi, config)
     }
 
-    fn new(base_url: &str, api: Api, timeout: Duration) -> Result<Self, GeoError> {
+    fn new(base_url: &str, api: Api, config: &GeoConfig) -> Result<Self, GeoError> {
         let bad = |reason: String| GeoError::BaseUrl {
             url: base_url.to_string(),
             reason,
         };
         let base = Url::parse(base_url).map_err(|e| bad(e.to_string()))?;
-        if base.scheme() != "http" {
-            return Err(bad("only http:// URLs can be used".to_string()));
+        if !matches!(base.scheme(), "https" | "http") {
+            return Err(bad("only https:// and http:// URLs can be used".to_string()));
         }
         if base.cannot_be_a_base() || base.host().is_none() {
             return Err(bad("it has no host".to_string()));
         }
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
+        let mut builder = reqwest::Client::builder();
+        if let Some(path) = &config.ca_file {
+            let ca_error = |reason: String| GeoError::CaFile {
+                path: path.clone(),
+                reason,
+            };
+            let pem = std::fs::read(path).map_err(|e| ca_error(e.to_string()))?;
+            let certs =
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| ca_error(e.to_string()))?;
+            builder = builder.tls_certs_merge(certs);
+        }
+        let client = builder
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("gatehouse/", env!("CARGO_PKG_VERSION")))
             .build()

@@ -94,9 +94,12 @@ pub enum GeoError {
         path: String,
         source: maxminddb::MaxMindDbError,
     },
-    /// The provider's base URL is not an absolute http:// URL.
+    /// The provider's base URL is not an absolute https:// or http:// URL.
     #[error("the geo base_url `{url}` is not usable: {reason}")]
     BaseUrl { url: String, reason: String },
+    /// `geo.ca_file` could not be read or holds no usable certificate.
+    #[error("cannot use geo.ca_file `{path}`: {reason}")]
+    CaFile { path: String, reason: String },
     /// The HTTP client could not be built.
     #[error("cannot build the geo HTTP client: {0}")]
     Client(#[source] reqwest::Error),
@@ -296,7 +299,7 @@ impl fmt::Debug for Geo {
 
 impl Geo {
     /// Builds the service: opens the MaxMind database (once, into memory) or builds the HTTP
-    /// client with `config.timeout`.
+    /// client with `config.timeout` and `config.ca_file`.
     pub fn new(config: &GeoConfig) -> Result<Self, GeoError> {
         let source = match &config.provider {
             GeoProvider::None => Source::None,
@@ -308,10 +311,10 @@ impl Geo {
                 base_url,
                 *lookup,
                 token.as_ref().map(|t| t.expose().to_string()),
-                config.timeout,
+                config,
             )?),
             GeoProvider::IpApi { base_url } => {
-                Source::Http(http::HttpSource::ipapi(base_url, config.timeout)?)
+                Source::Http(http::HttpSource::ipapi(base_url, config)?)
             }
             GeoProvider::Mmdb { path } => Source::Mmdb(mmdb::MmdbSource::open(path)?),
         };

@@ -23,6 +23,7 @@ type Answer = Arc<dyn Fn(&str) -> (u16, String) + Send + Sync>;
 /// `delay`, and records every request's path and query.
 struct FakeServer {
     addr: SocketAddr,
+    scheme: &'static str,
     seen: Arc<Mutex<Vec<String>>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -31,6 +32,35 @@ impl FakeServer {
     async fn start(
         delay: Duration,
         answer: impl Fn(&str) -> (u16, String) + Send + Sync + 'static,
+    ) -> Self {
+        Self::start_with(delay, answer, None).await
+    }
+
+    /// The same over HTTPS, with the certificate for 127.0.0.1 that `tests/fixtures/tls/`'s test
+    /// CA signed.
+    async fn start_tls(answer: impl Fn(&str) -> (u16, String) + Send + Sync + 'static) -> Self {
+        use tokio_rustls::rustls::pki_types::pem::PemObject;
+        use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        use tokio_rustls::rustls::{crypto, ServerConfig};
+        let cert = CertificateDer::from_pem_file(tls_fixture("localhost.pem")).unwrap();
+        let key = PrivateKeyDer::from_pem_file(tls_fixture("localhost.key")).unwrap();
+        let config =
+            ServerConfig::builder_with_provider(Arc::new(crypto::aws_lc_rs::default_provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(vec![cert], key)
+                .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let mut server = Self::start_with(Duration::ZERO, answer, Some(acceptor)).await;
+        server.scheme = "https";
+        server
+    }
+
+    async fn start_with(
+        delay: Duration,
+        answer: impl Fn(&str) -> (u16, String) + Send + Sync + 'static,
+        tls: Option<tokio_rustls::TlsAcceptor>,
     ) -> Self {
         let answer: Answer = Arc::new(answer);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -44,6 +74,7 @@ impl FakeServer {
                 };
                 let log = log.clone();
                 let answer = answer.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                         let log = log.clone();
@@ -65,17 +96,29 @@ impl FakeServer {
                             Ok::<_, Infallible>(response)
                         }
                     });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let http = hyper::server::conn::http1::Builder::new();
+                    let _ = match tls {
+                        None => http.serve_connection(TokioIo::new(stream), service).await,
+                        Some(tls) => match tls.accept(stream).await {
+                            Ok(stream) => {
+                                http.serve_connection(TokioIo::new(stream), service).await
+                            }
+                            Err(_) => return,
+                        },
+                    };
                 });
             }
         });
-        Self { addr, seen, task }
+        Self {
+            addr,
+            scheme: "http",
+            seen,
+            task,
+        }
     }
 
     fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     fn count(&self) -> usize {
@@ -96,6 +139,7 @@ impl Drop for FakeServer {
 fn config(provider: GeoProvider) -> GeoConfig {
     GeoConfig {
         provider,
+        ca_file: None,
         timeout: Duration::from_secs(2),
         cache_ttl: Duration::from_secs(3600),
         cache_max: 1000,
@@ -325,6 +369,49 @@ async fn no_provider_is_unknown_for_public_addresses() {
 }
 
 // ---- ipinfo ----
+
+fn tls_fixture(name: &str) -> String {
+    format!("{}/tests/fixtures/tls/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[tokio::test]
+async fn https_providers_are_verified_against_the_roots() {
+    let server = FakeServer::start_tls(|_| (200, LITE_US.into())).await;
+    assert!(server.url().starts_with("https://"));
+
+    let trusting = GeoConfig {
+        ca_file: Some(tls_fixture("test-ca.pem")),
+        ..ipinfo(&server, false, Some("tok"))
+    };
+    let geo = Geo::new(&trusting).unwrap();
+    let location = geo.locate(ip("8.8.8.8")).await;
+    assert_eq!(location.country_code.as_deref(), Some("US"), "{location:?}");
+    assert_eq!(server.seen(), ["/lite/8.8.8.8?token=tok"]);
+
+    // Without the test CA the certificate is not trusted: no request is made, the token is
+    // never sent, and the location is unknown.
+    let geo = Geo::new(&ipinfo(&server, false, Some("tok2"))).unwrap();
+    assert_eq!(geo.locate(ip("8.8.4.4")).await.kind, LocationKind::Unknown);
+    assert_eq!(
+        server.count(),
+        1,
+        "the TLS handshake failed before any request"
+    );
+}
+
+#[test]
+fn an_unusable_ca_file_is_an_error_naming_it() {
+    let config = GeoConfig {
+        ca_file: Some("/nonexistent/ca.pem".into()),
+        ..config(GeoProvider::IpApi {
+            base_url: "https://pro.ip-api.com".into(),
+        })
+    };
+    let Err(error) = Geo::new(&config) else {
+        panic!("a missing ca_file was accepted");
+    };
+    assert!(error.to_string().contains("/nonexistent/ca.pem"), "{error}");
+}
 
 #[tokio::test]
 async fn ipinfo_lite_maps_country_and_caches() {
@@ -622,7 +709,7 @@ async fn ipapi_500_is_unknown() {
 
 #[test]
 fn unusable_base_urls_are_refused() {
-    for url in ["not a url", "https://example.test", "mailto:x@example.test"] {
+    for url in ["not a url", "ftp://example.test", "mailto:x@example.test"] {
         let err = Geo::new(&config(GeoProvider::IpApi {
             base_url: url.to_string(),
         }))

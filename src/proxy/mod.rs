@@ -2,7 +2,8 @@
 //! calls the domain code, and applies the value it returns.
 //!
 //! ```text
-//! request_filter ──> App::admin (under admin.mount: the sessions admin API and page)
+//! request_filter ──> App::admin (under admin.mount: the sessions admin API and page; on the
+//!                    admin's own listener, if configured, only that)
 //!                └─> App::serve (an endpoint Gatehouse answers: get-session, sign-out, ...)
 //!                └─> App::decide ──> Action::Respond(response)   write it, stop
 //!                                └─> Action::Forward(plan)
@@ -42,12 +43,33 @@ use crate::routing::json_response;
 /// The gateway as a Pingora proxy.
 pub struct Gateway {
     app: Arc<App>,
+    listener: Listener,
+}
+
+/// Which listener a [`Gateway`] serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Listener {
+    /// The proxy listener: local answers, else authenticate and forward.
+    Proxy,
+    /// `admin.listen`: the sessions admin and nothing else; never forwards.
+    Admin,
 }
 
 impl Gateway {
     /// A proxy serving `app`.
     pub fn new(app: Arc<App>) -> Self {
-        Self { app }
+        Self {
+            app,
+            listener: Listener::Proxy,
+        }
+    }
+
+    /// The sessions admin of `app` on its own listener.
+    pub fn admin(app: Arc<App>) -> Self {
+        Self {
+            app,
+            listener: Listener::Admin,
+        }
     }
 }
 
@@ -84,7 +106,11 @@ impl ProxyHttp for Gateway {
             .and_then(|a| a.as_inet())
             .map(|a| a.ip());
         ctx.request_id = access::request_id(&session.req_header().headers);
-        if let Some(local) = self.app.local(session.req_header()) {
+        let local = match self.listener {
+            Listener::Proxy => self.app.local(session.req_header()),
+            Listener::Admin => Some(self.app.admin_listener_local(session.req_header())),
+        };
+        if let Some(local) = local {
             ctx.route = Some(Arc::from(local.name()));
             let body = match local.body_limit() {
                 Some(limit) => respond::read_body(session, limit).await?,
