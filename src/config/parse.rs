@@ -104,3 +104,10 @@ pub(super) fn upstream(key: &str, url: &str) -> Result<Upstream, ConfigError> {
         addr,
     })
 }
+
+pub(super) fn nonzero(key: &str, d: Duration) -> Result<Duration, ConfigError> {
+    if d.is_zero() {
+        return Err(ConfigError::new(key, "must be greater than zero"));
+    }
+    Ok(d)
+}

@@ -1,0 +1,220 @@
+//! `[better_auth]` and `[sessions]`: the Better Auth settings Gatehouse must match (secret, base
+//! URL, cookie names and attributes, cookie cache, trusted origins) and the session rules.
+
+use super::*;
+
+/// What Gatehouse must agree on with the Better Auth server it stands in front of.
+#[derive(Debug, Clone)]
+pub struct BetterAuthConfig {
+    pub secret: Secret,
+    pub base_path: String,
+    /// Where requests under `base_path` go (defaults to `proxy.upstream`).
+    pub upstream: Upstream,
+    pub cookies: CookieConfig,
+    pub expires_in: Duration,
+    pub update_age: Duration,
+    /// `None` when the cookie cache is off.
+    pub cookie_cache: Option<CookieCacheConfig>,
+    /// Origins allowed to make state-changing requests with cookies (`trustedOrigins`, always
+    /// including the base URL's origin), as `scheme://host[:port]`.
+    pub trusted_origins: Vec<String>,
+}
+
+/// Gatehouse's own session rules.
+#[derive(Debug, Clone)]
+pub struct SessionsConfig {
+    /// Reject users banned by the admin plugin on every path (Better Auth does not).
+    pub reject_banned: bool,
+    /// Never extend sessions (Better Auth's `session.disableSessionRefresh`).
+    pub disable_refresh: bool,
+    /// How often expired sessions are deleted; `None` turns cleanup off.
+    pub cleanup_interval: Option<Duration>,
+    /// Better Auth's `freshAge`, for `list-sessions`.
+    pub fresh_age: Duration,
+}
+
+/// Better Auth's cookie cache (`session_data`), as configured in `session.cookieCache`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CookieCacheConfig {
+    pub strategy: CookieCacheStrategy,
+    /// `cookieCache.maxAge`: the cookie's `Max-Age` and the cache's own expiry.
+    pub max_age: Duration,
+    /// `cookieCache.version`.
+    pub version: String,
+    /// Gatehouse never trusts a cache minted longer ago than this, whatever its own expiry says.
+    pub max_trust: Duration,
+}
+
+/// How `session_data` is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CookieCacheStrategy {
+    /// base64url JSON signed with HMAC-SHA256 (Better Auth's default).
+    Compact,
+    /// An HS256 JWT keyed with the raw secret.
+    Jwt,
+    /// A `dir` + `A256CBC-HS512` JWE keyed by HKDF of the secret.
+    Jwe,
+}
+
+/// Cookie names and attributes, decided as Better Auth decides them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CookieConfig {
+    pub session_token: String,
+    pub session_data: String,
+    pub dont_remember: String,
+    /// `Secure` attribute and `__Secure-` name prefix.
+    pub secure: bool,
+}
+
+pub(super) fn better_auth(
+    b: &file::BetterAuthSection,
+    default_upstream: &Upstream,
+    env: &dyn EnvSource,
+) -> Result<BetterAuthConfig, ConfigError> {
+    let secret = b.secret.clone().filter(|s| !s.is_empty()).ok_or_else(|| {
+        ConfigError::new(
+            "better_auth.secret",
+            "not set; set BETTER_AUTH_SECRET to the secret your Better Auth server uses",
+        )
+    })?;
+    if let Some(url) = &b.url {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(ConfigError::new(
+                "better_auth.url",
+                format!("`{url}` must start with http:// or https:// (BETTER_AUTH_URL)"),
+            ));
+        }
+    }
+    if !b.base_path.starts_with('/') || (b.base_path.len() > 1 && b.base_path.ends_with('/')) {
+        return Err(ConfigError::new(
+            "better_auth.base_path",
+            format!(
+                "`{}` must start with `/` and not end with one, e.g. /api/auth",
+                b.base_path
+            ),
+        ));
+    }
+    if b.cookie_prefix.is_empty() || !b.cookie_prefix.chars().all(is_cookie_name_char) {
+        return Err(ConfigError::new(
+            "better_auth.cookie_prefix",
+            "must be a non-empty cookie name (letters, digits, `-`, `_`, `.`)",
+        ));
+    }
+    // Better Auth: useSecureCookies, else an https baseURL, else NODE_ENV=production.
+    let secure = b.use_secure_cookies.unwrap_or_else(|| match &b.url {
+        Some(url) => url.starts_with("https://"),
+        None => env.var("NODE_ENV").as_deref() == Some("production"),
+    });
+    let name = |key: &str, over: &Option<String>, suffix: &str| -> Result<String, ConfigError> {
+        let base = over
+            .clone()
+            .unwrap_or_else(|| format!("{}.{suffix}", b.cookie_prefix));
+        if base.is_empty() || !base.chars().all(is_cookie_name_char) {
+            return Err(ConfigError::new(
+                format!("better_auth.cookies.{key}"),
+                "must be a cookie name (letters, digits, `-`, `_`, `.`)",
+            ));
+        }
+        Ok(if secure {
+            format!("__Secure-{base}")
+        } else {
+            base
+        })
+    };
+    let upstream = match &b.upstream {
+        Some(u) => upstream("better_auth.upstream", u)?,
+        None => default_upstream.clone(),
+    };
+    Ok(BetterAuthConfig {
+        secret: Secret(secret),
+        base_path: b.base_path.clone(),
+        upstream,
+        cookies: CookieConfig {
+            session_token: name("session_token", &b.cookies.session_token, "session_token")?,
+            session_data: name("session_data", &b.cookies.session_data, "session_data")?,
+            dont_remember: name("dont_remember", &b.cookies.dont_remember, "dont_remember")?,
+            secure,
+        },
+        expires_in: nonzero(
+            "better_auth.expires_in",
+            duration("better_auth.expires_in", &b.expires_in)?,
+        )?,
+        update_age: duration("better_auth.update_age", &b.update_age)?,
+        cookie_cache: cookie_cache(&b.cookie_cache)?,
+        trusted_origins: trusted_origins(b)?,
+    })
+}
+
+pub(super) fn cookie_cache(
+    c: &file::CookieCacheSection,
+) -> Result<Option<CookieCacheConfig>, ConfigError> {
+    let strategy = match c.strategy.as_str() {
+        "compact" | "base64-hmac" => CookieCacheStrategy::Compact,
+        "jwt" => CookieCacheStrategy::Jwt,
+        "jwe" => CookieCacheStrategy::Jwe,
+        other => {
+            return Err(ConfigError::new(
+                "better_auth.cookie_cache.strategy",
+                format!("`{other}` is not one of compact, jwt, jwe (Better Auth's session.cookieCache.strategy)"),
+            ))
+        }
+    };
+    let max_age = nonzero(
+        "better_auth.cookie_cache.max_age",
+        duration("better_auth.cookie_cache.max_age", &c.max_age)?,
+    )?;
+    let max_trust = nonzero(
+        "better_auth.cookie_cache.max_trust",
+        duration("better_auth.cookie_cache.max_trust", &c.max_trust)?,
+    )?;
+    if c.version.is_empty() {
+        return Err(ConfigError::new(
+            "better_auth.cookie_cache.version",
+            "must not be empty (Better Auth's default is \"1\")",
+        ));
+    }
+    Ok(c.enabled.then(|| CookieCacheConfig {
+        strategy,
+        max_age,
+        version: c.version.clone(),
+        max_trust,
+    }))
+}
+
+/// `scheme://host[:port]`, lowercase, of an http(s) URL or origin.
+pub fn origin_of(url: &str) -> Option<String> {
+    let uri: http::Uri = url.parse().ok()?;
+    let scheme = uri.scheme_str().filter(|s| *s == "http" || *s == "https")?;
+    Some(format!(
+        "{scheme}://{}",
+        uri.authority()?.as_str().to_ascii_lowercase()
+    ))
+}
+
+pub(super) fn trusted_origins(b: &file::BetterAuthSection) -> Result<Vec<String>, ConfigError> {
+    let mut origins: Vec<String> = b.url.iter().filter_map(|u| origin_of(u)).collect();
+    for o in &b.trusted_origins {
+        let origin = origin_of(o).ok_or_else(|| {
+            ConfigError::new(
+                "better_auth.trusted_origins",
+                format!("`{o}` is not an origin such as https://app.example.com"),
+            )
+        })?;
+        origins.push(origin);
+    }
+    Ok(origins)
+}
+
+pub(super) fn sessions(s: &file::SessionsSection) -> Result<SessionsConfig, ConfigError> {
+    let interval = duration("sessions.cleanup_interval", &s.cleanup_interval)?;
+    Ok(SessionsConfig {
+        reject_banned: s.reject_banned,
+        disable_refresh: s.disable_refresh,
+        cleanup_interval: (!interval.is_zero()).then_some(interval),
+        fresh_age: duration("sessions.fresh_age", &s.fresh_age)?,
+    })
+}
+
+pub(super) fn is_cookie_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
+}

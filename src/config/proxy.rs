@@ -1,0 +1,286 @@
+//! `[server]`, `[proxy]`, `[headers]` and `[[routes]]`: the listener, the upstreams, the identity
+//! headers and the routes with their policies.
+
+use super::*;
+
+/// The listener and process settings handed to Pingora.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub threads: usize,
+    pub grace_period: Duration,
+    pub graceful_shutdown_timeout: Duration,
+    pub pid_file: Option<String>,
+    pub upgrade_sock: Option<String>,
+}
+
+/// Identity header names injected upstream and stripped from clients.
+#[derive(Debug, Clone)]
+pub struct HeadersConfig {
+    pub user_id: HeaderName,
+    pub user_email: HeaderName,
+    pub user_name: HeaderName,
+    pub user_role: HeaderName,
+    pub session_id: HeaderName,
+    /// Any client header starting with one of these is removed before forwarding.
+    pub strip_prefixes: Vec<String>,
+    /// Extra headers filled from `user` columns.
+    pub user_columns: Vec<(HeaderName, String)>,
+}
+
+/// Proxy behaviour shared by all routes.
+#[derive(Debug, Clone)]
+pub struct ProxyConfig {
+    pub upstream: Upstream,
+    pub trusted_proxies: Vec<IpNet>,
+    pub strip_auth_cookies: bool,
+    pub login_url: String,
+    pub login_redirect_param: String,
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+}
+
+/// An upstream HTTP server, resolved once at load time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream {
+    /// As written in the config, for logs.
+    pub url: String,
+    pub addr: SocketAddr,
+}
+
+/// One `[[routes]]` entry.
+#[derive(Debug, Clone)]
+pub struct RouteConfig {
+    pub prefix: String,
+    /// Lowercase host without port; `None` matches any host.
+    pub host: Option<String>,
+    pub upstream: Upstream,
+    pub policy: Policy,
+    pub unauthenticated: Unauthenticated,
+    /// Reject sessions created longer ago than this (403 `SESSION_NOT_FRESH`).
+    pub fresh_age: Option<Duration>,
+    /// Reject users without one of these roles (403).
+    pub roles: Vec<String>,
+    /// Reject sessions used from another IP address than they were created from (403).
+    pub bind_ip: bool,
+}
+
+/// Whether a route needs a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    /// No valid session: 401 or redirect; the upstream never sees the request.
+    Required,
+    /// Identity headers when there is a session; forwarded either way.
+    Optional,
+    /// Never looks at the session.
+    Public,
+}
+
+/// What a `required` route answers without a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unauthenticated {
+    /// Redirect browser navigations, 401 for everything else.
+    Auto,
+    /// Always `401`.
+    Status,
+    /// Always redirect to the login URL (for `GET`/`HEAD`; other methods get 401).
+    Redirect,
+}
+
+pub(super) fn server(s: &file::ServerSection) -> Result<ServerConfig, ConfigError> {
+    let listen = s.listen.parse().map_err(|_| {
+        ConfigError::new(
+            "server.listen",
+            format!("`{}` is not an address; write ip:port, e.g. 127.0.0.1:8080 (or set GATEHOUSE_LISTEN)", s.listen),
+        )
+    })?;
+    if s.threads == 0 {
+        return Err(ConfigError::new("server.threads", "must be at least 1"));
+    }
+    Ok(ServerConfig {
+        listen,
+        threads: s.threads,
+        grace_period: duration("server.grace_period", &s.grace_period)?,
+        graceful_shutdown_timeout: duration(
+            "server.graceful_shutdown_timeout",
+            &s.graceful_shutdown_timeout,
+        )?,
+        pid_file: s.pid_file.clone(),
+        upgrade_sock: s.upgrade_sock.clone(),
+    })
+}
+
+pub(super) fn headers(h: &file::HeadersSection) -> Result<HeadersConfig, ConfigError> {
+    let mut user_columns = Vec::new();
+    for (name, column) in &h.user_columns {
+        let key = format!("headers.user_columns.\"{name}\"");
+        user_columns.push((header_name(&key, name)?, identifier(&key, column)?));
+    }
+    for prefix in &h.strip_prefixes {
+        if prefix.is_empty()
+            || prefix
+                .bytes()
+                .any(|b| !(b.is_ascii_alphanumeric() || b == b'-'))
+        {
+            return Err(ConfigError::new(
+                "headers.strip_prefixes",
+                format!("`{prefix}` must be a non-empty header name prefix such as x-auth-"),
+            ));
+        }
+    }
+    Ok(HeadersConfig {
+        user_id: header_name("headers.user_id", &h.user_id)?,
+        user_email: header_name("headers.user_email", &h.user_email)?,
+        user_name: header_name("headers.user_name", &h.user_name)?,
+        user_role: header_name("headers.user_role", &h.user_role)?,
+        session_id: header_name("headers.session_id", &h.session_id)?,
+        strip_prefixes: h
+            .strip_prefixes
+            .iter()
+            .map(|p| p.to_ascii_lowercase())
+            .collect(),
+        user_columns,
+    })
+}
+
+pub(super) fn proxy(p: &file::ProxySection) -> Result<ProxyConfig, ConfigError> {
+    let trusted_proxies = p
+        .trusted_proxies
+        .iter()
+        .map(|s| {
+            s.parse::<IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    ConfigError::new(
+                        "proxy.trusted_proxies",
+                        format!("`{s}` is not an IP address or CIDR such as 10.0.0.0/8"),
+                    )
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let login_ok = p.login_url.starts_with('/')
+        || p.login_url.starts_with("http://")
+        || p.login_url.starts_with("https://");
+    if !login_ok {
+        return Err(ConfigError::new(
+            "proxy.login_url",
+            format!(
+                "`{}` must be a path such as /login or an http(s):// URL",
+                p.login_url
+            ),
+        ));
+    }
+    if p.login_redirect_param.is_empty() {
+        return Err(ConfigError::new(
+            "proxy.login_redirect_param",
+            "must not be empty",
+        ));
+    }
+    Ok(ProxyConfig {
+        upstream: upstream("proxy.upstream", &p.upstream)?,
+        trusted_proxies,
+        strip_auth_cookies: p.strip_auth_cookies,
+        login_url: p.login_url.clone(),
+        login_redirect_param: p.login_redirect_param.clone(),
+        connect_timeout: nonzero(
+            "proxy.connect_timeout",
+            duration("proxy.connect_timeout", &p.connect_timeout)?,
+        )?,
+        read_timeout: nonzero(
+            "proxy.read_timeout",
+            duration("proxy.read_timeout", &p.read_timeout)?,
+        )?,
+    })
+}
+
+/// A host without its port: `a.example:443` -> `a.example`, `[::1]:8080` -> `[::1]`.
+pub fn strip_port(host: &str) -> &str {
+    match host.rfind(':') {
+        Some(i)
+            if !host[i..].contains(']') && (host.starts_with('[') || !host[..i].contains(':')) =>
+        {
+            &host[..i]
+        }
+        _ => host,
+    }
+}
+
+pub(super) fn route(
+    i: usize,
+    r: &file::RouteSection,
+    default: &Upstream,
+) -> Result<RouteConfig, ConfigError> {
+    let key = |k: &str| format!("routes[{i}].{k}");
+    if !r.prefix.starts_with('/') {
+        return Err(ConfigError::new(
+            key("prefix"),
+            format!("`{}` must start with `/`", r.prefix),
+        ));
+    }
+    let policy = match r.policy.as_deref().unwrap_or("required") {
+        "required" => Policy::Required,
+        "optional" => Policy::Optional,
+        "public" => Policy::Public,
+        other => {
+            return Err(ConfigError::new(
+                key("policy"),
+                format!("`{other}` is not one of required, optional, public"),
+            ))
+        }
+    };
+    let unauthenticated = match r.unauthenticated.as_deref().unwrap_or("auto") {
+        "auto" => Unauthenticated::Auto,
+        "status" => Unauthenticated::Status,
+        "redirect" => Unauthenticated::Redirect,
+        other => {
+            return Err(ConfigError::new(
+                key("unauthenticated"),
+                format!("`{other}` is not one of auto, status, redirect"),
+            ))
+        }
+    };
+    let host = match &r.host {
+        Some(h) if h.is_empty() || h.contains('/') => {
+            return Err(ConfigError::new(
+                key("host"),
+                format!("`{h}` must be a host name such as app.example.com"),
+            ))
+        }
+        Some(h) => Some(strip_port(h).to_ascii_lowercase()),
+        None => None,
+    };
+    let fresh_age = match &r.fresh_age {
+        Some(d) => Some(duration(&key("fresh_age"), d)?),
+        None => None,
+    };
+    if r.policy.as_deref() == Some("public")
+        && (fresh_age.is_some() || !r.roles.is_empty() || r.bind_ip)
+    {
+        return Err(ConfigError::new(
+            key("policy"),
+            "a public route never looks at the session, so fresh_age, roles and bind_ip cannot apply; use required",
+        ));
+    }
+    if r.roles
+        .iter()
+        .any(|role| role.trim().is_empty() || role.contains(','))
+    {
+        return Err(ConfigError::new(
+            key("roles"),
+            "each role must be a non-empty name without commas",
+        ));
+    }
+    Ok(RouteConfig {
+        prefix: r.prefix.clone(),
+        host,
+        upstream: match &r.upstream {
+            Some(u) => upstream(&key("upstream"), u)?,
+            None => default.clone(),
+        },
+        policy,
+        unauthenticated,
+        fresh_age,
+        roles: r.roles.clone(),
+        bind_ip: r.bind_ip,
+    })
+}
