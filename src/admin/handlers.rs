@@ -398,16 +398,15 @@ impl App {
     }
 }
 
-/// A real, usable session for seeding, from a random public-looking address.
+/// A real, usable session for seeding, from a random public address.
 fn seeded_session(user_id: String, now: Timestamp, expires_at: Timestamp) -> Session {
     let mut rng = rand::thread_rng();
-    let ip = format!(
-        "{}.{}.{}.{}",
-        rng.gen_range(11..=223),
-        rng.gen_range(0..=255),
-        rng.gen_range(0..=255),
-        rng.gen_range(1..=254)
-    );
+    let ip = loop {
+        let ip = IpAddr::from(rng.gen::<[u8; 4]>());
+        if crate::geo::is_public(ip) {
+            break ip.to_string();
+        }
+    };
     Session {
         id: crate::demo::random_id(),
         token: crate::demo::random_id(),
@@ -418,5 +417,20 @@ fn seeded_session(user_id: String, now: Timestamp, expires_at: Timestamp) -> Ses
         ip_address: Some(ip),
         user_agent: Some("gatehouse seed".into()),
         impersonated_by: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeded_sessions_come_from_public_addresses() {
+        let now = Timestamp::from_millis(1_700_000_000_000);
+        for _ in 0..2000 {
+            let session = seeded_session("u".into(), now, now);
+            let ip: IpAddr = session.ip_address.as_deref().unwrap_or("").parse().unwrap();
+            assert!(crate::geo::is_public(ip), "{ip}");
+        }
     }
 }

@@ -179,6 +179,12 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// Whether `ip` is a public address, one a provider may locate (not private, loopback,
+/// reserved, documentation, ...).
+pub fn is_public(ip: IpAddr) -> bool {
+    special_kind(ip).is_none()
+}
+
 /// The kind of an address that is never looked up; `None` for a public address.
 fn special_kind(ip: IpAddr) -> Option<LocationKind> {
     match ip {

@@ -485,6 +485,15 @@ try {
       const body = await response.json();
       await route.fulfill({ response, json: { ...body, total: 10000, totalExact: false } });
     };
+    // Between one and two full pages of real sessions.
+    if (count() < 26) {
+      const res = await page.request.post(`${DASHBOARD}api/seed/sessions`, {
+        data: { count: 26 - count() },
+        headers: { Origin: GATEWAY },
+      });
+      assert.equal(res.status(), 200);
+    }
+    assert.ok(count() < 50, "at most two pages");
     await page.route("**/_gatehouse/api/sessions?*", capped);
     try {
       await page.goto(DASHBOARD);
