@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 
+use bytes::Bytes;
 use http::{header, HeaderMap, HeaderName, HeaderValue};
 
 use crate::app::ForwardPlan;
@@ -10,16 +11,40 @@ use crate::auth::cookie::cookie_pairs;
 use crate::config::Config;
 
 /// Header changes for the upstream request: removals first, then insertions (which replace).
+///
+/// Inserted names are the bytes written upstream, shared rather than copied: Pingora keeps
+/// `Bytes` as they are, where it would copy a `HeaderName` into its case-preserving map on every
+/// request.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct HeaderEdits {
     pub remove: Vec<HeaderName>,
-    pub insert: Vec<(HeaderName, HeaderValue)>,
+    pub insert: Vec<(Bytes, HeaderValue)>,
 }
 
-const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+/// A header Gatehouse sets: its name to read and remove it, and its name as written upstream.
+struct SetHeader {
+    name: HeaderName,
+    wire: Bytes,
+}
+
+impl SetHeader {
+    const fn new(name: &'static str) -> Self {
+        Self {
+            name: HeaderName::from_static(name),
+            wire: Bytes::from_static(name.as_bytes()),
+        }
+    }
+}
+
+const X_FORWARDED_FOR: SetHeader = SetHeader::new("x-forwarded-for");
+const X_FORWARDED_PROTO: SetHeader = SetHeader::new("x-forwarded-proto");
+const X_FORWARDED_HOST: SetHeader = SetHeader::new("x-forwarded-host");
 const FORWARDED: HeaderName = HeaderName::from_static("forwarded");
+/// `Cookie` in the title case Pingora writes standard names in.
+const COOKIE: SetHeader = SetHeader {
+    name: header::COOKIE,
+    wire: Bytes::from_static(b"Cookie"),
+};
 
 /// Whether `name` is an identity header a client must never set: one of the configured names or
 /// under a configured prefix.
@@ -54,7 +79,7 @@ pub fn client_ip(headers: &HeaderMap, peer: IpAddr, config: &Config) -> IpAddr {
         return peer;
     }
     let chain: Vec<IpAddr> = headers
-        .get_all(&X_FORWARDED_FOR)
+        .get_all(X_FORWARDED_FOR.name)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
@@ -77,7 +102,12 @@ pub fn upstream_edits(
     peer: Option<IpAddr>,
     config: &Config,
 ) -> HeaderEdits {
-    let mut edits = HeaderEdits::default();
+    let identity = plan.session.as_ref().map_or(0, |s| s.headers.len());
+    let mut edits = HeaderEdits {
+        remove: Vec::new(),
+        // Identity, `X-Forwarded-*` and `Cookie`: one allocation.
+        insert: Vec::with_capacity(identity + 4),
+    };
     for name in headers.keys() {
         if is_identity_header(name, config) && !edits.remove.contains(name) {
             edits.remove.push(name.clone());
@@ -100,13 +130,13 @@ fn forwarded_for(
     edits: &mut HeaderEdits,
 ) {
     let trusted = peer.is_some_and(|ip| is_trusted_proxy(ip, config));
-    let existing = |name: &HeaderName| headers.get(name).filter(|_| trusted).cloned();
+    let existing = |set: &SetHeader| headers.get(&set.name).filter(|_| trusted).cloned();
     if !trusted {
         edits.remove.push(FORWARDED);
     }
     if let Some(peer) = peer {
         let prior: Vec<&str> = headers
-            .get_all(&X_FORWARDED_FOR)
+            .get_all(X_FORWARDED_FOR.name)
             .iter()
             .filter(|_| trusted)
             .filter_map(|v| v.to_str().ok())
@@ -117,16 +147,16 @@ fn forwarded_for(
             format!("{}, {peer}", prior.join(", "))
         };
         if let Ok(v) = HeaderValue::from_str(&chain) {
-            edits.insert.push((X_FORWARDED_FOR, v));
+            edits.insert.push((X_FORWARDED_FOR.wire, v));
         }
     } else {
-        edits.remove.push(X_FORWARDED_FOR);
+        edits.remove.push(X_FORWARDED_FOR.name);
     }
     let proto = existing(&X_FORWARDED_PROTO).unwrap_or(HeaderValue::from_static("http"));
-    edits.insert.push((X_FORWARDED_PROTO, proto));
+    edits.insert.push((X_FORWARDED_PROTO.wire, proto));
     match existing(&X_FORWARDED_HOST).or_else(|| headers.get(header::HOST).cloned()) {
-        Some(host) => edits.insert.push((X_FORWARDED_HOST, host)),
-        None => edits.remove.push(X_FORWARDED_HOST),
+        Some(host) => edits.insert.push((X_FORWARDED_HOST.wire, host)),
+        None => edits.remove.push(X_FORWARDED_HOST.name),
     }
 }
 
@@ -148,10 +178,10 @@ fn strip_auth_cookies(headers: &HeaderMap, config: &Config, edits: &mut HeaderEd
         .filter(|(name, _)| !is_auth_cookie(name))
         .map(|(name, value)| format!("{name}={value}"))
         .collect();
-    edits.remove.push(header::COOKIE);
+    edits.remove.push(COOKIE.name);
     if !kept.is_empty() {
         if let Ok(v) = HeaderValue::from_str(&kept.join("; ")) {
-            edits.insert.push((header::COOKIE, v));
+            edits.insert.push((COOKIE.wire, v));
         }
     }
 }

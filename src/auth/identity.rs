@@ -1,7 +1,9 @@
 //! The identity a valid session carries upstream: header names from config, values from the
-//! session and user rows, built once per cache entry rather than per request.
+//! session and user rows, built once per cache entry rather than per request. Both are shared
+//! `Bytes`, so a request that sends them clones reference counts, not strings.
 
-use http::{HeaderName, HeaderValue};
+use bytes::Bytes;
+use http::HeaderValue;
 
 use super::session::SessionRecord;
 use crate::config::HeadersConfig;
@@ -10,7 +12,8 @@ use crate::config::HeadersConfig;
 #[derive(Debug)]
 pub struct AuthenticatedSession {
     pub record: SessionRecord,
-    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Names as written upstream (the configured names, lowercase), and values.
+    pub headers: Vec<(Bytes, HeaderValue)>,
 }
 
 impl AuthenticatedSession {
@@ -26,7 +29,7 @@ impl AuthenticatedSession {
 pub fn identity_headers(
     record: &SessionRecord,
     config: &HeadersConfig,
-) -> Vec<(HeaderName, HeaderValue)> {
+) -> Vec<(Bytes, HeaderValue)> {
     let (session, user) = (&record.session, &record.user);
     let fixed = [
         (&config.user_id, Some(user.id.as_str())),
@@ -45,7 +48,7 @@ pub fn identity_headers(
         .chain(extra)
         .filter_map(|(name, value)| {
             let value = HeaderValue::from_bytes(value?.as_bytes()).ok()?;
-            Some((name.clone(), value))
+            Some((Bytes::copy_from_slice(name.as_str().as_bytes()), value))
         })
         .collect()
 }
@@ -64,7 +67,7 @@ mod tests {
             .headers
     }
 
-    fn find<'a>(headers: &'a [(HeaderName, HeaderValue)], name: &str) -> Option<&'a [u8]> {
+    fn find<'a>(headers: &'a [(Bytes, HeaderValue)], name: &str) -> Option<&'a [u8]> {
         headers
             .iter()
             .find(|(n, _)| n == name)

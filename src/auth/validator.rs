@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use moka::future::Cache;
+use prometheus::IntCounter;
 
 use super::cache::SessionCache;
 use super::cookie::{expire_cookie, find_cookie, set_cookie, SigningKey};
@@ -55,6 +56,13 @@ pub enum LookupSource {
 }
 
 impl LookupSource {
+    /// Every source, in discriminant order.
+    const ALL: [LookupSource; 3] = [
+        LookupSource::Memory,
+        LookupSource::CookieCache,
+        LookupSource::Database,
+    ];
+
     /// A stable label for logs and metrics.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -127,6 +135,9 @@ pub struct SessionValidator {
     clock: Arc<dyn Clock>,
     config: Arc<Config>,
     metrics: Arc<Metrics>,
+    /// `gatehouse_session_lookups_total{result="hit"}`, indexed by [`LookupSource`], resolved
+    /// once: the series every authenticated request counts.
+    hits: [IntCounter; 3],
 }
 
 impl SessionValidator {
@@ -159,6 +170,11 @@ impl SessionValidator {
                         .map_or(Duration::from_secs(1), |c| c.max_trust),
                 )
                 .build(),
+            hits: LookupSource::ALL.map(|source| {
+                metrics
+                    .session_lookups
+                    .with_label_values(&[source.as_str(), "hit"])
+            }),
             store,
             clock,
             config,
@@ -224,12 +240,15 @@ impl SessionValidator {
             self.metrics.lookup(source.as_str(), "banned");
             return Ok(AuthOutcome::anonymous(AnonReason::Banned));
         }
-        self.metrics.lookup(source.as_str(), "hit");
-        let dont_remember = self.dont_remember(cookie_headers);
-        if options.disable_refresh || dont_remember || !self.refresh_due(&session.record, now) {
+        self.hits[source as usize].inc();
+        // `dont_remember` scans the cookies again: asked last, when a refresh is otherwise due.
+        if options.disable_refresh
+            || !self.refresh_due(&session.record, now)
+            || self.dont_remember(cookie_headers)
+        {
             // Better Auth re-mints the cookie cache on every database read.
             let set_cookies = match source {
-                LookupSource::Database if !dont_remember => {
+                LookupSource::Database if !self.dont_remember(cookie_headers) => {
                     self.session_data_cookies(&session.record, cookie_headers, now)
                 }
                 _ => Vec::new(),
@@ -253,8 +272,12 @@ impl SessionValidator {
     ///
     /// SECURITY: only a correctly signed token ever reaches the cache or the database.
     pub fn verified_token(&self, cookie_headers: &[&str]) -> Option<String> {
-        let raw = find_cookie(cookie_headers.iter().copied(), self.token_cookie())?;
-        self.key.verify_cookie_value(&raw).map(str::to_owned)
+        let value = find_cookie(cookie_headers.iter().copied(), self.token_cookie())?;
+        let token_len = self.key.verify_cookie_value(&value)?.len();
+        // The token is the value's prefix: keep the (usually already decoded) value's buffer.
+        let mut token = value.into_owned();
+        token.truncate(token_len);
+        Some(token)
     }
 
     fn token_cookie(&self) -> &str {

@@ -29,7 +29,7 @@ fn apply(mut h: HeaderMap, edits: &HeaderEdits) -> HeaderMap {
         h.remove(name);
     }
     for (name, value) in &edits.insert {
-        h.insert(name.clone(), value.clone());
+        h.insert(HeaderName::from_bytes(name).unwrap(), value.clone());
     }
     h
 }
