@@ -65,6 +65,10 @@ pub enum Command {
         /// Worker threads for the gateway (and, separately, the echo upstream).
         #[arg(long, default_value_t = 2)]
         threads: usize,
+        /// Put the gateway in front of this app (http://host:port) instead of the built-in echo
+        /// upstream.
+        #[arg(long)]
+        upstream: Option<String>,
     },
 }
 
@@ -128,7 +132,8 @@ pub fn run(cli: Cli) -> ExitCode {
             data_dir,
             listen,
             threads,
-        } => crate::demo::run(&data_dir, &listen, threads),
+            upstream,
+        } => crate::demo::run(&data_dir, &listen, threads, upstream.as_deref()),
     }
 }
 

@@ -1,6 +1,6 @@
 //! `gatehouse demo`: a working setup with nothing to install. A SQLite database under the data
-//! directory (migrated, with a demo user and a fresh session), an echo upstream on loopback, and
-//! the gateway in front, plus curl commands to try it.
+//! directory (migrated, with a demo user and a fresh session), an echo upstream on loopback (or
+//! an app given with `--upstream`), and the gateway in front, plus curl commands to try it.
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -24,15 +24,15 @@ pub fn random_id() -> String {
 const DEMO_USER_ID: &str = "demoUser000000000000000000000001";
 
 /// Runs the demo until interrupted.
-pub fn run(data_dir: &Path, listen: &str, threads: usize) -> ExitCode {
+pub fn run(data_dir: &Path, listen: &str, threads: usize, upstream: Option<&str>) -> ExitCode {
     crate::init_logging(&crate::config::LogConfig {
         json: false,
         level: "info".into(),
     });
-    match prepare(data_dir, listen, threads) {
+    match prepare(data_dir, listen, threads, upstream) {
         Ok((config, session_cookie)) => {
             let gateway = format!("http://{}", config.server.listen);
-            let echo = config.proxy.upstream.url.clone();
+            let app_url = config.proxy.upstream.url.clone();
             let metrics = config
                 .metrics
                 .listen
@@ -48,10 +48,21 @@ pub fn run(data_dir: &Path, listen: &str, threads: usize) -> ExitCode {
                 Err(e) => return fail(&e.to_string()),
             };
             let mut server = crate::server::build(app, false);
-            crate::server::add_echo_upstream(&mut server, echo.trim_start_matches("http://"));
+            let (upstream_kind, with_session) = if upstream.is_some() {
+                ("upstream", "the app receives the x-auth-* headers")
+            } else {
+                crate::server::add_echo_upstream(
+                    &mut server,
+                    app_url.trim_start_matches("http://"),
+                );
+                (
+                    "echo upstream",
+                    "the echo shows the x-auth-* headers it received",
+                )
+            };
             println!(
-                "\nGatehouse demo: gateway on {gateway}, echo upstream on {echo}, database {}/demo.db\n\n\
-                 With the demo user's session (200; the echo shows the x-auth-* headers it received):\n  \
+                "\nGatehouse demo: gateway on {gateway}, {upstream_kind} on {app_url}, database {}/demo.db\n\n\
+                 With the demo user's session (200; {with_session}):\n  \
                  curl -i {gateway}/hello -H 'Cookie: {cookie_name}={session_cookie}'\n\n\
                  Without a session (401; the upstream never sees it):\n  curl -i {gateway}/hello\n\n\
                  A public route (200 without a session):\n  curl -i {gateway}/public/hello\n\n\
@@ -72,7 +83,12 @@ fn fail(message: &str) -> ExitCode {
 
 /// Creates the data directory, secret, database, demo user and a new session; returns the
 /// gateway config and the signed session cookie value.
-fn prepare(data_dir: &Path, listen: &str, threads: usize) -> Result<(Config, String), String> {
+fn prepare(
+    data_dir: &Path,
+    listen: &str,
+    threads: usize,
+    upstream: Option<&str>,
+) -> Result<(Config, String), String> {
     std::fs::create_dir_all(data_dir)
         .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
     let secret_path = data_dir.join("demo-secret");
@@ -88,14 +104,16 @@ fn prepare(data_dir: &Path, listen: &str, threads: usize) -> Result<(Config, Str
     let db_path = data_dir.join("demo.db");
     let new_database = !db_path.exists();
     let url = format!("sqlite://{}", db_path.display());
-    let echo_port = free_port()?;
 
     let mut file = file::ConfigFile::default();
     file.server.listen = listen.to_string();
     file.server.threads = threads;
     file.better_auth.secret = Some(secret.clone());
     file.database.url = Some(url.clone());
-    file.proxy.upstream = format!("http://127.0.0.1:{echo_port}");
+    file.proxy.upstream = match upstream {
+        Some(url) => url.to_string(),
+        None => format!("http://127.0.0.1:{}", free_port()?),
+    };
     file.metrics.listen = format!("127.0.0.1:{}", free_port()?);
     file.routes.push(file::RouteSection {
         prefix: "/public".into(),
