@@ -63,7 +63,12 @@ impl Demo {
 
     async fn wait_listening(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(30);
-        while client().get(self.url("/public/ready")).send().await.is_err() {
+        while client()
+            .get(self.url("/public/ready"))
+            .send()
+            .await
+            .is_err()
+        {
             assert!(self.child.try_wait().unwrap().is_none(), "the demo exited");
             assert!(Instant::now() < deadline, "the demo does not answer");
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -113,5 +118,9 @@ async fn with_upstream_the_demo_fronts_another_app() {
     assert_eq!(seen.header("x-auth-user-email"), Some("demo@example.com"));
     let before = app.count();
     assert_eq!(demo.get("/hello", None).await.0, 401);
-    assert_eq!(app.count(), before, "the app never sees the request without a session");
+    assert_eq!(
+        app.count(),
+        before,
+        "the app never sees the request without a session"
+    );
 }
