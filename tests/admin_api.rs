@@ -143,27 +143,19 @@ async fn sessions_are_listed_searched_and_revoked_everywhere() {
     );
 
     let (_, first_id) = &ids[0];
-    let deleted = api(
-        &gateway,
-        reqwest::Method::DELETE,
-        &format!("sessions/{first_id}"),
-    )
-    .bearer_auth(TOKEN)
-    .send()
-    .await
-    .unwrap();
+    let delete_first = || {
+        api(
+            &gateway,
+            reqwest::Method::DELETE,
+            &format!("sessions/{first_id}"),
+        )
+        .bearer_auth(TOKEN)
+        .send()
+    };
+    let deleted = delete_first().await.unwrap();
     assert_eq!(deleted.status(), 200);
     assert_eq!(deleted.text().await.unwrap(), r#"{"revoked":1}"#);
-    let again = api(
-        &gateway,
-        reqwest::Method::DELETE,
-        &format!("sessions/{first_id}"),
-    )
-    .bearer_auth(TOKEN)
-    .send()
-    .await
-    .unwrap();
-    assert_eq!(again.status(), 404);
+    assert_eq!(delete_first().await.unwrap().status(), 404);
     let rejected = client()
         .get(gateway.url("/x"))
         .header("cookie", session_cookie(&tokens[0]))

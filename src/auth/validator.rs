@@ -241,17 +241,17 @@ impl SessionValidator {
             return Ok(AuthOutcome::anonymous(AnonReason::Banned));
         }
         self.hits[source as usize].inc();
-        // `dont_remember` scans the cookies again: asked last, when a refresh is otherwise due.
-        if options.disable_refresh
-            || !self.refresh_due(&session.record, now)
-            || self.dont_remember(cookie_headers)
-        {
+        let refresh_due = !options.disable_refresh && self.refresh_due(&session.record, now);
+        // `dont_remember` scans the cookies again: only when its answer matters (a memory hit
+        // that needs no refresh, the common case, never asks).
+        let dont_remember =
+            (refresh_due || source == LookupSource::Database) && self.dont_remember(cookie_headers);
+        if !refresh_due || dont_remember {
             // Better Auth re-mints the cookie cache on every database read.
-            let set_cookies = match source {
-                LookupSource::Database if !self.dont_remember(cookie_headers) => {
-                    self.session_data_cookies(&session.record, cookie_headers, now)
-                }
-                _ => Vec::new(),
+            let set_cookies = if source == LookupSource::Database && !dont_remember {
+                self.session_data_cookies(&session.record, cookie_headers, now)
+            } else {
+                Vec::new()
             };
             return Ok(AuthOutcome::Authenticated(Authenticated {
                 session,
