@@ -3,14 +3,14 @@
 
 use std::time::Duration;
 
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use rand::Rng;
 
 use crate::app::{App, Outcome};
 use crate::auth::validator::LookupSource;
 
 /// The header carrying the request ID, to the upstream and back to the client.
-pub const REQUEST_ID: &str = "x-request-id";
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The client's `X-Request-Id` when it is short and plain (letters, digits, `-`, `_`, `.`, at
 /// most 128), else a fresh random one.

@@ -3,7 +3,6 @@
 
 use std::net::IpAddr;
 
-use bytes::Bytes;
 use http::{header, HeaderMap, HeaderName, HeaderValue};
 
 use crate::app::ForwardPlan;
@@ -11,40 +10,29 @@ use crate::auth::cookie::cookie_pairs;
 use crate::config::Config;
 
 /// Header changes for the upstream request: removals first, then insertions (which replace).
-///
-/// Inserted names are the bytes written upstream, shared rather than copied: Pingora keeps
-/// `Bytes` as they are, where it would copy a `HeaderName` into its case-preserving map on every
-/// request.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct HeaderEdits {
     pub remove: Vec<HeaderName>,
-    pub insert: Vec<(Bytes, HeaderValue)>,
+    pub insert: Vec<(HeaderName, HeaderValue)>,
 }
 
-/// A header Gatehouse sets: its name to read and remove it, and its name as written upstream.
-struct SetHeader {
-    name: HeaderName,
-    wire: Bytes,
-}
-
-impl SetHeader {
-    const fn new(name: &'static str) -> Self {
-        Self {
-            name: HeaderName::from_static(name),
-            wire: Bytes::from_static(name.as_bytes()),
+impl HeaderEdits {
+    /// Applies the edits to `headers`: removals, then insertions that replace.
+    pub fn apply(self, headers: &mut HeaderMap) -> Result<(), http::header::MaxSizeReached> {
+        for name in &self.remove {
+            headers.remove(name);
         }
+        for (name, value) in self.insert {
+            headers.try_insert(name, value)?;
+        }
+        Ok(())
     }
 }
 
-const X_FORWARDED_FOR: SetHeader = SetHeader::new("x-forwarded-for");
-const X_FORWARDED_PROTO: SetHeader = SetHeader::new("x-forwarded-proto");
-const X_FORWARDED_HOST: SetHeader = SetHeader::new("x-forwarded-host");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 const FORWARDED: HeaderName = HeaderName::from_static("forwarded");
-/// `Cookie` in the title case Pingora writes standard names in.
-const COOKIE: SetHeader = SetHeader {
-    name: header::COOKIE,
-    wire: Bytes::from_static(b"Cookie"),
-};
 
 /// Whether `name` is an identity header a client must never set: one of the configured names or
 /// under a configured prefix.
@@ -79,7 +67,7 @@ pub fn client_ip(headers: &HeaderMap, peer: IpAddr, config: &Config) -> IpAddr {
         return peer;
     }
     let chain: Vec<IpAddr> = headers
-        .get_all(X_FORWARDED_FOR.name)
+        .get_all(X_FORWARDED_FOR)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
@@ -105,8 +93,8 @@ pub fn upstream_edits(
     let identity = plan.session.as_ref().map_or(0, |s| s.headers.len());
     let mut edits = HeaderEdits {
         remove: Vec::new(),
-        // Identity, `X-Forwarded-*` and `Cookie`: one allocation.
-        insert: Vec::with_capacity(identity + 4),
+        // Identity, `X-Forwarded-*`, `Cookie` and the glue's request ID: one allocation.
+        insert: Vec::with_capacity(identity + 5),
     };
     for name in headers.keys() {
         if is_identity_header(name, config) && !edits.remove.contains(name) {
@@ -130,13 +118,13 @@ fn forwarded_for(
     edits: &mut HeaderEdits,
 ) {
     let trusted = peer.is_some_and(|ip| is_trusted_proxy(ip, config));
-    let existing = |set: &SetHeader| headers.get(&set.name).filter(|_| trusted).cloned();
+    let existing = |name: &HeaderName| headers.get(name).filter(|_| trusted).cloned();
     if !trusted {
         edits.remove.push(FORWARDED);
     }
     if let Some(peer) = peer {
         let prior: Vec<&str> = headers
-            .get_all(X_FORWARDED_FOR.name)
+            .get_all(X_FORWARDED_FOR)
             .iter()
             .filter(|_| trusted)
             .filter_map(|v| v.to_str().ok())
@@ -147,16 +135,16 @@ fn forwarded_for(
             format!("{}, {peer}", prior.join(", "))
         };
         if let Ok(v) = HeaderValue::from_str(&chain) {
-            edits.insert.push((X_FORWARDED_FOR.wire, v));
+            edits.insert.push((X_FORWARDED_FOR, v));
         }
     } else {
-        edits.remove.push(X_FORWARDED_FOR.name);
+        edits.remove.push(X_FORWARDED_FOR);
     }
     let proto = existing(&X_FORWARDED_PROTO).unwrap_or(HeaderValue::from_static("http"));
-    edits.insert.push((X_FORWARDED_PROTO.wire, proto));
+    edits.insert.push((X_FORWARDED_PROTO, proto));
     match existing(&X_FORWARDED_HOST).or_else(|| headers.get(header::HOST).cloned()) {
-        Some(host) => edits.insert.push((X_FORWARDED_HOST.wire, host)),
-        None => edits.remove.push(X_FORWARDED_HOST.name),
+        Some(host) => edits.insert.push((X_FORWARDED_HOST, host)),
+        None => edits.remove.push(X_FORWARDED_HOST),
     }
 }
 
@@ -178,10 +166,10 @@ fn strip_auth_cookies(headers: &HeaderMap, config: &Config, edits: &mut HeaderEd
         .filter(|(name, _)| !is_auth_cookie(name))
         .map(|(name, value)| format!("{name}={value}"))
         .collect();
-    edits.remove.push(COOKIE.name);
+    edits.remove.push(header::COOKIE);
     if !kept.is_empty() {
         if let Ok(v) = HeaderValue::from_str(&kept.join("; ")) {
-            edits.insert.push((COOKIE.wire, v));
+            edits.insert.push((header::COOKIE, v));
         }
     }
 }

@@ -1,9 +1,8 @@
 //! The identity a valid session carries upstream: header names from config, values from the
 //! session and user rows, built once per cache entry rather than per request. Both are shared
-//! `Bytes`, so a request that sends them clones reference counts, not strings.
+//! buffers, so a request that sends them clones reference counts, not strings.
 
-use bytes::Bytes;
-use http::HeaderValue;
+use http::{HeaderName, HeaderValue};
 
 use super::session::SessionRecord;
 use crate::config::HeadersConfig;
@@ -12,8 +11,8 @@ use crate::config::HeadersConfig;
 #[derive(Debug)]
 pub struct AuthenticatedSession {
     pub record: SessionRecord,
-    /// Names as written upstream (the configured names, lowercase), and values.
-    pub headers: Vec<(Bytes, HeaderValue)>,
+    /// The configured names and the values.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl AuthenticatedSession {
@@ -29,7 +28,7 @@ impl AuthenticatedSession {
 pub fn identity_headers(
     record: &SessionRecord,
     config: &HeadersConfig,
-) -> Vec<(Bytes, HeaderValue)> {
+) -> Vec<(HeaderName, HeaderValue)> {
     let (session, user) = (&record.session, &record.user);
     let fixed = [
         (&config.user_id, Some(user.id.as_str())),
@@ -48,7 +47,7 @@ pub fn identity_headers(
         .chain(extra)
         .filter_map(|(name, value)| {
             let value = HeaderValue::from_bytes(value?.as_bytes()).ok()?;
-            Some((Bytes::copy_from_slice(name.as_str().as_bytes()), value))
+            Some((name.clone(), value))
         })
         .collect()
 }
@@ -67,7 +66,7 @@ mod tests {
             .headers
     }
 
-    fn find<'a>(headers: &'a [(Bytes, HeaderValue)], name: &str) -> Option<&'a [u8]> {
+    fn find<'a>(headers: &'a [(HeaderName, HeaderValue)], name: &str) -> Option<&'a [u8]> {
         headers
             .iter()
             .find(|(n, _)| n == name)

@@ -23,14 +23,8 @@ fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
     map
 }
 
-/// Applies edits as the Pingora glue does: removals, then insertions that replace.
 fn apply(mut h: HeaderMap, edits: &HeaderEdits) -> HeaderMap {
-    for name in &edits.remove {
-        h.remove(name);
-    }
-    for (name, value) in &edits.insert {
-        h.insert(HeaderName::from_bytes(name).unwrap(), value.clone());
-    }
+    edits.clone().apply(&mut h).unwrap();
     h
 }
 

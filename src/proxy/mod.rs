@@ -9,7 +9,7 @@
 //!                                └─> Action::Forward(plan)
 //! upstream_peer            the plan's upstream address
 //! upstream_request_filter  forwarding::upstream_edits (strip client identity headers, add ours)
-//!                          and the request ID
+//!                          and the request ID, applied by upstream_headers
 //! response_filter          Set-Cookie from the plan (refreshed session), request ID
 //! fail_to_proxy            502/504 as JSON
 //! logging                  App::record_access (access line, gatehouse_requests_total)
@@ -19,6 +19,7 @@ mod background;
 mod echo;
 mod ops;
 mod respond;
+mod upstream_headers;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -175,16 +176,10 @@ impl ProxyHttp for Gateway {
         let Some(plan) = &ctx.plan else {
             return Error::e_explain(InternalError, "no forwarding plan");
         };
-        let edits =
+        let mut edits =
             forwarding::upstream_edits(&upstream_request.headers, plan, ctx.peer, &self.app.config);
-        for name in &edits.remove {
-            upstream_request.remove_header(name);
-        }
-        for (name, value) in edits.insert {
-            upstream_request.insert_header(name, value)?;
-        }
-        upstream_request.insert_header(REQUEST_ID, ctx.request_id.clone())?;
-        Ok(())
+        edits.insert.push((REQUEST_ID, ctx.request_id.clone()));
+        upstream_headers::apply(upstream_request, edits)
     }
 
     async fn response_filter(
