@@ -51,24 +51,12 @@ async fn two_gateways(db: &TestDb, upstream: &Upstream) -> (Gateway, Gateway) {
     )
 }
 
-fn install_trigger(db: &TestDb) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(["migrate", "--notify-trigger", "--database-url", &db.url])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revocations_reach_every_instance_within_a_second() {
     let Some(db) = TestDb::migrated(Kind::Postgres).await else {
         return;
     };
-    install_trigger(&db);
+    db.migrate_with("--notify-trigger");
     let upstream = Upstream::start().await;
     let (one, two) = two_gateways(&db, &upstream).await;
     let (signed_out, deleted, banned) = (random_token(), random_token(), random_token());
@@ -162,7 +150,7 @@ async fn a_dropped_listener_reconnects_and_drops_what_it_may_have_missed() {
     let Some(db) = TestDb::migrated(Kind::Postgres).await else {
         return;
     };
-    install_trigger(&db);
+    db.migrate_with("--notify-trigger");
     let upstream = Upstream::start().await;
     let (one, _two) = two_gateways(&db, &upstream).await;
     assert!(wait_for_log(&one).await);

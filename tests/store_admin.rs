@@ -300,16 +300,7 @@ async fn postgres_admin_story_with_admin_indexes() {
         return;
     };
     for _ in 0..2 {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-            .args(["migrate", "--admin-indexes", "--database-url", &db.url])
-            .env("BETTER_AUTH_SECRET", "unused")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        db.migrate_with("--admin-indexes");
     }
     let indexes = db
         .count("SELECT COUNT(*) FROM pg_indexes WHERE indexname LIKE 'gatehouse!_%' ESCAPE '!'")

@@ -91,6 +91,19 @@ impl TestDb {
         }
     }
 
+    /// Runs `gatehouse migrate <flag>` on this database and asserts it succeeded.
+    pub fn migrate_with(&self, flag: &str) {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .args(["migrate", flag, "--database-url", &self.url])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Runs SQL statements directly (as the app or an operator would).
     pub async fn exec(&self, sql: &str) {
         let sql = AssertSqlSafe(sql.to_string());
