@@ -1,6 +1,7 @@
 //! The sessions admin: a JSON API and the dashboard page, under `admin.mount` (default
-//! `/_gatehouse`) on the proxy listener, or on a listener of its own (`admin.listen`). Access needs the bearer token `GATEHOUSE_ADMIN_TOKEN` or a session whose user
-//! has one of `admin.roles`, read from the database. State-changing requests that carry cookies
+//! `/_gatehouse`) on the proxy listener, or on a listener of its own (`admin.listen`). Access
+//! needs the bearer token `GATEHOUSE_ADMIN_TOKEN` or a session whose user has one of
+//! `admin.roles`, read from the database. State-changing requests that carry cookies
 //! must come from a trusted origin. Raw session tokens are never returned; sessions are named by
 //! their `id`.
 

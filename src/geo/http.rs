@@ -1,8 +1,8 @@
 //! The HTTP providers: ipinfo (`lite` and `lookup` endpoints) and ip-api's JSON endpoint.
 //!
 //! Requests are plain GETs with the address in the path, over HTTPS (the system's roots plus
-//! `geo.ca_file`) or HTTP; the answer is read up to a size cap and mapped to a [`Place`]. Errors never carry the URL, so the ipinfo token stays out of
-//! logs.
+//! `geo.ca_file`) or HTTP; the answer is read up to a size cap and mapped to a [`Place`].
+//! Errors never carry the URL, so the ipinfo token stays out of logs.
 
 use std::net::IpAddr;
 

@@ -52,9 +52,7 @@ impl FakeServer {
                 .with_single_cert(vec![cert], key)
                 .unwrap();
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-        let mut server = Self::start_with(Duration::ZERO, answer, Some(acceptor)).await;
-        server.scheme = "https";
-        server
+        Self::start_with(Duration::ZERO, answer, Some(acceptor)).await
     }
 
     async fn start_with(
@@ -63,6 +61,7 @@ impl FakeServer {
         tls: Option<tokio_rustls::TlsAcceptor>,
     ) -> Self {
         let answer: Answer = Arc::new(answer);
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -111,7 +110,7 @@ impl FakeServer {
         });
         Self {
             addr,
-            scheme: "http",
+            scheme,
             seen,
             task,
         }

@@ -4,9 +4,9 @@
 //! Trigram (`pg_trgm`) GIN indexes serve `LIKE '%term%'` on the columns a search reads: the
 //! session's id and IP (one branch of the search) and the user's id and e-mail (the other).
 //! B-tree indexes on the three dates serve sorted pages and the status filter, and a covering
-//! index on the session's user serves the user side of a search without reading the table. Every statement
-//! is idempotent and `CONCURRENTLY`, so Better Auth keeps writing while they build; nothing else
-//! in the schema changes.
+//! index on the session's user serves the user side of a search without reading the table.
+//! Every statement is idempotent and `CONCURRENTLY`, so Better Auth keeps writing while they
+//! build; nothing else in the schema changes.
 
 use sqlx::pool::PoolOptions;
 use sqlx::Postgres;
