@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
-use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use sha2::Sha256;
 
 /// The characters JavaScript's `encodeURIComponent` escapes (better-call encodes cookie values).
@@ -113,9 +113,38 @@ fn decode_value(raw: &str) -> Cow<'_, str> {
     if !unquoted.contains('%') {
         return Cow::Borrowed(unquoted);
     }
-    percent_decode_str(unquoted)
-        .decode_utf8()
-        .unwrap_or(Cow::Borrowed(unquoted))
+    percent_decoded(unquoted).map_or(Cow::Borrowed(unquoted), Cow::Owned)
+}
+
+/// `value` percent-decoded as `percent_decode_str` does (a `%` not followed by two hex digits is
+/// kept), copying the runs between escapes into one allocation; `None` when the decoded bytes
+/// are not UTF-8. Written out because `percent_decode_str(..).decode_utf8()` grows its buffer
+/// byte by byte: 2.1k more instructions per authenticated request (callgrind, 4a42d76).
+fn percent_decoded(value: &str) -> Option<String> {
+    let mut decoded = Vec::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(i) = rest.find('%') {
+        decoded.extend_from_slice(&rest.as_bytes()[..i]);
+        match rest.get(i + 1..i + 3).and_then(|d| hex_byte(d.as_bytes())) {
+            Some(byte) => {
+                decoded.push(byte);
+                rest = &rest[i + 3..];
+            }
+            None => {
+                decoded.push(b'%');
+                rest = &rest[i + 1..];
+            }
+        }
+    }
+    decoded.extend_from_slice(rest.as_bytes());
+    String::from_utf8(decoded).ok()
+}
+
+/// The byte two hex digits stand for.
+fn hex_byte(digits: &[u8]) -> Option<u8> {
+    let digit = |d: u8| char::from(d).to_digit(16);
+    let value = digit(digits[0])? * 16 + digit(digits[1])?;
+    u8::try_from(value).ok()
 }
 
 /// A `Set-Cookie` value with Better Auth's attributes, in better-call's order:
@@ -264,6 +293,26 @@ mod tests {
             set_cookie("__Secure-a.dont_remember", "v", None, true),
             "__Secure-a.dont_remember=v; Path=/; HttpOnly; Secure; SameSite=Lax"
         );
+    }
+
+    #[test]
+    fn percent_decoding_matches_the_percent_encoding_crate() {
+        for value in [
+            "a%zz%41%",
+            "%",
+            "%4",
+            "%%41",
+            "%41%4",
+            "%2B%2f%3D",
+            "100%",
+            "%e2%98%83 snow",
+            "%é%aé",
+            "tok.yb6Y5TNvReNPD%2BgZC1pRbCj4joXCxkE3ClE5C3pc8cc%3D",
+        ] {
+            let expected = percent_encoding::percent_decode_str(value).decode_utf8();
+            assert_eq!(percent_decoded(value), expected.ok().map(Cow::into_owned));
+        }
+        assert_eq!(percent_decoded("%E0%A4%A"), None, "not UTF-8");
     }
 
     #[test]
