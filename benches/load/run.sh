@@ -282,6 +282,17 @@ median() {
         END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 ratio() { awk -v x="$1" -v y="$2" 'BEGIN { printf "%.3f", (y > 0) ? x / y : 0 }'; }
+# median_ci <values...>: a distribution-free 95% interval for the median, "low high": the k-th
+# smallest and k-th largest values, with k the largest rank such that P(Binomial(n, 1/2) < k)
+# <= 0.025 (n = 15 gives the 4th and 12th of 15, 96.5% coverage). Empty below 6 values.
+median_ci() {
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
+        END {
+            n = NR; p = 0.5 ^ n; cdf = 0; k = 0
+            for (i = 0; i < n; i++) { cdf += p; if (cdf > 0.025) break; k = i + 1; p = p * (n - i) / (i + 1) }
+            if (k >= 1) print v[k], v[n + 1 - k]
+        }'
+}
 
 mra=$(median "${RPS_A[@]}"); mrb=$(median "${RPS_B[@]}")
 per_rep=""; clean_a=(); clean_b=(); rep_ratios=()
@@ -302,6 +313,10 @@ printf -v row '(b) required, warm    %8s %10s %10s %12s' \
 log "$row"
 log ""
 log "(b)/(a) req/s, median of the per-rep ratios: $(median "${rep_ratios[@]}")   (target >= 0.9)"
+read -r ci_low ci_high < <(median_ci "${rep_ratios[@]}") || true
+if [[ -n ${ci_low:-} ]]; then
+    log "  95% interval for that median (order statistics of the $REPS reps): $ci_low - $ci_high"
+fi
 log "  ratio of medians: $(ratio "$mrb" "$mra")   per rep: ${per_rep% }"
 if (( ${#clean_a[@]} < REPS )); then
     if (( ${#clean_a[@]} > 0 )); then
