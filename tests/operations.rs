@@ -238,16 +238,24 @@ async fn request_ids_reach_the_upstream_and_come_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_finishes_in_flight_requests_then_exits() {
     let config = "[server]\ngrace_period = 3\ngraceful_shutdown_timeout = 1\n";
-    let (db, _upstream, mut gateway) = setup(Kind::Sqlite, config).await.unwrap();
+    let (db, upstream, mut gateway) = setup(Kind::Sqlite, config).await.unwrap();
     let token = random_token();
     db.seed(&token, 3600).await;
+    let before = upstream.count();
     let slow = tokio::spawn(
         client()
             .get(gateway.url("/slow"))
             .header("cookie", session_cookie(&token))
             .send(),
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Signal only once the request is in flight: the upstream has it and answers in 1.5 s.
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while upstream.count() == before {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the slow request reaches the upstream");
     gateway.signal("TERM");
     let response = slow.await.unwrap().unwrap();
     assert_eq!(response.status(), 200, "the in-flight request completed");
