@@ -35,15 +35,7 @@ async fn better_auth_sessions_work_through_the_gateway() {
     let Some(db) = TestDb::empty(Kind::Postgres).await else {
         return;
     };
-    let migrate = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(["migrate", "--database-url", &db.url])
-        .output()
-        .unwrap();
-    assert!(
-        migrate.status.success(),
-        "{}",
-        String::from_utf8_lossy(&migrate.stderr)
-    );
+    db.migrate_with(&[]);
     better_auth::check_schema(&db.url)
         .expect("Better Auth finds nothing to add to Gatehouse's schema");
 

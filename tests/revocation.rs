@@ -56,7 +56,7 @@ async fn revocations_reach_every_instance_within_a_second() {
     let Some(db) = TestDb::migrated(Kind::Postgres).await else {
         return;
     };
-    db.migrate_with("--notify-trigger");
+    db.migrate_with(&["--notify-trigger"]);
     let upstream = Upstream::start().await;
     let (one, two) = two_gateways(&db, &upstream).await;
     let (signed_out, deleted, banned) = (random_token(), random_token(), random_token());
@@ -150,7 +150,7 @@ async fn a_dropped_listener_reconnects_and_drops_what_it_may_have_missed() {
     let Some(db) = TestDb::migrated(Kind::Postgres).await else {
         return;
     };
-    db.migrate_with("--notify-trigger");
+    db.migrate_with(&["--notify-trigger"]);
     let upstream = Upstream::start().await;
     let (one, _two) = two_gateways(&db, &upstream).await;
     assert!(wait_for_log(&one).await);

@@ -300,7 +300,7 @@ async fn postgres_admin_story_with_admin_indexes() {
         return;
     };
     for _ in 0..2 {
-        db.migrate_with("--admin-indexes");
+        db.migrate_with(&["--admin-indexes"]);
     }
     let indexes = db
         .count("SELECT COUNT(*) FROM pg_indexes WHERE indexname LIKE 'gatehouse!_%' ESCAPE '!'")

@@ -91,10 +91,12 @@ impl TestDb {
         }
     }
 
-    /// Runs `gatehouse migrate <flag>` on this database and asserts it succeeded.
-    pub fn migrate_with(&self, flag: &str) {
+    /// Runs `gatehouse migrate <flags>` on this database and asserts it succeeded.
+    pub fn migrate_with(&self, flags: &[&str]) {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-            .args(["migrate", flag, "--database-url", &self.url])
+            .arg("migrate")
+            .args(flags)
+            .args(["--database-url", &self.url])
             .output()
             .unwrap();
         assert!(
