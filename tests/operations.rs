@@ -16,7 +16,7 @@ use common::db::{Kind, TestDb};
 use common::gateway::Gateway;
 use common::relay::Relay;
 use common::upstream::Upstream;
-use common::{client, free_port, random_token, session_cookie};
+use common::{client, eventually, free_port, random_token, session_cookie};
 
 /// Every sample of a Prometheus text exposition, by series (name with its labels as printed).
 async fn scrape(gateway: &Gateway) -> HashMap<String, f64> {
@@ -249,13 +249,10 @@ async fn sigterm_finishes_in_flight_requests_then_exits() {
             .send(),
     );
     // Signal only once the request is in flight: the upstream has it and answers in 1.5 s.
-    tokio::time::timeout(Duration::from_secs(10), async {
-        while upstream.count() == before {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await
-    .expect("the slow request reaches the upstream");
+    assert!(
+        eventually(Duration::from_secs(10), || upstream.count() > before).await,
+        "the slow request reaches the upstream"
+    );
     gateway.signal("TERM");
     let response = slow.await.unwrap().unwrap();
     assert_eq!(response.status(), 200, "the in-flight request completed");
@@ -308,17 +305,14 @@ async fn a_binary_upgrade_hands_the_listener_over_without_dropping_requests() {
             failed
         }
     });
-    let served_by = |min: usize| {
-        let served = served.clone();
-        async move {
-            while served.load(Ordering::Relaxed) < min {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        }
+    let served_at_least = |n: usize| {
+        let served = &served;
+        move || served.load(Ordering::Relaxed) >= n
     };
-    tokio::time::timeout(Duration::from_secs(10), served_by(10))
-        .await
-        .expect("the old process serves traffic");
+    assert!(
+        eventually(Duration::from_secs(10), served_at_least(10)).await,
+        "the old process serves traffic"
+    );
     let metrics = format!("127.0.0.1:{}", free_port());
     let mut env_new = env.clone();
     env_new.push(("GATEHOUSE_METRICS_LISTEN", &metrics));
@@ -330,9 +324,10 @@ async fn a_binary_upgrade_hands_the_listener_over_without_dropping_requests() {
         "the old process hands over and exits"
     );
     let after_handover = served.load(Ordering::Relaxed) + 20;
-    tokio::time::timeout(Duration::from_secs(20), served_by(after_handover))
-        .await
-        .expect("the new process serves traffic after the old one exited");
+    assert!(
+        eventually(Duration::from_secs(20), served_at_least(after_handover)).await,
+        "the new process serves traffic after the old one exited"
+    );
     stop.store(true, Ordering::Relaxed);
     let failed = traffic.await.unwrap();
     assert!(

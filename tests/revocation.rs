@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use common::db::{Kind, TestDb};
 use common::gateway::Gateway;
 use common::upstream::Upstream;
-use common::{client, random_token, session_cookie};
+use common::{client, eventually, random_token, session_cookie};
 
 /// Sessions cached for a minute: only a notification can explain a faster rejection.
 const CONFIG: &str = "[cache]\nmax_staleness = \"60s\"\nnegative_ttl = \"60s\"\n";
@@ -68,8 +68,8 @@ async fn revocations_reach_every_instance_within_a_second() {
         assert_eq!(status(&two, token).await, 200, "now cached on both");
     }
     // Give both listeners a moment to be connected.
-    assert!(one.log().contains("revocation notices: listening") || wait_for_log(&one).await);
-    assert!(two.log().contains("revocation notices: listening") || wait_for_log(&two).await);
+    assert!(listening(&one).await);
+    assert!(listening(&two).await);
 
     let out = client()
         .post(one.url("/api/auth/sign-out"))
@@ -113,14 +113,12 @@ async fn revocations_reach_every_instance_within_a_second() {
     }
 }
 
-async fn wait_for_log(gateway: &Gateway) -> bool {
-    for _ in 0..100 {
-        if gateway.log().contains("revocation notices: listening") {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
+/// Whether `gateway` logs that its revocation listener is connected within 5 s.
+async fn listening(gateway: &Gateway) -> bool {
+    eventually(Duration::from_secs(5), || {
+        gateway.log().contains("revocation notices: listening")
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -153,7 +151,7 @@ async fn a_dropped_listener_reconnects_and_drops_what_it_may_have_missed() {
     db.migrate_with(&["--notify-trigger"]);
     let upstream = Upstream::start().await;
     let (one, _two) = two_gateways(&db, &upstream).await;
-    assert!(wait_for_log(&one).await);
+    assert!(listening(&one).await);
     let token = random_token();
     db.seed(&token, 3600).await;
     assert_eq!(status(&one, &token).await, 200);

@@ -109,6 +109,18 @@ pub fn free_port() -> u16 {
     }
 }
 
+/// Whether `done` holds within `limit`, checked every 10 ms.
+pub async fn eventually(limit: std::time::Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    while !done() {
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    true
+}
+
 /// An HTTP client that does not follow redirects.
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
