@@ -136,21 +136,10 @@ impl App {
 
     /// Decides what happens to a request with head `req` from `peer`.
     pub async fn decide(&self, req: &Parts, peer: Option<IpAddr>) -> Decision {
+        // The glue made the request canonical before calling this (`crate::canonical`), and the
+        // upstream receives it so: what is decided here is what the upstream acts on.
         let path = req.uri.path();
-        if !routing::path_is_canonical(path) {
-            let response = json_response(StatusCode::BAD_REQUEST, r#"{"error":"bad_path"}"#);
-            return Decision {
-                route: self.routes.default_name(),
-                outcome: Outcome::BadRequest,
-                source: None,
-                action: Action::Respond(response),
-            };
-        }
-        let host = req
-            .headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .or_else(|| req.uri.host());
+        let host = req.headers.get(header::HOST).and_then(|h| h.to_str().ok());
         let route = self.routes.classify(host, path);
         let decision = |outcome, source, action| Decision {
             route: route.name.clone(),

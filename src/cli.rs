@@ -197,6 +197,13 @@ pub(crate) fn check_schema(config: &Config) -> Result<(), String> {
 
 fn serve(config: Config, upgrade: bool) -> ExitCode {
     crate::init_logging(&config.log);
+    // On an upgrade the running instance holds the addresses and hands them over.
+    if !upgrade {
+        if let Err(message) = crate::server::ensure_free(&crate::server::listen_addresses(&config))
+        {
+            return fail(&message);
+        }
+    }
     if let Err(message) = check_schema(&config) {
         return fail(&message);
     }

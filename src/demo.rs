@@ -39,6 +39,13 @@ pub fn run(data_dir: &Path, listen: &str, threads: usize, upstream: Option<&str>
                 .map(|a| format!("http://{a}/metrics"))
                 .unwrap_or_default();
             let cookie_name = config.better_auth.cookies.session_token.clone();
+            let mut addresses = crate::server::listen_addresses(&config);
+            if upstream.is_none() {
+                addresses.push(config.proxy.upstream.addr);
+            }
+            if let Err(message) = crate::server::ensure_free(&addresses) {
+                return fail(&message);
+            }
             let store = match store::open(&config.database) {
                 Ok(s) => s,
                 Err(e) => return fail(&e.to_string()),

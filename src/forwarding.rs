@@ -1,6 +1,7 @@
 //! What the upstream receives: client-sent identity headers removed, ours added, and
 //! `X-Forwarded-*` set, computed as a list of edits that the Pingora glue applies.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use http::{header, HeaderMap, HeaderName, HeaderValue};
@@ -34,11 +35,28 @@ const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 const FORWARDED: HeaderName = HeaderName::from_static("forwarded");
 
-/// Whether `name` is an identity header a client must never set: one of the configured names or
-/// under a configured prefix.
-pub fn is_identity_header(name: &HeaderName, config: &Config) -> bool {
-    let h = &config.headers;
+/// Headers that make some frameworks serve another path than the request's: always removed,
+/// since Gatehouse decided on the request's own path.
+const PATH_OVERRIDES: [HeaderName; 2] = [
+    HeaderName::from_static("x-original-url"),
+    HeaderName::from_static("x-rewrite-url"),
+];
+
+/// `name` as CGI-style servers read it: `x_auth_user_id` and `x-auth-user-id` are both
+/// `HTTP_X_AUTH_USER_ID` there. Header names are already lowercase.
+fn cgi_spelling(name: &HeaderName) -> Cow<'_, str> {
     let s = name.as_str();
+    if s.contains('_') {
+        Cow::Owned(s.replace('_', "-"))
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+/// Whether `name` (in its CGI spelling) is an identity header a client must never set: one of
+/// the configured names or under a configured prefix.
+fn is_identity_name(name: &str, config: &Config) -> bool {
+    let h = &config.headers;
     [
         &h.user_id,
         &h.user_email,
@@ -46,9 +64,36 @@ pub fn is_identity_header(name: &HeaderName, config: &Config) -> bool {
         &h.user_role,
         &h.session_id,
     ]
-    .contains(&name)
-        || h.user_columns.iter().any(|(n, _)| n == name)
-        || h.strip_prefixes.iter().any(|p| s.starts_with(p.as_str()))
+    .iter()
+    .any(|n| n.as_str() == name)
+        || h.user_columns.iter().any(|(n, _)| n.as_str() == name)
+        || h.strip_prefixes
+            .iter()
+            .any(|p| name.starts_with(p.as_str()))
+}
+
+/// Whether a client header `name` must be removed before forwarding: an identity header or a
+/// path override in any spelling, or, from an untrusted peer, one of `proxy.untrusted_headers`.
+///
+/// SECURITY: compared in CGI spelling, so `X_Auth_User_Role` cannot reach a WSGI app as
+/// `HTTP_X_AUTH_USER_ROLE`.
+pub fn must_strip(name: &HeaderName, trusted_peer: bool, config: &Config) -> bool {
+    let spelt = cgi_spelling(name);
+    let spelt_differently = matches!(spelt, Cow::Owned(_));
+    let name = spelt.as_ref();
+    is_identity_name(name, config)
+        || PATH_OVERRIDES.iter().any(|n| n.as_str() == name)
+        // `x_forwarded_for` would stand beside the X-Forwarded-For set below.
+        || (spelt_differently
+            && [&X_FORWARDED_FOR, &X_FORWARDED_PROTO, &X_FORWARDED_HOST, &FORWARDED]
+                .iter()
+                .any(|n| n.as_str() == name))
+        || (!trusted_peer
+            && config
+                .proxy
+                .untrusted_headers
+                .iter()
+                .any(|n| n.as_str() == name))
 }
 
 /// Whether `ip` is one of the configured trusted proxies.
@@ -80,6 +125,19 @@ pub fn client_ip(headers: &HeaderMap, peer: IpAddr, config: &Config) -> IpAddr {
         .unwrap_or(peer)
 }
 
+/// The scheme the client used: `https` only when a trusted proxy says so in
+/// `X-Forwarded-Proto` (Gatehouse itself listens on plain HTTP).
+pub fn request_scheme(headers: &HeaderMap, peer: Option<IpAddr>, config: &Config) -> &'static str {
+    let said_https = headers
+        .get(X_FORWARDED_PROTO)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+    if said_https && peer.is_some_and(|ip| is_trusted_proxy(ip, config)) {
+        "https"
+    } else {
+        "http"
+    }
+}
+
 /// The edits that turn the client's request headers into the upstream's.
 ///
 /// SECURITY: runs on every forwarded request, public routes included, so a client can never
@@ -96,8 +154,9 @@ pub fn upstream_edits(
         // Identity, `X-Forwarded-*`, `Cookie` and the glue's request ID: one allocation.
         insert: Vec::with_capacity(identity + 5),
     };
+    let trusted_peer = peer.is_some_and(|ip| is_trusted_proxy(ip, config));
     for name in headers.keys() {
-        if is_identity_header(name, config) && !edits.remove.contains(name) {
+        if must_strip(name, trusted_peer, config) && !edits.remove.contains(name) {
             edits.remove.push(name.clone());
         }
     }

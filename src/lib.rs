@@ -11,13 +11,15 @@
 //! admin/, geo/          the sessions admin API and dashboard, IP geolocation
 //! auth/                 cookie signatures, the moka cache, the validator
 //! store/                Better Auth's tables through sqlx (SQLite, PostgreSQL, MySQL)
-//! config/, time         used by all of the above
+//! config/, time,        used by all of the above
+//! canonical             (the one canonical form of a request)
 //! ```
 
 pub mod access;
 pub mod admin;
 pub mod app;
 pub mod auth;
+pub mod canonical;
 pub mod cli;
 pub mod config;
 mod demo;
@@ -34,20 +36,37 @@ pub mod store;
 pub mod time;
 
 /// Logs to stderr as `config` says (human or JSON lines); `RUST_LOG` overrides the level.
+///
+/// SECURITY: other crates' records are kept only at `info` and above, whatever the filter asks:
+/// at `debug` Pingora prints every request and response head (cookies, `Authorization`) and
+/// bodies. Gatehouse's own records never carry a token, cookie value or secret.
 pub fn init_logging(config: &config::LogConfig) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let dependencies_capped = tracing_subscriber::filter::filter_fn(|meta| {
+        *meta.level() <= tracing::Level::INFO || meta.target().starts_with("gatehouse")
+    });
     // Colours only on a terminal: files and journald get plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let format = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(ansi);
-    // Ignore the error: a second call in the same process keeps the first subscriber.
-    let _ = if config.json {
-        builder.json().try_init()
+    let format = if config.json {
+        format.json().boxed()
     } else {
-        builder.try_init()
+        format.boxed()
     };
+    // Ignore the errors: a second call in the same process keeps the first subscriber. Only
+    // dependencies log through `log` (Pingora does), so its records stop at `info` at the source.
+    let _ = tracing_log::LogTracer::builder()
+        .with_max_level(tracing_log::log::LevelFilter::Info)
+        .init();
+    let _ = tracing_subscriber::registry()
+        .with(format.with_filter(dependencies_capped).with_filter(filter))
+        .try_init();
 }

@@ -70,13 +70,15 @@ impl RouteTable {
         self.default_name.clone()
     }
 
-    /// The route for a request to `host` (the `Host` header, any port ignored) and `path`.
+    /// The route for a request to `host` (the `Host` header, any port ignored) and `path`,
+    /// both already canonical (see [`crate::canonical`]).
     ///
     /// Requests under the Better Auth base path go to Better Auth untouched. Otherwise the
     /// longest matching prefix wins, a route naming the host beating one that does not; with no
     /// match, the default upstream with the `required` policy.
     pub fn classify(&self, host: Option<&str>, path: &str) -> RouteMatch<'_> {
-        if prefix_matches(&self.base_path, path) {
+        // Exact case: a pass-through without a session check must not grow by case folding.
+        if prefix_matches(&self.base_path, path, true) {
             return RouteMatch {
                 name: self.better_auth_name.clone(),
                 upstream: &self.better_auth_upstream,
@@ -92,7 +94,7 @@ impl RouteTable {
             .iter()
             .zip(&self.names)
             .rev()
-            .filter(|(r, _)| prefix_matches(&r.prefix, path))
+            .filter(|(r, _)| prefix_matches(&r.prefix, path, r.case_sensitive))
             .filter(|(r, _)| {
                 r.host
                     .as_deref()
@@ -119,34 +121,18 @@ impl RouteTable {
 }
 
 /// `/api` matches `/api` and `/api/x` but not `/apix`; a prefix ending in `/` matches by bytes.
-fn prefix_matches(prefix: &str, path: &str) -> bool {
-    match path.strip_prefix(prefix) {
-        Some(rest) => {
-            prefix.ends_with('/')
-                || rest.is_empty()
-                || rest.starts_with('/')
-                || rest.starts_with('?')
-        }
-        None => false,
-    }
-}
-
-/// Whether a path is free of the tricks that make a prefix match differently here and at the
-/// upstream: dot segments, backslashes, and encoded dots, slashes or backslashes.
-///
-/// SECURITY: a request for `/api/auth/../admin` must not pass as a Better Auth route.
-pub fn path_is_canonical(path: &str) -> bool {
-    let encoded_trick = path.as_bytes().windows(3).any(|w| {
-        w[0] == b'%'
-            && matches!(
-                (w[1], w[2].to_ascii_lowercase()),
-                (b'2', b'e' | b'f') | (b'5', b'c')
-            )
-    });
-    let dot_segment = path
-        .split('/')
-        .any(|segment| segment == "." || segment == "..");
-    path.starts_with('/') && !encoded_trick && !dot_segment && !path.contains('\\')
+/// Without `case_sensitive`, ASCII letters match in either case (`/API/x`).
+fn prefix_matches(prefix: &str, path: &str, case_sensitive: bool) -> bool {
+    let Some(head) = path.as_bytes().get(..prefix.len()) else {
+        return false;
+    };
+    let same = if case_sensitive {
+        head == prefix.as_bytes()
+    } else {
+        head.eq_ignore_ascii_case(prefix.as_bytes())
+    };
+    let rest = &path.as_bytes()[prefix.len()..];
+    same && (prefix.ends_with('/') || rest.is_empty() || rest.starts_with(b"/"))
 }
 
 /// Whether the client is a browser navigating (and so should be redirected to sign in) rather

@@ -3,6 +3,7 @@
 //! listener (metrics, health) and the housekeeping background service, with Pingora's process
 //! settings taken from `[server]`.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use pingora::server::configuration::{Opt, ServerConf};
@@ -70,6 +71,29 @@ pub fn build(app: Arc<App>, upgrade: bool) -> Server {
     }
     server.add_service(background_service("housekeeping", Housekeeping::new(app)));
     server
+}
+
+/// The addresses `config` listens on: proxy, admin (if separate), operations.
+pub fn listen_addresses(config: &Config) -> Vec<SocketAddr> {
+    let admin = config.admin.as_ref().and_then(|a| a.listen);
+    std::iter::once(config.server.listen)
+        .chain(admin)
+        .chain(config.metrics.listen)
+        .collect()
+}
+
+/// `Err` naming the first of `addrs` that cannot be bound, so that a start on a busy port
+/// exits at once (Pingora would retry for half a minute, then lose the listener thread while
+/// the process, and its health answers, lived on).
+pub fn ensure_free(addrs: &[SocketAddr]) -> Result<(), String> {
+    for addr in addrs {
+        if let Err(e) = std::net::TcpListener::bind(addr) {
+            return Err(format!(
+                "cannot listen on {addr}: {e}; stop what holds it or choose another address (server.listen, admin.listen, metrics.listen)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Adds the demo's echo upstream on `addr` to `server`.

@@ -186,7 +186,7 @@ impl App {
         route: AdminRoute,
         req: &Parts,
         body: &[u8],
-        _peer: Option<IpAddr>,
+        peer: Option<IpAddr>,
     ) -> (Outcome, Response<Bytes>) {
         match route {
             AdminRoute::Page => return (Outcome::Served, page::index()),
@@ -200,7 +200,8 @@ impl App {
         };
         if route.changes_state() && with_session {
             let trusted = &self.config.better_auth.trusted_origins;
-            if let Err(refused) = check_origin(&req.method, &req.headers, trusted) {
+            let scheme = crate::forwarding::request_scheme(&req.headers, peer, &self.config);
+            if let Err(refused) = check_origin(&req.method, &req.headers, trusted, scheme) {
                 return (
                     Outcome::Forbidden,
                     json_response(StatusCode::FORBIDDEN, refused.body()),

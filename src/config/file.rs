@@ -220,6 +220,7 @@ impl Default for HeadersSection {
 pub struct ProxySection {
     pub upstream: String,
     pub trusted_proxies: Vec<String>,
+    pub untrusted_headers: Vec<String>,
     pub strip_auth_cookies: bool,
     pub login_url: String,
     pub login_redirect_param: String,
@@ -232,6 +233,26 @@ impl Default for ProxySection {
         Self {
             upstream: "http://127.0.0.1:3000".into(),
             trusted_proxies: Vec::new(),
+            untrusted_headers: [
+                "x-real-ip",
+                "x-client-ip",
+                "true-client-ip",
+                "cf-connecting-ip",
+                "fastly-client-ip",
+                "x-cluster-client-ip",
+                "x-forwarded",
+                "forwarded-for",
+                "x-forwarded-port",
+                "x-forwarded-prefix",
+                "x-forwarded-server",
+                "x-forwarded-scheme",
+                "x-forwarded-ssl",
+                "x-url-scheme",
+                "front-end-https",
+                "x-original-host",
+            ]
+            .map(String::from)
+            .to_vec(),
             strip_auth_cookies: false,
             login_url: "/login".into(),
             login_redirect_param: "callbackURL".into(),
@@ -260,6 +281,9 @@ pub struct RouteSection {
     /// The session's `ipAddress` must be the client's address.
     #[serde(default)]
     pub bind_ip: bool,
+    /// Whether the prefix matches only in its own letter case.
+    #[serde(default)]
+    pub case_sensitive: Option<bool>,
 }
 
 /// How Gatehouse treats sessions beyond what Better Auth decides.

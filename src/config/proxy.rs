@@ -33,6 +33,8 @@ pub struct HeadersConfig {
 pub struct ProxyConfig {
     pub upstream: Upstream,
     pub trusted_proxies: Vec<IpNet>,
+    /// Headers removed unless the peer is a trusted proxy (lowercase, `-` for `_`).
+    pub untrusted_headers: Vec<HeaderName>,
     pub strip_auth_cookies: bool,
     pub login_url: String,
     pub login_redirect_param: String,
@@ -63,6 +65,11 @@ pub struct RouteConfig {
     pub roles: Vec<String>,
     /// Reject sessions used from another IP address than they were created from (403).
     pub bind_ip: bool,
+    /// Match the prefix in its own letter case only. By default only routes that restrict
+    /// access (`required`) match in any case: `/ADMIN` cannot dodge an `/admin` route on an
+    /// upstream that ignores case, and `/STATIC` cannot claim a `public` `/static` route on one
+    /// that does not.
+    pub case_sensitive: bool,
 }
 
 /// Whether a route needs a session.
@@ -176,9 +183,23 @@ pub(super) fn proxy(p: &file::ProxySection) -> Result<ProxyConfig, ConfigError> 
             "must not be empty",
         ));
     }
+    let untrusted_headers =
+        p.untrusted_headers
+            .iter()
+            .map(|name| {
+                HeaderName::from_bytes(name.to_ascii_lowercase().replace('_', "-").as_bytes())
+                    .map_err(|_| {
+                        ConfigError::new(
+                            "proxy.untrusted_headers",
+                            format!("`{name}` is not a header name"),
+                        )
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
     Ok(ProxyConfig {
         upstream: upstream("proxy.upstream", &p.upstream)?,
         trusted_proxies,
+        untrusted_headers,
         strip_auth_cookies: p.strip_auth_cookies,
         login_url: p.login_url.clone(),
         login_redirect_param: p.login_redirect_param.clone(),
@@ -216,6 +237,26 @@ pub(super) fn route(
             key("prefix"),
             format!("`{}` must start with `/`", r.prefix),
         ));
+    }
+    // Requests are matched in canonical form (see `crate::canonical`), so a prefix in any other
+    // form would never match.
+    match crate::canonical::canonical_path(r.prefix.as_bytes()) {
+        Some(canonical) if canonical == r.prefix.as_str() => {}
+        Some(canonical) => {
+            return Err(ConfigError::new(
+                key("prefix"),
+                format!("`{}` is not in canonical form; write `{canonical}`", r.prefix),
+            ))
+        }
+        None => {
+            return Err(ConfigError::new(
+                key("prefix"),
+                format!(
+                    "`{}` can never match: requests with dot segments, `;`, `\\`, encoded `/` or `%25` are refused",
+                    r.prefix
+                ),
+            ))
+        }
     }
     let policy = match r.policy.as_deref().unwrap_or("required") {
         "required" => Policy::Required,
@@ -282,5 +323,6 @@ pub(super) fn route(
         fresh_age,
         roles: r.roles.clone(),
         bind_ip: r.bind_ip,
+        case_sensitive: r.case_sensitive.unwrap_or(policy != Policy::Required),
     })
 }

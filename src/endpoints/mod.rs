@@ -139,7 +139,8 @@ impl App {
         }
         if endpoint.changes_state() {
             let trusted = &self.config.better_auth.trusted_origins;
-            if let Err(refused) = origin::check(&req.method, &req.headers, trusted) {
+            let scheme = crate::forwarding::request_scheme(&req.headers, peer, &self.config);
+            if let Err(refused) = origin::check(&req.method, &req.headers, trusted, scheme) {
                 return (
                     Outcome::Forbidden,
                     json_response(StatusCode::FORBIDDEN, refused.body()),

@@ -27,13 +27,15 @@ impl OriginRefused {
 }
 
 /// Checks a request against `trusted` origins (`scheme://host[:port]`, lowercase). With none
-/// configured, the origin must name the host the request was sent to.
+/// configured, the origin must name the scheme (`scheme`: `http`, or what a trusted proxy
+/// said) and the host the request was sent to.
 ///
 /// SECURITY: only `GET`, `HEAD` and `OPTIONS`, and requests without cookies, skip the check.
 pub fn check(
     method: &Method,
     headers: &HeaderMap,
     trusted: &[String],
+    scheme: &str,
 ) -> Result<(), OriginRefused> {
     if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
         || !headers.contains_key(header::COOKIE)
@@ -54,7 +56,9 @@ pub fn check(
             .unwrap_or_default();
         origin
             .split_once("://")
-            .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host))
+            .is_some_and(|(origin_scheme, authority)| {
+                origin_scheme == scheme && authority.eq_ignore_ascii_case(host)
+            })
     } else {
         trusted.contains(&origin)
     };
@@ -87,13 +91,19 @@ mod tests {
 
     #[test]
     fn safe_methods_and_cookieless_requests_pass() {
-        assert!(check(&Method::GET, &headers(&[("cookie", "a=1")]), &trusted()).is_ok());
-        assert!(check(&Method::POST, &headers(&[]), &trusted()).is_ok());
+        assert!(check(
+            &Method::GET,
+            &headers(&[("cookie", "a=1")]),
+            &trusted(),
+            "http"
+        )
+        .is_ok());
+        assert!(check(&Method::POST, &headers(&[]), &trusted(), "http").is_ok());
     }
 
     #[test]
     fn posts_with_cookies_need_a_trusted_origin() {
-        let post = |h| check(&Method::POST, &headers(h), &trusted());
+        let post = |h| check(&Method::POST, &headers(h), &trusted(), "http");
         assert_eq!(post(&[("cookie", "a=1")]), Err(OriginRefused::Missing));
         assert_eq!(
             post(&[("cookie", "a=1"), ("origin", "null")]),
@@ -127,12 +137,30 @@ mod tests {
             ("origin", "http://127.0.0.1:8080"),
             ("host", "127.0.0.1:8080"),
         ]);
-        assert_eq!(check(&Method::POST, &h, &[]), Ok(()));
+        assert_eq!(check(&Method::POST, &h, &[], "http"), Ok(()));
+        assert_eq!(
+            check(&Method::POST, &h, &[], "https"),
+            Err(OriginRefused::Invalid),
+            "the scheme counts too"
+        );
+        let https = headers(&[
+            ("cookie", "a=1"),
+            ("origin", "https://127.0.0.1:8080"),
+            ("host", "127.0.0.1:8080"),
+        ]);
+        assert_eq!(
+            check(&Method::POST, &https, &[], "http"),
+            Err(OriginRefused::Invalid)
+        );
+        assert_eq!(check(&Method::POST, &https, &[], "https"), Ok(()));
         let h = headers(&[
             ("cookie", "a=1"),
             ("origin", "http://127.0.0.1:9999"),
             ("host", "127.0.0.1:8080"),
         ]);
-        assert_eq!(check(&Method::DELETE, &h, &[]), Err(OriginRefused::Invalid));
+        assert_eq!(
+            check(&Method::DELETE, &h, &[], "http"),
+            Err(OriginRefused::Invalid)
+        );
     }
 }

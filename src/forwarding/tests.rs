@@ -159,3 +159,99 @@ fn auth_cookies_are_stripped_only_when_asked() {
     );
     assert!(!out.contains_key("cookie"));
 }
+
+#[test]
+fn identity_headers_spelt_with_underscores_are_removed() {
+    let c = config("[headers.user_columns]\n\"x-dept\" = \"dept\"\n");
+    let req = headers(&[
+        ("x_auth_user_id", "admin"),
+        ("X_Auth_User_Role", "admin"),
+        ("x-auth_session-id", "s"),
+        ("x_dept", "finance"),
+        ("x_forwarded_for", "10.0.0.1"),
+        ("x_original_url", "/admin"),
+        ("x_other", "kept"),
+    ]);
+    let out = apply(
+        req.clone(),
+        &upstream_edits(&req, &plan(None, false), peer(), &c),
+    );
+    let names: Vec<&str> = out.keys().map(|k| k.as_str()).collect();
+    assert!(names.contains(&"x_other"), "{names:?}");
+    for gone in [
+        "x_auth_user_id",
+        "x_auth_user_role",
+        "x-auth_session-id",
+        "x_dept",
+        "x_forwarded_for",
+        "x_original_url",
+    ] {
+        assert!(!names.contains(&gone), "{gone} in {names:?}");
+    }
+}
+
+#[test]
+fn trust_headers_pass_only_from_trusted_proxies() {
+    let c = config("[proxy]\ntrusted_proxies = [\"10.0.0.0/8\"]\n");
+    let req = headers(&[
+        ("x-real-ip", "1.2.3.4"),
+        ("X-Client-IP", "1.2.3.4"),
+        ("true-client-ip", "1.2.3.4"),
+        ("x-forwarded-port", "443"),
+        ("x-forwarded-prefix", "/admin"),
+        ("x_real_ip", "1.2.3.4"),
+        ("x-original-url", "/admin"),
+        ("x-rewrite-url", "/admin"),
+    ]);
+    let untrusted = apply(
+        req.clone(),
+        &upstream_edits(&req, &plan(None, false), peer(), &c),
+    );
+    for gone in [
+        "x-real-ip",
+        "x-client-ip",
+        "true-client-ip",
+        "x-forwarded-port",
+        "x-forwarded-prefix",
+        "x_real_ip",
+        "x-original-url",
+        "x-rewrite-url",
+    ] {
+        assert!(!untrusted.contains_key(gone), "{gone}");
+    }
+    let proxy = Some("10.1.2.3".parse().unwrap());
+    let trusted = apply(
+        req.clone(),
+        &upstream_edits(&req, &plan(None, false), proxy, &c),
+    );
+    for kept in [
+        "x-real-ip",
+        "x-client-ip",
+        "true-client-ip",
+        "x-forwarded-port",
+        "x-forwarded-prefix",
+    ] {
+        assert_eq!(trusted[kept], req[kept], "{kept}");
+    }
+    for gone in ["x-original-url", "x-rewrite-url"] {
+        assert!(
+            !trusted.contains_key(gone),
+            "path overrides never pass: {gone}"
+        );
+    }
+}
+
+#[test]
+fn the_request_scheme_is_https_only_when_a_trusted_proxy_says_so() {
+    let c = config("[proxy]\ntrusted_proxies = [\"10.0.0.0/8\"]\n");
+    let h = headers(&[("x-forwarded-proto", "https")]);
+    assert_eq!(request_scheme(&h, peer(), &c), "http");
+    assert_eq!(
+        request_scheme(&h, Some("10.0.0.1".parse().unwrap()), &c),
+        "https"
+    );
+    assert_eq!(
+        request_scheme(&HeaderMap::new(), Some("10.0.0.1".parse().unwrap()), &c),
+        "http"
+    );
+}

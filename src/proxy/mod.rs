@@ -2,7 +2,8 @@
 //! calls the domain code, and applies the value it returns.
 //!
 //! ```text
-//! request_filter ──> App::admin (under admin.mount: the sessions admin API and page; on the
+//! request_filter ──> canonical::Rewrite: the request made canonical in place (or 400)
+//!                └─> App::admin (under admin.mount: the sessions admin API and page; on the
 //!                    admin's own listener, if configured, only that)
 //!                └─> App::serve (an endpoint Gatehouse answers: get-session, sign-out, ...)
 //!                └─> App::decide ──> Action::Respond(response)   write it, stop
@@ -38,6 +39,7 @@ pub use ops::OpsApp;
 use crate::access::{self, AccessRecord, REQUEST_ID};
 use crate::app::{Action, App, ForwardPlan, Outcome};
 use crate::auth::validator::LookupSource;
+use crate::canonical::Rewrite;
 use crate::forwarding;
 use crate::routing::json_response;
 
@@ -107,6 +109,18 @@ impl ProxyHttp for Gateway {
             .and_then(|a| a.as_inet())
             .map(|a| a.ip());
         ctx.request_id = access::request_id(&session.req_header().headers);
+        let request = session.req_header();
+        match Rewrite::of(request.raw_path(), &request.headers) {
+            Ok(rewrite) => upstream_headers::canonicalise(session.req_header_mut(), rewrite)?,
+            Err(refusal) => {
+                ctx.route = Some(self.app.routes.default_name());
+                ctx.outcome = Outcome::BadRequest;
+                // Its framing may be what was wrong: never read another request after it.
+                session.set_keepalive(None);
+                respond::write(session, refusal.response(), &ctx.request_id).await?;
+                return Ok(true);
+            }
+        }
         let local = match self.listener {
             Listener::Proxy => self.app.local(session.req_header()),
             Listener::Admin => Some(self.app.admin_listener_local(session.req_header())),

@@ -11,7 +11,23 @@
 use pingora::http::RequestHeader;
 use pingora::prelude::*;
 
+use crate::canonical::Rewrite;
 use crate::forwarding::HeaderEdits;
+
+/// Makes the client's request canonical in place, before anything decides on it; the upstream
+/// request is built from it.
+pub fn canonicalise(request: &mut RequestHeader, rewrite: Rewrite) -> Result<()> {
+    if let Some(target) = rewrite.target {
+        request.set_uri(target);
+    }
+    if let Some(host) = rewrite.host {
+        request.insert_header(http::header::HOST, host)?;
+    }
+    if let Some(length) = rewrite.content_length {
+        request.insert_header(http::header::CONTENT_LENGTH, length)?;
+    }
+    Ok(())
+}
 
 /// Applies `edits` to `request`, keeping its method, target, version and extensions.
 pub fn apply(request: &mut RequestHeader, edits: HeaderEdits) -> Result<()> {
