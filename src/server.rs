@@ -13,7 +13,7 @@ use pingora::services::listening::Service;
 
 use crate::app::App;
 use crate::config::Config;
-use crate::proxy::{EchoApp, Gateway, Housekeeping, OpsApp};
+use crate::proxy::{EchoApp, Gateway, HeadDeadlineApp, Housekeeping, OpsApp};
 
 /// Pingora's process settings from ours.
 fn server_conf(config: &Config) -> ServerConf {
@@ -48,18 +48,23 @@ pub fn build(app: Arc<App>, upgrade: bool) -> Server {
     };
     let mut server = Server::new_with_opt_and_conf(Some(opt), server_conf(&config));
     server.bootstrap();
-    let mut proxy = pingora::proxy::http_proxy_service_with_name(
-        &server.configuration,
-        Gateway::new(app.clone()),
-        "gatehouse",
+    let header_timeout = config.server.header_timeout;
+    let mut proxy = Service::new(
+        "gatehouse".to_string(),
+        HeadDeadlineApp::new(
+            pingora::proxy::http_proxy(&server.configuration, Gateway::new(app.clone())),
+            header_timeout,
+        ),
     );
     proxy.add_tcp(&config.server.listen.to_string());
     server.add_service(proxy);
     if let Some(listen) = config.admin.as_ref().and_then(|a| a.listen) {
-        let mut admin = pingora::proxy::http_proxy_service_with_name(
-            &server.configuration,
-            Gateway::admin(app.clone()),
-            "gatehouse admin",
+        let mut admin = Service::new(
+            "gatehouse admin".to_string(),
+            HeadDeadlineApp::new(
+                pingora::proxy::http_proxy(&server.configuration, Gateway::admin(app.clone())),
+                header_timeout,
+            ),
         );
         admin.add_tcp(&listen.to_string());
         server.add_service(admin);

@@ -170,3 +170,34 @@ fn serve_refuses_a_schema_it_was_not_told_about() {
         stderr(&out)
     );
 }
+
+/// A busy listen address: `serve` exits non-zero at once and names the address (Pingora alone
+/// would retry for half a minute, then lose its listener while health checks kept passing).
+#[test]
+fn serve_exits_at_once_naming_a_busy_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("gatehouse.db");
+    let url = format!("sqlite://{}", db.display());
+    let migrated = gatehouse(&["migrate", "--database-url", &url], &[]);
+    assert!(migrated.status.success(), "{}", stderr(&migrated));
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = holder.local_addr().unwrap().to_string();
+    let started = std::time::Instant::now();
+    let out = gatehouse(
+        &["serve"],
+        &[
+            ("BETTER_AUTH_SECRET", "x"),
+            ("GATEHOUSE_DATABASE_URL", &url),
+            ("GATEHOUSE_UPSTREAM", "http://127.0.0.1:9"),
+            ("GATEHOUSE_LISTEN", &busy),
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    let err = stderr(&out);
+    assert!(err.contains(&format!("cannot listen on {busy}")), "{err}");
+}

@@ -124,3 +124,30 @@ async fn with_upstream_the_demo_fronts_another_app() {
         "the app never sees the request without a session"
     );
 }
+
+/// A busy `--listen` address: the demo exits non-zero at once, names the address, and prints
+/// no curl lines for a gateway that is not there.
+#[test]
+fn demo_on_a_busy_port_exits_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = holder.local_addr().unwrap().to_string();
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["demo", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .args(["--listen", &busy])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("cannot listen on {busy}")),
+        "{stderr}"
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("curl"));
+}

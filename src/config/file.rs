@@ -42,6 +42,7 @@ pub struct ServerSection {
     pub threads: usize,
     pub grace_period: DurationValue,
     pub graceful_shutdown_timeout: DurationValue,
+    pub header_timeout: DurationValue,
     pub pid_file: Option<String>,
     pub upgrade_sock: Option<String>,
 }
@@ -53,6 +54,7 @@ impl Default for ServerSection {
             threads: 2,
             grace_period: DurationValue::Seconds(5),
             graceful_shutdown_timeout: DurationValue::Seconds(5),
+            header_timeout: DurationValue::Seconds(10),
             pid_file: None,
             upgrade_sock: None,
         }

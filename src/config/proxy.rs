@@ -10,6 +10,8 @@ pub struct ServerConfig {
     pub threads: usize,
     pub grace_period: Duration,
     pub graceful_shutdown_timeout: Duration,
+    /// The longest a request head may take from its first byte to its blank line.
+    pub header_timeout: Duration,
     pub pid_file: Option<String>,
     pub upgrade_sock: Option<String>,
 }
@@ -104,8 +106,16 @@ pub(super) fn server(s: &file::ServerSection) -> Result<ServerConfig, ConfigErro
     if s.threads == 0 {
         return Err(ConfigError::new("server.threads", "must be at least 1"));
     }
+    let header_timeout = duration("server.header_timeout", &s.header_timeout)?;
+    if header_timeout.is_zero() {
+        return Err(ConfigError::new(
+            "server.header_timeout",
+            "must be more than 0; a client on a slow link needs a few seconds for its headers",
+        ));
+    }
     Ok(ServerConfig {
         listen,
+        header_timeout,
         threads: s.threads,
         grace_period: duration("server.grace_period", &s.grace_period)?,
         graceful_shutdown_timeout: duration(

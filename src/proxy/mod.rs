@@ -18,6 +18,7 @@
 
 mod background;
 mod echo;
+mod head_deadline;
 mod ops;
 mod respond;
 mod upstream_headers;
@@ -34,6 +35,7 @@ use pingora::proxy::FailToProxy;
 
 pub use background::Housekeeping;
 pub use echo::EchoApp;
+pub use head_deadline::HeadDeadlineApp;
 pub use ops::OpsApp;
 
 use crate::access::{self, AccessRecord, REQUEST_ID};
@@ -104,6 +106,9 @@ impl ProxyHttp for Gateway {
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        // Pipelined requests are answered in order, each decided on its own (Pingora's default
+        // answers the first and silently drops the rest).
+        session.as_downstream_mut().set_pipelining_enabled(true);
         ctx.peer = session
             .client_addr()
             .and_then(|a| a.as_inet())

@@ -1,0 +1,361 @@
+//! A total deadline for each request head, from its first byte to its blank line.
+//!
+//! SECURITY: Pingora times out each read of a request head on its own (60 s, or the keep-alive
+//! timeout), so a client that sends one header line every few seconds holds a connection, and
+//! its task, forever (slowloris). Pingora 0.9 has no hook before the head is read, so the
+//! accepted connection itself is wrapped: [`HeadDeadlineApp`] hands the proxy a
+//! [`HeadDeadlineStream`], which fails reads with `TimedOut` once a head has been arriving for
+//! longer than `server.header_timeout`. Pingora then closes the connection.
+//!
+//! The wrapper sees bytes, not requests, so it tracks heads with a small state machine: the
+//! first byte after a response has been written starts a head (and the clock); a line break
+//! followed by an empty line (`\n\n` or `\r\n\r\n`) after some text ends it. Body bytes are
+//! never timed here: a slow upload is governed by Pingora's per-read timeout.
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use pingora::apps::ServerApp;
+use pingora::protocols::raw_connect::ProxyDigest;
+use pingora::protocols::Stream;
+use pingora::protocols::{
+    GetProxyDigest, GetSocketDigest, GetTimingDigest, Peek, Shutdown, SocketDigest, Ssl,
+    TimingDigest, UniqueID, UniqueIDType,
+};
+use pingora::server::ShutdownWatch;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::{Instant, Sleep};
+
+/// A [`ServerApp`] that gives `inner` every accepted connection wrapped in a
+/// [`HeadDeadlineStream`].
+pub struct HeadDeadlineApp<A> {
+    inner: Arc<A>,
+    limit: Duration,
+}
+
+impl<A> HeadDeadlineApp<A> {
+    /// `inner` with heads limited to `limit` each.
+    pub fn new(inner: A, limit: Duration) -> Self {
+        Self {
+            inner: Arc::new(inner),
+            limit,
+        }
+    }
+}
+
+#[async_trait]
+impl<A: ServerApp + Send + Sync + 'static> ServerApp for HeadDeadlineApp<A> {
+    async fn process_new(
+        self: &Arc<Self>,
+        stream: Stream,
+        shutdown: &ShutdownWatch,
+    ) -> Option<Stream> {
+        // A connection handed back for keep-alive is already wrapped.
+        let stream: Stream = if stream.as_any().is::<HeadDeadlineStream>() {
+            stream
+        } else {
+            Box::new(HeadDeadlineStream::new(stream, self.limit))
+        };
+        self.inner.process_new(stream, shutdown).await
+    }
+
+    async fn cleanup(&self) {
+        self.inner.cleanup().await;
+    }
+}
+
+/// Where the connection is in the current request head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HeadState {
+    /// Waiting for the first byte of a head (idle time is Pingora's keep-alive timeout).
+    Idle,
+    /// Inside a head. `text`: a byte other than CR/LF has arrived (leading blank lines do not
+    /// end a head); `line_breaks`: LFs since the last such byte (CRs do not count).
+    Head { text: bool, line_breaks: u8 },
+    /// The head is complete; nothing is timed until the response is written.
+    Done,
+}
+
+impl HeadState {
+    /// The state after `bytes` have been read, and whether they started a head.
+    fn after(mut self, bytes: &[u8]) -> (Self, bool) {
+        let mut started = false;
+        for &b in bytes {
+            self = match self {
+                HeadState::Idle => {
+                    started = true;
+                    HeadState::Head {
+                        text: false,
+                        line_breaks: 0,
+                    }
+                    .after_byte(b)
+                }
+                HeadState::Head { .. } => self.after_byte(b),
+                HeadState::Done => return (HeadState::Done, started),
+            };
+        }
+        (self, started)
+    }
+
+    fn after_byte(self, b: u8) -> Self {
+        let HeadState::Head { text, line_breaks } = self else {
+            return self;
+        };
+        match b {
+            b'\n' if text && line_breaks == 1 => HeadState::Done,
+            b'\n' => HeadState::Head {
+                text,
+                line_breaks: 1,
+            },
+            b'\r' => self,
+            _ => HeadState::Head {
+                text: true,
+                line_breaks: 0,
+            },
+        }
+    }
+}
+
+/// An accepted connection whose request heads must each arrive within a time limit.
+pub struct HeadDeadlineStream {
+    inner: Stream,
+    limit: Duration,
+    state: HeadState,
+    /// Fires at the current head's deadline; set while the state is `Head`.
+    timer: Option<Pin<Box<Sleep>>>,
+}
+
+impl HeadDeadlineStream {
+    fn new(inner: Stream, limit: Duration) -> Self {
+        Self {
+            inner,
+            limit,
+            state: HeadState::Idle,
+            timer: None,
+        }
+    }
+
+    fn timed_out(&self) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!(
+                "request head not complete within {:?} (server.header_timeout)",
+                self.limit
+            ),
+        )
+    }
+}
+
+impl fmt::Debug for HeadDeadlineStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HeadDeadlineStream")
+            .field("inner", &self.inner)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AsyncRead for HeadDeadlineStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                let (state, started) = this.state.after(&buf.filled()[before..]);
+                this.state = state;
+                match state {
+                    HeadState::Head { .. } if started => {
+                        this.timer = Some(Box::pin(tokio::time::sleep(this.limit)));
+                    }
+                    HeadState::Head { .. } => {
+                        // A trickle of bytes never reaches `Pending`: check the clock here too.
+                        let expired = this
+                            .timer
+                            .as_ref()
+                            .is_some_and(|t| t.deadline() <= Instant::now());
+                        if expired {
+                            return Poll::Ready(Err(this.timed_out()));
+                        }
+                    }
+                    _ => this.timer = None,
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Pending => {
+                let expired = this
+                    .timer
+                    .as_mut()
+                    .is_some_and(|timer| timer.as_mut().poll(cx).is_ready());
+                if expired {
+                    Poll::Ready(Err(this.timed_out()))
+                } else {
+                    Poll::Pending
+                }
+            }
+            ready_err => ready_err,
+        }
+    }
+}
+
+impl AsyncWrite for HeadDeadlineStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        // A response: the next byte read starts the next head.
+        this.state = HeadState::Idle;
+        this.timer = None;
+        Pin::new(&mut this.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        this.state = HeadState::Idle;
+        this.timer = None;
+        Pin::new(&mut this.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+// Everything else is the accepted connection's own.
+
+#[async_trait]
+impl Shutdown for HeadDeadlineStream {
+    async fn shutdown(&mut self) {
+        self.inner.shutdown().await;
+    }
+}
+
+impl UniqueID for HeadDeadlineStream {
+    fn id(&self) -> UniqueIDType {
+        self.inner.id()
+    }
+}
+
+impl Ssl for HeadDeadlineStream {
+    fn get_ssl(&self) -> Option<&pingora::protocols::tls::TlsRef> {
+        self.inner.get_ssl()
+    }
+
+    fn get_ssl_digest(&self) -> Option<Arc<pingora::protocols::tls::SslDigest>> {
+        self.inner.get_ssl_digest()
+    }
+
+    fn selected_alpn_proto(&self) -> Option<pingora::protocols::ALPN> {
+        self.inner.selected_alpn_proto()
+    }
+}
+
+impl GetTimingDigest for HeadDeadlineStream {
+    fn get_timing_digest(&self) -> Vec<Option<TimingDigest>> {
+        self.inner.get_timing_digest()
+    }
+
+    fn get_read_pending_time(&self) -> Duration {
+        self.inner.get_read_pending_time()
+    }
+
+    fn get_write_pending_time(&self) -> Duration {
+        self.inner.get_write_pending_time()
+    }
+}
+
+impl GetProxyDigest for HeadDeadlineStream {
+    fn get_proxy_digest(&self) -> Option<Arc<ProxyDigest>> {
+        self.inner.get_proxy_digest()
+    }
+
+    fn set_proxy_digest(&mut self, digest: ProxyDigest) {
+        self.inner.set_proxy_digest(digest);
+    }
+}
+
+impl GetSocketDigest for HeadDeadlineStream {
+    fn get_socket_digest(&self) -> Option<Arc<SocketDigest>> {
+        self.inner.get_socket_digest()
+    }
+
+    fn set_socket_digest(&mut self, digest: SocketDigest) {
+        self.inner.set_socket_digest(digest);
+    }
+}
+
+#[async_trait]
+impl Peek for HeadDeadlineStream {
+    async fn try_peek(&mut self, buf: &mut [u8]) -> io::Result<bool> {
+        self.inner.try_peek(buf).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn after(chunks: &[&[u8]]) -> HeadState {
+        chunks
+            .iter()
+            .fold(HeadState::Idle, |state, chunk| state.after(chunk).0)
+    }
+
+    #[test]
+    fn a_head_ends_at_its_blank_line_in_either_spelling() {
+        assert_eq!(
+            after(&[b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"]),
+            HeadState::Done
+        );
+        assert_eq!(after(&[b"GET / HTTP/1.1\nHost: a\n\n"]), HeadState::Done);
+        assert_eq!(
+            after(&[b"GET / HTTP/1.1\r\nHost: a\r", b"\n", b"\r", b"\nbody"]),
+            HeadState::Done
+        );
+    }
+
+    #[test]
+    fn a_partial_head_and_leading_blank_lines_keep_the_clock_running() {
+        assert!(matches!(
+            after(&[b"GET / HTTP/1.1\r\nHost: a\r\n"]),
+            HeadState::Head { .. }
+        ));
+        // RFC 9112 lets a server skip blank lines before the request line: they are no head.
+        assert!(matches!(
+            after(&[b"\r\n\r\n\r\n", b"GET / HTTP/1.1\r\n"]),
+            HeadState::Head { .. }
+        ));
+    }
+
+    #[test]
+    fn only_the_first_byte_after_a_response_starts_the_clock() {
+        assert!(HeadState::Idle.after(b"G").1);
+        assert!(!HeadState::Idle.after(b"").1);
+        let (state, _) = HeadState::Idle.after(b"GE");
+        assert!(!state.after(b"T /").1);
+        assert_eq!(HeadState::Done.after(b"more body").0, HeadState::Done);
+    }
+}
