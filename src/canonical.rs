@@ -54,11 +54,6 @@ impl Refusal {
             Refusal::Cookie => r#"{"error":"bad_cookie_header"}"#,
         }
     }
-
-    /// The 400 answer.
-    pub fn response(self) -> http::Response<bytes::Bytes> {
-        crate::routing::json_response(http::StatusCode::BAD_REQUEST, self.body())
-    }
 }
 
 /// The edits that make a request canonical; `None` fields are already canonical.

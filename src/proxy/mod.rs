@@ -122,7 +122,8 @@ impl ProxyHttp for Gateway {
                 ctx.outcome = Outcome::BadRequest;
                 // Its framing may be what was wrong: never read another request after it.
                 session.set_keepalive(None);
-                respond::write(session, refusal.response(), &ctx.request_id).await?;
+                let response = json_response(StatusCode::BAD_REQUEST, refusal.body());
+                respond::write(session, response, &ctx.request_id).await?;
                 return Ok(true);
             }
         }
