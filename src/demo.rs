@@ -7,19 +7,12 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use rand::distributions::{Alphanumeric, DistString};
-
 use crate::app::App;
 use crate::auth::cookie::SigningKey;
-use crate::auth::session::{Session, User};
 use crate::config::{file, Config, MapEnv};
+use crate::session::{random_id, Session, User};
 use crate::store;
 use crate::time::{SystemClock, Timestamp};
-
-/// A random id as Better Auth makes them: 32 characters from `[A-Za-z0-9]`.
-pub fn random_id() -> String {
-    Alphanumeric.sample_string(&mut rand::thread_rng(), 32)
-}
 
 const DEMO_USER_ID: &str = "demoUser000000000000000000000001";
 

@@ -32,6 +32,7 @@ pub mod metrics;
 pub mod proxy;
 pub mod routing;
 pub mod server;
+pub mod session;
 pub mod store;
 pub mod time;
 

@@ -9,8 +9,8 @@ use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use crate::auth::session::SessionRecord;
 use crate::config::{Config, Policy, RouteConfig, Unauthenticated, Upstream};
+use crate::session::SessionRecord;
 use crate::time::Timestamp;
 
 /// A route as the request path resolved it.

@@ -206,8 +206,8 @@ async fn better_auth_sessions_work_through_the_gateway() {
 #[test]
 fn better_auth_accepts_the_session_data_gatehouse_mints() {
     use gatehouse::auth::cookie_cache::CookieCache;
-    use gatehouse::auth::session::SessionRecord;
     use gatehouse::config::{CookieCacheConfig, CookieCacheStrategy};
+    use gatehouse::session::SessionRecord;
     use gatehouse::time::Timestamp;
 
     if !better_auth::installed() {

@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use super::AdminRoute;
 use crate::app::{store_unavailable, App};
-use crate::auth::session::{Session, SessionRecord};
 use crate::geo::{Location, LocationKind};
 use crate::routing::json_response;
+use crate::session::{Session, SessionRecord};
 use crate::store::admin::{Account, SessionSearch, SortKey, StatusFilter};
 use crate::time::Timestamp;
 
@@ -301,10 +301,10 @@ impl App {
                 let account_id = if provider == "credential" {
                     user_id.clone()
                 } else {
-                    crate::demo::random_id()
+                    crate::session::random_id()
                 };
                 let account = Account {
-                    id: crate::demo::random_id(),
+                    id: crate::session::random_id(),
                     account_id,
                     provider_id: provider.to_string(),
                     user_id,
@@ -408,8 +408,8 @@ fn seeded_session(user_id: String, now: Timestamp, expires_at: Timestamp) -> Ses
         }
     };
     Session {
-        id: crate::demo::random_id(),
-        token: crate::demo::random_id(),
+        id: crate::session::random_id(),
+        token: crate::session::random_id(),
         user_id,
         expires_at,
         created_at: now,

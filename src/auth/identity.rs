@@ -4,8 +4,8 @@
 
 use http::{HeaderName, HeaderValue};
 
-use super::session::SessionRecord;
 use crate::config::HeadersConfig;
+use crate::session::SessionRecord;
 
 /// A validated session and the identity headers it puts on forwarded requests.
 #[derive(Debug)]
@@ -55,8 +55,8 @@ pub fn identity_headers(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::session::fixtures::record;
     use crate::config::{Config, MapEnv};
+    use crate::session::fixtures::record;
     use crate::time::Timestamp;
 
     fn headers_config(toml: &str) -> HeadersConfig {

@@ -5,7 +5,6 @@ pub mod cache;
 pub mod cookie;
 pub mod cookie_cache;
 pub mod identity;
-pub mod session;
 pub mod validator;
 
 pub use identity::AuthenticatedSession;

@@ -18,9 +18,9 @@ use super::cache::SessionCache;
 use super::cookie::{expire_cookie, find_cookie, set_cookie, SigningKey};
 use super::cookie_cache::{chunk_names, read_chunked, set_cookie_headers, CookieCache};
 use super::identity::AuthenticatedSession;
-use super::session::SessionRecord;
 use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::session::SessionRecord;
 use crate::store::{SessionStore, StoreError};
 use crate::time::{Clock, Timestamp};
 

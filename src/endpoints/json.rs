@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use crate::auth::session::{Session, SessionRecord, User};
+use crate::session::{Session, SessionRecord, User};
 use crate::time::Timestamp;
 
 fn iso(t: &Timestamp) -> String {
@@ -196,7 +196,7 @@ mod iso_date_opt {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::session::fixtures::record;
+    use crate::session::fixtures::record;
 
     #[test]
     fn better_auth_shape_never_carries_the_token() {

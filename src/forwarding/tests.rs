@@ -3,8 +3,8 @@ use std::net::IpAddr;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::*;
-use crate::auth::session::fixtures::record;
 use crate::config::{parse_toml, MapEnv};
+use crate::session::fixtures::record;
 use crate::time::Timestamp;
 
 fn config(toml: &str) -> Config {

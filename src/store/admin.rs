@@ -3,7 +3,7 @@
 //! every value is a bound parameter.
 
 use super::dialect::{Dialect, Queries};
-use crate::auth::session::SessionRecord;
+use crate::session::SessionRecord;
 use crate::time::Timestamp;
 
 /// Which sessions to list.

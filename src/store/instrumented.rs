@@ -8,8 +8,8 @@ use async_trait::async_trait;
 
 use super::admin::{Account, SessionPage, SessionSearch, SessionStats};
 use super::{SessionStore, StoreError};
-use crate::auth::session::{Session, SessionRecord, User};
 use crate::metrics::Metrics;
+use crate::session::{Session, SessionRecord, User};
 use crate::time::Timestamp;
 
 /// Wraps a store and records how long each operation takes.

@@ -21,8 +21,8 @@ pub use dialect::{DateParam, Dialect, Queries, EXPIRED_BATCH};
 pub use instrumented::InstrumentedStore;
 use sql_store::SqlStore;
 
-use crate::auth::session::{Session, SessionRecord, User};
 use crate::config::{database_kind, DatabaseConfig};
+use crate::session::{Session, SessionRecord, User};
 use crate::time::Timestamp;
 use admin::{Account, SessionPage, SessionSearch, SessionStats};
 

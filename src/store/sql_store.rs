@@ -13,8 +13,8 @@ use sqlx::{AssertSqlSafe, ColumnIndex, Database, Decode, Encode, Executor, Row, 
 use super::admin::{Account, Bind, SessionPage, SessionSearch, SessionStats, UserCount};
 use super::dialect::{SESSION_COLUMNS, USER_COLUMNS};
 use super::{DateParam, Dialect, Queries, SessionStore, StoreError};
-use crate::auth::session::{Session, SessionRecord, User};
 use crate::config::{DatabaseConfig, SchemaConfig};
+use crate::session::{Session, SessionRecord, User};
 use crate::time::Timestamp;
 
 /// The part of a query result that differs by database without a common trait.

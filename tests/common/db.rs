@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use gatehouse::auth::session::{Session, User};
 use gatehouse::config::{parse_toml, Config, MapEnv};
+use gatehouse::session::{Session, User};
 use gatehouse::store::{self, SessionStore};
 use gatehouse::time::Timestamp;
 use sqlx::{AssertSqlSafe, Connection};

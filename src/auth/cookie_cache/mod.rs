@@ -29,8 +29,8 @@ use std::fmt;
 pub use chunks::{chunk_names, read_chunked, set_cookie_headers};
 
 use crate::auth::cookie::SigningKey;
-use crate::auth::session::SessionRecord;
 use crate::config::{CookieCacheConfig, CookieCacheStrategy};
+use crate::session::SessionRecord;
 use crate::time::Timestamp;
 
 /// Better Auth's `maxAge || 300`: the JWT/JWE lifetime when no `Max-Age` applies (dont_remember).

@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::CacheRejected;
-use crate::auth::session::{Session, SessionRecord, User};
+use crate::session::{Session, SessionRecord, User};
 use crate::time::Timestamp;
 
 /// A verified payload, mapped to Gatehouse's types.

@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 
 use super::payload::{json_string, parse_iso, raw_member};
 use super::*;
-use crate::auth::session::{Session, User};
+use crate::session::{Session, User};
 
 const SECRET: &str = "gatehouse-golden-secret-0123456789abcdef";
 /// `--now`: the `Date.now()` Better Auth saw while minting.

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use super::*;
-use crate::auth::session::{Session, User};
 use crate::config::{parse_toml, MapEnv};
+use crate::session::{Session, User};
 use crate::store::{self, SessionStore};
 use crate::time::{ManualClock, Timestamp};
 
@@ -417,8 +417,8 @@ fn cookie_cache() -> crate::auth::cookie_cache::CookieCache {
 }
 
 /// A record for `token` that exists only in the cookie, never in the database.
-fn cached_only(token: &str) -> crate::auth::session::SessionRecord {
-    crate::auth::session::SessionRecord {
+fn cached_only(token: &str) -> crate::session::SessionRecord {
+    crate::session::SessionRecord {
         session: session(token, "cached-user", NOW.plus(Duration::from_secs(604_800))),
         user: user("cached-user", Some(false), None),
     }

@@ -1,6 +1,14 @@
-//! Better Auth's `session` and `user` rows as Gatehouse reads them, and the pure checks on them.
+//! Better Auth's `session` and `user` rows as Gatehouse reads them, the pure checks on them,
+//! and ids made as Better Auth makes them. Below both `auth` and `store`, which share these rows.
+
+use rand::distributions::{Alphanumeric, DistString};
 
 use crate::time::Timestamp;
+
+/// A random id as Better Auth makes them: 32 characters from `[A-Za-z0-9]`.
+pub fn random_id() -> String {
+    Alphanumeric.sample_string(&mut rand::thread_rng(), 32)
+}
 
 /// A `session` row.
 #[derive(Debug, Clone, PartialEq, Eq)]
