@@ -6,8 +6,9 @@ use std::time::Duration;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use rand::Rng;
 
-use crate::app::{App, Outcome};
+use crate::app::App;
 use crate::auth::validator::LookupSource;
+use crate::decision::Outcome;
 
 /// The header carrying the request ID, to the upstream and back to the client.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

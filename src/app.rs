@@ -2,96 +2,26 @@
 //! a [`Decision`] (forward, with or without an identity, or answer here), labelled with its route
 //! and outcome for metrics and the access log.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
 use http::request::Parts;
-use http::{header, HeaderValue, Response, StatusCode};
+use http::{header, Response};
 
 use crate::admin::AdminRoute;
-use crate::auth::validator::{LookupSource, ValidateOptions};
-use crate::auth::{AuthOutcome, AuthenticatedSession, SessionValidator};
+use crate::auth::validator::ValidateOptions;
+use crate::auth::{AuthOutcome, SessionValidator};
 use crate::config::{Config, Policy};
+use crate::decision::{Action, Decision, ForwardPlan, Outcome};
 use crate::endpoints::{Endpoint, RateLimiter};
 use crate::geo::{Geo, GeoError};
 use crate::metrics::Metrics;
-use crate::routing::{self, json_response, RouteTable};
+use crate::reply::{cookie_headers, store_unavailable, with_cookies};
+use crate::routing::{self, RouteTable};
 use crate::store::{InstrumentedStore, SessionStore};
 use crate::time::Clock;
-
-/// What happened to a request, as a bounded label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Forwarded on a public route (or under the Better Auth base path).
-    Public,
-    /// Forwarded with an identity.
-    Authenticated,
-    /// Forwarded without one, on an optional route.
-    Anonymous,
-    /// 401 or redirect to sign in.
-    Unauthenticated,
-    /// 403 from a route rule or an Origin check.
-    Forbidden,
-    /// 503: the session store did not answer.
-    StoreUnavailable,
-    /// 400 or 413.
-    BadRequest,
-    /// 429.
-    RateLimited,
-    /// Answered by one of Gatehouse's own endpoints.
-    Served,
-}
-
-impl Outcome {
-    /// The label value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Public => "public",
-            Outcome::Authenticated => "authenticated",
-            Outcome::Anonymous => "anonymous",
-            Outcome::Unauthenticated => "unauthenticated",
-            Outcome::Forbidden => "forbidden",
-            Outcome::StoreUnavailable => "store_unavailable",
-            Outcome::BadRequest => "bad_request",
-            Outcome::RateLimited => "rate_limited",
-            Outcome::Served => "served",
-        }
-    }
-}
-
-/// What to do with a request, and how to label it.
-#[derive(Debug)]
-pub struct Decision {
-    /// The route's name (config prefix, `better_auth`, `default`, or an endpoint's name).
-    pub route: Arc<str>,
-    pub outcome: Outcome,
-    /// What answered the session lookup, if there was one.
-    pub source: Option<LookupSource>,
-    pub action: Action,
-}
-
-/// Forward or answer.
-#[derive(Debug)]
-pub enum Action {
-    /// Proxy it.
-    Forward(ForwardPlan),
-    /// Answer the client directly; the upstream never sees the request.
-    Respond(Response<Bytes>),
-}
-
-/// How to proxy a request.
-#[derive(Debug, Clone)]
-pub struct ForwardPlan {
-    pub upstream: SocketAddr,
-    /// The identity to inject, if the request has a valid session.
-    pub session: Option<Arc<AuthenticatedSession>>,
-    /// Remove Better Auth's cookies (never on Better Auth's own routes, which need them).
-    pub strip_auth_cookies: bool,
-    /// `Set-Cookie` values to add to the upstream's response (a refreshed session cookie).
-    pub set_cookies: Vec<String>,
-}
 
 /// The gateway's state, shared by every request.
 pub struct App {
@@ -285,38 +215,4 @@ impl Local {
                 .then_some(crate::endpoints::MAX_BODY),
         }
     }
-}
-
-/// The request's `Cookie` header values that are valid text.
-pub fn cookie_headers(req: &Parts) -> Vec<&str> {
-    req.headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect()
-}
-
-/// `response` with `Set-Cookie` headers added.
-pub fn with_cookies(mut response: Response<Bytes>, set_cookies: &[String]) -> Response<Bytes> {
-    for cookie in set_cookies {
-        if let Ok(value) = HeaderValue::from_str(cookie) {
-            response.headers_mut().append(header::SET_COOKIE, value);
-        }
-    }
-    response
-}
-
-/// 503 when a lookup needed the database and it did not answer.
-///
-/// SECURITY: fail closed; the logged error names the database, never the token.
-pub fn store_unavailable(route: &str, error: &dyn std::fmt::Display) -> Response<Bytes> {
-    tracing::warn!(route, error = %error, "session lookup failed");
-    let mut response = json_response(
-        StatusCode::SERVICE_UNAVAILABLE,
-        r#"{"error":"session_store_unavailable"}"#,
-    );
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    response
 }

@@ -8,7 +8,8 @@ use clap::{Parser, Subcommand};
 
 use crate::app::App;
 use crate::config::{Config, ConfigError, EnvSource, ProcessEnv};
-use crate::store::{self, StoreError};
+use crate::startup::{block_on, check_schema};
+use crate::store;
 use crate::time::SystemClock;
 
 /// A Pingora gateway that authenticates every request with a Better Auth session.
@@ -159,40 +160,6 @@ fn load(path: Option<&std::path::Path>) -> Result<Config, ExitCode> {
 fn fail(message: &str) -> ExitCode {
     eprintln!("{message}");
     ExitCode::FAILURE
-}
-
-/// Runs `future` on a runtime that is dropped afterwards (startup work only: Pingora builds its
-/// own runtimes for serving).
-pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("cannot start a tokio runtime: {e}"))
-        .block_on(future)
-}
-
-/// Checks that the database has the configured tables and columns. An unreachable database is
-/// only a warning (requests then get 503 until it is back); a schema mismatch is fatal.
-pub(crate) fn check_schema(config: &Config) -> Result<(), String> {
-    if let Some(path) = store::missing_sqlite_file(config.database.url.expose()) {
-        return Err(format!(
-            "database.url: the SQLite file {} does not exist. Point database.url (or \
-             GATEHOUSE_DATABASE_URL) at Better Auth's database, or create one with `gatehouse migrate`",
-            path.display()
-        ));
-    }
-    let probe = store::open(&config.database).map_err(|e| e.to_string())?;
-    match block_on(probe.find_session("")) {
-        Ok(_) => Ok(()),
-        Err(StoreError::Database(sqlx::Error::Database(e))) => Err(format!(
-            "the database does not match database.schema: {e}. Point database.url at Better Auth's \
-             database, set database.schema to the layout it uses, or create the schema with `gatehouse migrate`"
-        )),
-        Err(e) => {
-            tracing::warn!(error = %e, "database unreachable at startup; session lookups get 503 until it answers");
-            Ok(())
-        }
-    }
 }
 
 fn serve(config: Config, upgrade: bool) -> ExitCode {

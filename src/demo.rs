@@ -123,7 +123,7 @@ fn prepare(
     let config = Config::from_file(file, &MapEnv::default()).map_err(|e| e.to_string())?;
 
     let token = random_id();
-    crate::cli::block_on(async {
+    crate::startup::block_on(async {
         store::migrate::run(&url).await?;
         let store = store::open(&config.database)?;
         let now = Timestamp::now();

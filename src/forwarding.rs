@@ -6,9 +6,9 @@ use std::net::IpAddr;
 
 use http::{header, HeaderMap, HeaderName, HeaderValue};
 
-use crate::app::ForwardPlan;
 use crate::auth::cookie::cookie_pairs;
 use crate::config::Config;
+use crate::decision::ForwardPlan;
 
 /// Header changes for the upstream request: removals first, then insertions (which replace).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

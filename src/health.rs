@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http::{header, HeaderValue, Response, StatusCode};
 
 use crate::app::App;
-use crate::routing::json_response;
+use crate::reply::json_response;
 
 /// How long readiness waits for the database or the listener.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);

@@ -1,18 +1,24 @@
 //! Gatehouse: a reverse proxy, built on Pingora, that authenticates every request with a Better
 //! Auth session and hands the upstream the user's identity in headers.
 //!
-//! Layers, with dependencies pointing down:
+//! Layers, with dependencies pointing down (`.ci/module-deps` prints the real graph and fails
+//! on a new import cycle or a broken rule):
 //!
 //! ```text
-//! server, proxy/        Pingora glue (the only modules that import pingora)
-//! app, routing,         what to do with a request, as values
-//! forwarding,
-//! endpoints/            the session routes Gatehouse answers itself
-//! admin/, geo/          the sessions admin API and dashboard, IP geolocation
-//! auth/                 cookie signatures, the moka cache, the validator
-//! store/                Better Auth's tables through sqlx (SQLite, PostgreSQL, MySQL)
-//! config/, time,        used by all of the above
-//! canonical             (the one canonical form of a request)
+//! cli, demo, startup     the command line and what runs once before serving
+//! server, proxy/         Pingora glue (the only modules that import pingora)
+//! app                    the gateway's state; with admin/ and endpoints/ still one import
+//!                        cycle through `impl App` blocks (issue 11 splits it)
+//! admin/, endpoints/,    the sessions admin, the session routes Gatehouse answers itself,
+//! access, health,        the access log, health answers, background work
+//! housekeeping
+//! routing, forwarding    the route table and rules; the upstream's header edits
+//! decision               what was decided about a request, as values
+//! auth/, geo/            cookie signatures, the moka cache, the validator; IP geolocation
+//! store/                 Better Auth's tables through sqlx (SQLite, PostgreSQL, MySQL)
+//! metrics, config/       Prometheus series; the validated configuration
+//! session, reply,        Better Auth's rows; small answer helpers;
+//! canonical, time        the one canonical form of a request; clocks (import nothing above)
 //! ```
 
 pub mod access;
@@ -22,6 +28,7 @@ pub mod auth;
 pub mod canonical;
 pub mod cli;
 pub mod config;
+pub mod decision;
 mod demo;
 pub mod endpoints;
 pub mod forwarding;
@@ -30,9 +37,11 @@ mod health;
 mod housekeeping;
 pub mod metrics;
 pub mod proxy;
+pub mod reply;
 pub mod routing;
 pub mod server;
 pub mod session;
+mod startup;
 pub mod store;
 pub mod time;
 

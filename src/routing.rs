@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::config::{Config, Policy, RouteConfig, Unauthenticated, Upstream};
+use crate::reply::json_response;
 use crate::session::SessionRecord;
 use crate::time::Timestamp;
 
@@ -242,22 +243,6 @@ pub fn session_not_fresh() -> Response<Bytes> {
         StatusCode::FORBIDDEN,
         r#"{"code":"SESSION_NOT_FRESH","message":"Session is not fresh"}"#,
     )
-}
-
-/// A JSON response with `no-store` caching.
-pub fn json_response(status: StatusCode, body: &'static str) -> Response<Bytes> {
-    let mut response = Response::new(Bytes::from_static(body.as_bytes()));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
-    headers.insert(
-        header::CACHE_CONTROL,
-        http::HeaderValue::from_static("no-store"),
-    );
-    response
 }
 
 #[cfg(test)]

@@ -11,9 +11,10 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use super::AdminRoute;
-use crate::app::{store_unavailable, App};
+use crate::app::App;
 use crate::geo::{Location, LocationKind};
-use crate::routing::json_response;
+use crate::reply::json_response;
+use crate::reply::store_unavailable;
 use crate::session::{Session, SessionRecord};
 use crate::store::admin::{Account, SessionSearch, SortKey, StatusFilter};
 use crate::time::Timestamp;

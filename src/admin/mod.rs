@@ -16,11 +16,13 @@ use http::{header, Method, Response, StatusCode};
 use percent_encoding::percent_decode_str;
 use subtle::ConstantTimeEq;
 
-use crate::app::{cookie_headers, store_unavailable, App, Local, Outcome};
+use crate::app::{App, Local};
 use crate::auth::validator::ValidateOptions;
 use crate::auth::AuthOutcome;
+use crate::decision::Outcome;
 use crate::endpoints::check_origin;
-use crate::routing::json_response;
+use crate::reply::json_response;
+use crate::reply::{cookie_headers, store_unavailable};
 
 /// An admin request, by path under the mount.
 #[derive(Debug, Clone, PartialEq, Eq)]

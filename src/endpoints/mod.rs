@@ -18,10 +18,12 @@ use serde::Serialize;
 pub use origin::check as check_origin;
 pub use rate_limit::RateLimiter;
 
-use crate::app::{cookie_headers, store_unavailable, with_cookies, App, Outcome};
+use crate::app::App;
 use crate::auth::validator::{Authenticated, ValidateOptions};
 use crate::auth::AuthOutcome;
-use crate::routing::{is_fresh, json_response, session_not_fresh};
+use crate::decision::Outcome;
+use crate::reply::{cookie_headers, json_response, store_unavailable, with_cookies};
+use crate::routing::{is_fresh, session_not_fresh};
 use json::{SessionJson, SessionWithUser, SnakeSessionWithUser};
 
 /// An endpoint Gatehouse serves.

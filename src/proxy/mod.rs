@@ -39,11 +39,12 @@ pub use head_deadline::HeadDeadlineApp;
 pub use ops::OpsApp;
 
 use crate::access::{self, AccessRecord, REQUEST_ID};
-use crate::app::{Action, App, ForwardPlan, Outcome};
+use crate::app::App;
 use crate::auth::validator::LookupSource;
 use crate::canonical::Rewrite;
+use crate::decision::{Action, ForwardPlan, Outcome};
 use crate::forwarding;
-use crate::routing::json_response;
+use crate::reply::json_response;
 
 /// The gateway as a Pingora proxy.
 pub struct Gateway {

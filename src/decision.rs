@@ -1,0 +1,83 @@
+//! What Gatehouse decided about a request, as values: forward (with or without an identity) or
+//! answer, and the bounded outcome label the metrics and access log use.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::Response;
+
+use crate::auth::validator::LookupSource;
+use crate::auth::AuthenticatedSession;
+
+/// What happened to a request, as a bounded label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Forwarded on a public route (or under the Better Auth base path).
+    Public,
+    /// Forwarded with an identity.
+    Authenticated,
+    /// Forwarded without one, on an optional route.
+    Anonymous,
+    /// 401 or redirect to sign in.
+    Unauthenticated,
+    /// 403 from a route rule or an Origin check.
+    Forbidden,
+    /// 503: the session store did not answer.
+    StoreUnavailable,
+    /// 400 or 413.
+    BadRequest,
+    /// 429.
+    RateLimited,
+    /// Answered by one of Gatehouse's own endpoints.
+    Served,
+}
+
+impl Outcome {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Public => "public",
+            Outcome::Authenticated => "authenticated",
+            Outcome::Anonymous => "anonymous",
+            Outcome::Unauthenticated => "unauthenticated",
+            Outcome::Forbidden => "forbidden",
+            Outcome::StoreUnavailable => "store_unavailable",
+            Outcome::BadRequest => "bad_request",
+            Outcome::RateLimited => "rate_limited",
+            Outcome::Served => "served",
+        }
+    }
+}
+
+/// What to do with a request, and how to label it.
+#[derive(Debug)]
+pub struct Decision {
+    /// The route's name (config prefix, `better_auth`, `default`, or an endpoint's name).
+    pub route: Arc<str>,
+    pub outcome: Outcome,
+    /// What answered the session lookup, if there was one.
+    pub source: Option<LookupSource>,
+    pub action: Action,
+}
+
+/// Forward or answer.
+#[derive(Debug)]
+pub enum Action {
+    /// Proxy it.
+    Forward(ForwardPlan),
+    /// Answer the client directly; the upstream never sees the request.
+    Respond(Response<Bytes>),
+}
+
+/// How to proxy a request.
+#[derive(Debug, Clone)]
+pub struct ForwardPlan {
+    pub upstream: SocketAddr,
+    /// The identity to inject, if the request has a valid session.
+    pub session: Option<Arc<AuthenticatedSession>>,
+    /// Remove Better Auth's cookies (never on Better Auth's own routes, which need them).
+    pub strip_auth_cookies: bool,
+    /// `Set-Cookie` values to add to the upstream's response (a refreshed session cookie).
+    pub set_cookies: Vec<String>,
+}

@@ -1,0 +1,56 @@
+//! Small helpers for the answers Gatehouse writes itself: JSON bodies, `Set-Cookie` headers,
+//! the fail-closed 503, and reading the request's cookies.
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::{header, HeaderValue, Response, StatusCode};
+
+/// A JSON response with `no-store` caching.
+pub fn json_response(status: StatusCode, body: &'static str) -> Response<Bytes> {
+    let mut response = Response::new(Bytes::from_static(body.as_bytes()));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
+/// The request's `Cookie` header values that are valid text.
+pub fn cookie_headers(req: &Parts) -> Vec<&str> {
+    req.headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect()
+}
+
+/// `response` with `Set-Cookie` headers added.
+pub fn with_cookies(mut response: Response<Bytes>, set_cookies: &[String]) -> Response<Bytes> {
+    for cookie in set_cookies {
+        if let Ok(value) = HeaderValue::from_str(cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+/// 503 when a lookup needed the database and it did not answer.
+///
+/// SECURITY: fail closed; the logged error names the database, never the token.
+pub fn store_unavailable(route: &str, error: &dyn std::fmt::Display) -> Response<Bytes> {
+    tracing::warn!(route, error = %error, "session lookup failed");
+    let mut response = json_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        r#"{"error":"session_store_unavailable"}"#,
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
