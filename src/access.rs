@@ -6,9 +6,11 @@ use std::time::Duration;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use rand::Rng;
 
-use crate::app::App;
+use std::sync::Arc;
+
 use crate::auth::validator::LookupSource;
 use crate::decision::Outcome;
+use crate::metrics::Metrics;
 
 /// The header carrying the request ID, to the upstream and back to the client.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -47,9 +49,19 @@ pub struct AccessRecord<'a> {
     pub latency: Duration,
 }
 
-impl App {
+/// Writes access lines and counts requests.
+pub struct AccessLog {
+    metrics: Arc<Metrics>,
+}
+
+impl AccessLog {
+    /// An access log counting into `metrics`.
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        Self { metrics }
+    }
+
     /// Counts and logs a finished request.
-    pub fn record_access(&self, r: &AccessRecord<'_>) {
+    pub fn record(&self, r: &AccessRecord<'_>) {
         self.metrics
             .requests
             .with_label_values(&[r.route, r.outcome.as_str()])

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use http::request::Parts;
 use http::{header, Response};
 
+use crate::access::AccessLog;
 use crate::admin::AdminRoute;
 use crate::auth::validator::ValidateOptions;
 use crate::auth::{AuthOutcome, SessionValidator};
@@ -17,6 +18,8 @@ use crate::config::{Config, Policy};
 use crate::decision::{Action, Decision, ForwardPlan, Outcome};
 use crate::endpoints::{Endpoint, RateLimiter};
 use crate::geo::{Geo, GeoError};
+use crate::health::Health;
+use crate::housekeeping::Housekeeping;
 use crate::metrics::Metrics;
 use crate::reply::{cookie_headers, store_unavailable, with_cookies};
 use crate::routing::{self, RouteTable};
@@ -27,13 +30,16 @@ use crate::time::Clock;
 pub struct App {
     pub config: Arc<Config>,
     pub routes: RouteTable,
-    pub validator: SessionValidator,
+    pub validator: Arc<SessionValidator>,
     /// The store, timed into `metrics`.
     pub store: Arc<dyn SessionStore>,
     pub clock: Arc<dyn Clock>,
     pub rate_limiter: RateLimiter,
     pub metrics: Arc<Metrics>,
     pub geo: Geo,
+    pub health: Health,
+    pub access_log: AccessLog,
+    pub housekeeping: Housekeeping,
 }
 
 impl App {
@@ -47,15 +53,25 @@ impl App {
         let config = Arc::new(config);
         let metrics = Arc::new(Metrics::new());
         let store: Arc<dyn SessionStore> = Arc::new(InstrumentedStore::new(store, metrics.clone()));
+        let validator = Arc::new(SessionValidator::new(
+            config.clone(),
+            store.clone(),
+            clock.clone(),
+            metrics.clone(),
+        ));
         Ok(Self {
             geo: Geo::new(&config.geo)?,
             routes: RouteTable::new(&config),
-            validator: SessionValidator::new(
+            health: Health::new(store.clone(), metrics.clone(), config.server.listen),
+            access_log: AccessLog::new(metrics.clone()),
+            housekeeping: Housekeeping::new(
                 config.clone(),
+                validator.clone(),
                 store.clone(),
                 clock.clone(),
                 metrics.clone(),
             ),
+            validator,
             rate_limiter: RateLimiter::new(&config.rate_limit),
             store,
             clock,

@@ -7,15 +7,37 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{header, HeaderValue, Response, StatusCode};
 
-use crate::app::App;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::metrics::Metrics;
 use crate::reply::json_response;
 
 /// How long readiness waits for the database or the listener.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
-impl App {
+use crate::store::SessionStore;
+
+/// The operations endpoints, with only what they read.
+pub struct Health {
+    store: Arc<dyn SessionStore>,
+    metrics: Arc<Metrics>,
+    /// The proxy listener, probed by `/readyz`.
+    listen: SocketAddr,
+}
+
+impl Health {
+    /// Operations endpoints for a gateway listening on `listen`.
+    pub fn new(store: Arc<dyn SessionStore>, metrics: Arc<Metrics>, listen: SocketAddr) -> Self {
+        Self {
+            store,
+            metrics,
+            listen,
+        }
+    }
+
     /// The answer to `GET path` on the operations listener.
-    pub async fn operations(&self, path: &str) -> Response<Bytes> {
+    pub async fn answer(&self, path: &str) -> Response<Bytes> {
         match path {
             "/metrics" => {
                 let mut response = Response::new(Bytes::from(self.metrics.render()));
@@ -39,7 +61,7 @@ impl App {
                 r#"{"status":"unavailable","reason":"database"}"#,
             );
         }
-        let listen = self.config.server.listen;
+        let listen = self.listen;
         let proxy =
             tokio::time::timeout(READY_TIMEOUT, tokio::net::TcpStream::connect(listen)).await;
         if !matches!(proxy, Ok(Ok(_))) {

@@ -1,17 +1,56 @@
 //! The gateway's background work, as plain async functions the Pingora glue runs: following
 //! PostgreSQL's revocation notices, and deleting expired sessions in bounded batches.
 
-use crate::app::App;
-use crate::config::database_kind;
-use crate::store::notify::{Notice, NoticeListener};
-use crate::store::EXPIRED_BATCH;
+use std::sync::Arc;
 
-impl App {
+use crate::auth::SessionValidator;
+use crate::config::{database_kind, Config};
+use crate::metrics::Metrics;
+use crate::store::notify::{Notice, NoticeListener};
+use crate::store::{SessionStore, EXPIRED_BATCH};
+use crate::time::Clock;
+
+/// The background work, with only what it touches.
+pub struct Housekeeping {
+    config: Arc<Config>,
+    validator: Arc<SessionValidator>,
+    store: Arc<dyn SessionStore>,
+    clock: Arc<dyn Clock>,
+    metrics: Arc<Metrics>,
+}
+
+impl Housekeeping {
+    /// Housekeeping for the gateway made of these parts.
+    pub fn new(
+        config: Arc<Config>,
+        validator: Arc<SessionValidator>,
+        store: Arc<dyn SessionStore>,
+        clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            config,
+            validator,
+            store,
+            clock,
+            metrics,
+        }
+    }
+
+    /// Runs every background task until dropped.
+    pub async fn run(&self) {
+        tokio::join!(
+            self.follow_revocations(),
+            self.clean_expired_periodically(),
+            self.update_gauges_periodically(),
+        );
+    }
+
     /// Forgets sessions the moment PostgreSQL reports them deleted (or their user banned or
     /// deleted), on every instance sharing the database. Returns at once for other databases;
     /// otherwise runs until dropped. Without the trigger nothing arrives, and staleness stays
     /// bounded by `cache.max_staleness`.
-    pub async fn follow_revocations(&self) {
+    async fn follow_revocations(&self) {
         let url = self.config.database.url.expose();
         if database_kind(url) != "postgres" {
             return;
@@ -48,7 +87,7 @@ impl App {
 
     /// Updates the gauges that are counted rather than tracked: sessions in memory, and
     /// unexpired sessions in the database (one `COUNT` query per interval, never per scrape).
-    pub async fn update_gauges_periodically(&self) {
+    async fn update_gauges_periodically(&self) {
         loop {
             let cached = i64::try_from(self.validator.cached_sessions()).unwrap_or(i64::MAX);
             self.metrics.cache_entries.set(cached);
@@ -64,7 +103,7 @@ impl App {
     }
 
     /// Deletes every session that has expired, one bounded batch at a time; how many.
-    pub async fn clean_expired(&self) -> Result<u64, crate::store::StoreError> {
+    async fn clean_expired(&self) -> Result<u64, crate::store::StoreError> {
         let mut total = 0;
         loop {
             let deleted = self.store.delete_expired(self.clock.now()).await?;
@@ -75,9 +114,9 @@ impl App {
         }
     }
 
-    /// Runs [`App::clean_expired`] every `sessions.cleanup_interval` until dropped (never, when
+    /// Runs [`Housekeeping::clean_expired`] every `sessions.cleanup_interval` until dropped (never, when
     /// cleanup is off).
-    pub async fn clean_expired_periodically(&self) {
+    async fn clean_expired_periodically(&self) {
         let Some(interval) = self.config.sessions.cleanup_interval else {
             return std::future::pending().await;
         };

@@ -13,7 +13,7 @@ use pingora::services::listening::Service;
 
 use crate::app::App;
 use crate::config::Config;
-use crate::proxy::{EchoApp, Gateway, HeadDeadlineApp, Housekeeping, OpsApp};
+use crate::proxy::{EchoApp, Gateway, HeadDeadlineApp, HousekeepingService, OpsApp};
 
 /// Pingora's process settings from ours.
 fn server_conf(config: &Config) -> ServerConf {
@@ -74,7 +74,10 @@ pub fn build(app: Arc<App>, upgrade: bool) -> Server {
         ops.add_tcp(&listen.to_string());
         server.add_service(ops);
     }
-    server.add_service(background_service("housekeeping", Housekeeping::new(app)));
+    server.add_service(background_service(
+        "housekeeping",
+        HousekeepingService::new(app),
+    ));
     server
 }
 

@@ -10,29 +10,22 @@ use pingora::services::background::BackgroundService;
 use crate::app::App;
 
 /// The housekeeping service.
-pub struct Housekeeping {
+pub struct HousekeepingService {
     app: Arc<App>,
 }
 
-impl Housekeeping {
-    /// Housekeeping for `app`.
+impl HousekeepingService {
+    /// The housekeeping of `app` as a Pingora background service.
     pub fn new(app: Arc<App>) -> Self {
         Self { app }
     }
 }
 
 #[async_trait]
-impl BackgroundService for Housekeeping {
+impl BackgroundService for HousekeepingService {
     async fn start(&self, mut shutdown: ShutdownWatch) {
-        let work = async {
-            tokio::join!(
-                self.app.follow_revocations(),
-                self.app.clean_expired_periodically(),
-                self.app.update_gauges_periodically(),
-            )
-        };
         tokio::select! {
-            _ = work => {}
+            _ = self.app.housekeeping.run() => {}
             _ = shutdown.changed() => {}
         }
     }

@@ -13,7 +13,7 @@
 //!                          and the request ID, applied by upstream_headers
 //! response_filter          Set-Cookie from the plan (refreshed session), request ID
 //! fail_to_proxy            502/504 as JSON
-//! logging                  App::record_access (access line, gatehouse_requests_total)
+//! logging                  AccessLog::record (access line, gatehouse_requests_total)
 //! ```
 
 mod background;
@@ -33,7 +33,7 @@ use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::proxy::FailToProxy;
 
-pub use background::Housekeeping;
+pub use background::HousekeepingService;
 pub use echo::EchoApp;
 pub use head_deadline::HeadDeadlineApp;
 pub use ops::OpsApp;
@@ -264,7 +264,7 @@ impl ProxyHttp for Gateway {
         let req = session.req_header();
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         let route = ctx.route.as_deref().unwrap_or("none");
-        self.app.record_access(&AccessRecord {
+        self.app.access_log.record(&AccessRecord {
             request_id: ctx.request_id.to_str().unwrap_or("unknown"),
             method: req.method.as_str(),
             path: req.uri.path(),
