@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 
 use crate::app::App;
-use crate::config::{Config, ConfigError, EnvSource, ProcessEnv};
+use crate::config::{Config, ConfigError, DatabaseKind, EnvSource, ProcessEnv};
 use crate::startup::{block_on, check_schema};
 use crate::store;
 use crate::time::SystemClock;
@@ -98,7 +98,7 @@ pub fn run(cli: Cli) -> ExitCode {
             };
             let url = database_url.unwrap_or_else(|| config.database.url.expose().to_string());
             let (done, result) = if notify_trigger {
-                if crate::config::database_kind(&url) != "postgres" {
+                if DatabaseKind::of(&url) != Some(DatabaseKind::Postgres) {
                     return fail("--notify-trigger needs a postgres:// database (LISTEN/NOTIFY)");
                 }
                 let result = block_on(store::notify::install_trigger(
@@ -107,7 +107,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 ));
                 ("revocation notify trigger installed", result)
             } else if admin_indexes {
-                if crate::config::database_kind(&url) != "postgres" {
+                if DatabaseKind::of(&url) != Some(DatabaseKind::Postgres) {
                     return fail(
                         "--admin-indexes needs a postgres:// database (pg_trgm); on SQLite and MySQL \
                          the admin works without them",

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::auth::SessionValidator;
-use crate::config::{database_kind, Config};
+use crate::config::{Config, DatabaseKind};
 use crate::metrics::Metrics;
 use crate::store::notify::{Notice, NoticeListener};
 use crate::store::{SessionStore, EXPIRED_BATCH};
@@ -52,7 +52,7 @@ impl Housekeeping {
     /// bounded by `cache.max_staleness`.
     async fn follow_revocations(&self) {
         let url = self.config.database.url.expose();
-        if database_kind(url) != "postgres" {
+        if DatabaseKind::of(url) != Some(DatabaseKind::Postgres) {
             return;
         }
         let mut listener = loop {

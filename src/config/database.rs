@@ -90,7 +90,7 @@ pub(super) fn database(
         .url
         .clone()
         .unwrap_or_else(|| "sqlite://data/gatehouse.db".into());
-    if database_kind(&url) == "unknown" {
+    if DatabaseKind::of(&url).is_none() {
         return Err(ConfigError::new(
             "database.url",
             "must start with sqlite://, postgres://, postgresql:// or mysql:// (GATEHOUSE_DATABASE_URL or DATABASE_URL)",
@@ -173,14 +173,32 @@ pub(super) fn database(
     })
 }
 
-/// `sqlite`, `postgres`, `mysql` or `unknown`, from a database URL's scheme.
-pub fn database_kind(url: &str) -> &'static str {
-    let scheme = url.split(':').next().unwrap_or_default();
-    match scheme {
-        "sqlite" => "sqlite",
-        "postgres" | "postgresql" => "postgres",
-        "mysql" | "mariadb" => "mysql",
-        _ => "unknown",
+/// The database a URL names, from its scheme; it decides the SQL dialect and what `migrate` can do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseKind {
+    Sqlite,
+    Postgres,
+    MySql,
+}
+
+impl DatabaseKind {
+    /// The kind a URL's scheme names (`sqlite:`, `postgres:`/`postgresql:`, `mysql:`/`mariadb:`).
+    pub fn of(url: &str) -> Option<Self> {
+        match url.split(':').next().unwrap_or_default() {
+            "sqlite" => Some(Self::Sqlite),
+            "postgres" | "postgresql" => Some(Self::Postgres),
+            "mysql" | "mariadb" => Some(Self::MySql),
+            _ => None,
+        }
+    }
+
+    /// Its name in logs and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+            Self::MySql => "mysql",
+        }
     }
 }
 

@@ -182,7 +182,7 @@ impl Config {
             "listen {}, upstream {}, database {}, {} route(s), cookie {}",
             self.server.listen,
             self.proxy.upstream.url,
-            database_kind(self.database.url.expose()),
+            DatabaseKind::of(self.database.url.expose()).map_or("unknown", DatabaseKind::as_str),
             self.routes.len(),
             self.better_auth.cookies.session_token
         )

@@ -107,21 +107,6 @@ fn like_pattern(term: &str) -> String {
     out
 }
 
-/// Column names, quoted, as the admin statements need them.
-#[derive(Debug, Clone)]
-pub struct AdminColumns {
-    pub session_id: String,
-    pub user_id: String,
-    pub email: String,
-    pub ip: String,
-    pub expires_at: String,
-    pub created_at: String,
-    pub updated_at: String,
-    pub user_pk: String,
-    pub name: String,
-    pub session_table: String,
-}
-
 /// Bound values in placeholder order, for one statement.
 struct Binder {
     dialect: Dialect,

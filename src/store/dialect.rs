@@ -5,8 +5,22 @@
 //! decoder serves all three. Identifiers were validated as `[A-Za-z0-9_]` by the config, so
 //! quoting them is safe.
 
-use super::admin::AdminColumns;
 use crate::config::{SchemaConfig, SqliteDates};
+
+/// Column names, quoted, as the admin statements need them.
+#[derive(Debug, Clone)]
+pub struct AdminColumns {
+    pub session_id: String,
+    pub user_id: String,
+    pub email: String,
+    pub ip: String,
+    pub expires_at: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub user_pk: String,
+    pub name: String,
+    pub session_table: String,
+}
 
 /// A SQL dialect and its date storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

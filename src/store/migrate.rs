@@ -11,7 +11,7 @@ use sqlx::{MySql, Postgres, SqlSafeStr, Sqlite};
 
 use super::sql_store::{mysql_options, postgres_options, sqlite_options};
 use super::StoreError;
-use crate::config::database_kind;
+use crate::config::DatabaseKind;
 
 const SQLITE: &str = include_str!("../../migrations/sqlite/0001_better_auth.sql");
 const POSTGRES: &str = include_str!("../../migrations/postgres/0001_better_auth.sql");
@@ -37,8 +37,8 @@ fn migrator(sql: &'static str) -> Migrator {
 pub async fn run(url: &str) -> Result<(), StoreError> {
     let bad_url = |e: sqlx::Error| StoreError::Url(e.to_string());
     let migrate_err = |e: sqlx::migrate::MigrateError| StoreError::Database(e.into());
-    match database_kind(url) {
-        "sqlite" => {
+    match DatabaseKind::of(url) {
+        Some(DatabaseKind::Sqlite) => {
             let options = sqlite_options(url, true).map_err(bad_url)?;
             if let Some(dir) = options
                 .get_filename()
@@ -56,7 +56,7 @@ pub async fn run(url: &str) -> Result<(), StoreError> {
             migrator(SQLITE).run(&pool).await.map_err(migrate_err)?;
             pool.close().await;
         }
-        "postgres" => {
+        Some(DatabaseKind::Postgres) => {
             let pool = PoolOptions::<Postgres>::new()
                 .max_connections(1)
                 .connect_with(postgres_options(url).map_err(bad_url)?)
@@ -64,7 +64,7 @@ pub async fn run(url: &str) -> Result<(), StoreError> {
             migrator(POSTGRES).run(&pool).await.map_err(migrate_err)?;
             pool.close().await;
         }
-        "mysql" => {
+        Some(DatabaseKind::MySql) => {
             let pool = PoolOptions::<MySql>::new()
                 .max_connections(1)
                 .connect_with(mysql_options(url).map_err(bad_url)?)
@@ -72,7 +72,7 @@ pub async fn run(url: &str) -> Result<(), StoreError> {
             migrator(MYSQL).run(&pool).await.map_err(migrate_err)?;
             pool.close().await;
         }
-        _ => return Err(StoreError::Url("unsupported scheme".into())),
+        None => return Err(StoreError::Url("unsupported scheme".into())),
     }
     Ok(())
 }

@@ -21,7 +21,7 @@ pub use dialect::{DateParam, Dialect, Queries, EXPIRED_BATCH};
 pub use instrumented::InstrumentedStore;
 use sql_store::SqlStore;
 
-use crate::config::{database_kind, DatabaseConfig};
+use crate::config::{DatabaseConfig, DatabaseKind};
 use crate::session::{Session, SessionRecord, User};
 use crate::time::Timestamp;
 use admin::{Account, SessionPage, SessionSearch, SessionStats};
@@ -89,11 +89,11 @@ pub trait SessionStore: Send + Sync {
 
 /// The dialect a database URL selects.
 pub fn dialect_for(config: &DatabaseConfig) -> Result<Dialect, StoreError> {
-    match database_kind(config.url.expose()) {
-        "sqlite" => Ok(Dialect::Sqlite(config.schema.sqlite_dates)),
-        "postgres" => Ok(Dialect::Postgres),
-        "mysql" => Ok(Dialect::MySql),
-        _ => Err(StoreError::Url("unsupported scheme".into())),
+    match DatabaseKind::of(config.url.expose()) {
+        Some(DatabaseKind::Sqlite) => Ok(Dialect::Sqlite(config.schema.sqlite_dates)),
+        Some(DatabaseKind::Postgres) => Ok(Dialect::Postgres),
+        Some(DatabaseKind::MySql) => Ok(Dialect::MySql),
+        None => Err(StoreError::Url("unsupported scheme".into())),
     }
 }
 
@@ -140,7 +140,7 @@ pub fn open(config: &DatabaseConfig) -> Result<Arc<dyn SessionStore>, StoreError
 
 /// The file of a SQLite URL, when that file does not exist.
 pub fn missing_sqlite_file(url: &str) -> Option<std::path::PathBuf> {
-    if database_kind(url) != "sqlite" {
+    if DatabaseKind::of(url) != Some(DatabaseKind::Sqlite) {
         return None;
     }
     let options = sql_store::sqlite_options(url, false).ok()?;
