@@ -11,12 +11,12 @@ use http::request::Parts;
 use http::{header, Response};
 
 use crate::access::AccessLog;
-use crate::admin::AdminRoute;
+use crate::admin::{Admin, AdminRoute};
 use crate::auth::validator::ValidateOptions;
-use crate::auth::{AuthOutcome, SessionValidator};
+use crate::auth::{AuthOutcome, Revocation, SessionValidator};
 use crate::config::{Config, Policy};
 use crate::decision::{Action, Decision, ForwardPlan, Outcome};
-use crate::endpoints::{Endpoint, RateLimiter};
+use crate::endpoints::{Endpoint, SessionApi};
 use crate::geo::{Geo, GeoError};
 use crate::health::Health;
 use crate::housekeeping::Housekeeping;
@@ -34,9 +34,9 @@ pub struct App {
     /// The store, timed into `metrics`.
     pub store: Arc<dyn SessionStore>,
     pub clock: Arc<dyn Clock>,
-    pub rate_limiter: RateLimiter,
     pub metrics: Arc<Metrics>,
-    pub geo: Geo,
+    pub session_api: SessionApi,
+    pub admin: Admin,
     pub health: Health,
     pub access_log: AccessLog,
     pub housekeeping: Housekeeping,
@@ -59,8 +59,28 @@ impl App {
             clock.clone(),
             metrics.clone(),
         ));
+        let revocation = Arc::new(Revocation::new(
+            validator.clone(),
+            store.clone(),
+            metrics.clone(),
+        ));
         Ok(Self {
-            geo: Geo::new(&config.geo)?,
+            session_api: SessionApi::new(
+                config.clone(),
+                validator.clone(),
+                store.clone(),
+                clock.clone(),
+                metrics.clone(),
+                revocation.clone(),
+            ),
+            admin: Admin::new(
+                config.clone(),
+                validator.clone(),
+                store.clone(),
+                clock.clone(),
+                Geo::new(&config.geo)?,
+                revocation,
+            ),
             routes: RouteTable::new(&config),
             health: Health::new(store.clone(), metrics.clone(), config.server.listen),
             access_log: AccessLog::new(metrics.clone()),
@@ -72,7 +92,6 @@ impl App {
                 metrics.clone(),
             ),
             validator,
-            rate_limiter: RateLimiter::new(&config.rate_limit),
             store,
             clock,
             config,
@@ -169,7 +188,7 @@ impl App {
     /// What Gatehouse answers itself for this request, if anything: the admin (under its
     /// mount), then the session endpoints (under the Better Auth base path).
     pub fn local(&self, req: &Parts) -> Option<Local> {
-        if let Some(route) = self.admin_route(req) {
+        if let Some(route) = self.admin.route(req) {
             return Some(Local::Admin(route));
         }
         Endpoint::matching(
@@ -178,6 +197,15 @@ impl App {
             &self.config.better_auth.base_path,
         )
         .map(Local::Endpoint)
+    }
+
+    /// What the admin's own listener answers, which is the admin and nothing else: any other
+    /// path gets a 404.
+    pub fn admin_listener_local(&self, req: &Parts) -> Local {
+        match self.admin.listener_route(req) {
+            Some(route) => Local::Admin(route),
+            None => Local::Admin(Err(crate::admin::not_found())),
+        }
     }
 
     /// Answers a request Gatehouse serves itself, with its body (read as [`Local::body_limit`]
@@ -190,9 +218,9 @@ impl App {
         peer: Option<IpAddr>,
     ) -> (Outcome, Response<Bytes>) {
         match local {
-            Local::Admin(Ok(route)) => self.admin(route, req, body, peer).await,
+            Local::Admin(Ok(route)) => self.admin.handle(route, req, body, peer).await,
             Local::Admin(Err(response)) => (Outcome::BadRequest, response),
-            Local::Endpoint(endpoint) => self.serve(endpoint, req, body, peer).await,
+            Local::Endpoint(endpoint) => self.session_api.serve(endpoint, req, body, peer).await,
         }
     }
 

@@ -10,8 +10,7 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use super::AdminRoute;
-use crate::app::App;
+use super::{Admin, AdminRoute};
 use crate::geo::{Location, LocationKind};
 use crate::reply::json_response;
 use crate::reply::store_unavailable;
@@ -88,7 +87,7 @@ const RESOLVED_FOR_STATS: usize = 50;
 /// Providers a seeded account is linked with.
 const PROVIDERS: &[&str] = &["github", "google", "discord", "credential", "phone"];
 
-impl App {
+impl Admin {
     pub(super) async fn admin_api(
         &self,
         route: AdminRoute,
@@ -106,7 +105,11 @@ impl App {
                 Err(e) => store_unavailable("admin", &e),
             },
             AdminRoute::DeleteSession(id) => match self.store.find_session_by_id(&id).await {
-                Ok(Some(record)) => match self.revoke(&[record.session.token], "admin").await {
+                Ok(Some(record)) => match self
+                    .revocation
+                    .revoke(&[record.session.token], "admin")
+                    .await
+                {
                     Ok(n) => json(StatusCode::OK, &serde_json::json!({ "revoked": n })),
                     Err(e) => store_unavailable("admin", &e),
                 },
@@ -114,18 +117,8 @@ impl App {
                 Err(e) => store_unavailable("admin", &e),
             },
             AdminRoute::DeleteUserSessions(user_id) => {
-                match self.store.delete_user_sessions(&user_id, None).await {
-                    Ok(tokens) => {
-                        for token in &tokens {
-                            self.validator.forget(token).await;
-                        }
-                        let n = u64::try_from(tokens.len()).unwrap_or(u64::MAX);
-                        self.metrics
-                            .revocations
-                            .with_label_values(&["admin"])
-                            .inc_by(n);
-                        json(StatusCode::OK, &serde_json::json!({ "revoked": n }))
-                    }
+                match self.revocation.revoke_user(&user_id, None, "admin").await {
+                    Ok(n) => json(StatusCode::OK, &serde_json::json!({ "revoked": n })),
                     Err(e) => store_unavailable("admin", &e),
                 }
             }

@@ -9,6 +9,7 @@ mod handlers;
 mod page;
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::request::Parts;
@@ -16,13 +17,16 @@ use http::{header, Method, Response, StatusCode};
 use percent_encoding::percent_decode_str;
 use subtle::ConstantTimeEq;
 
-use crate::app::{App, Local};
 use crate::auth::validator::ValidateOptions;
-use crate::auth::AuthOutcome;
+use crate::auth::{AuthOutcome, Revocation, SessionValidator};
+use crate::config::Config;
 use crate::decision::Outcome;
 use crate::endpoints::check_origin;
+use crate::geo::Geo;
 use crate::reply::json_response;
 use crate::reply::{cookie_headers, store_unavailable};
+use crate::store::SessionStore;
+use crate::time::Clock;
 
 /// An admin request, by path under the mount.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,7 +147,8 @@ impl AdminRoute {
     }
 }
 
-fn not_found() -> Response<Bytes> {
+/// The 404 for a path the admin does not serve.
+pub fn not_found() -> Response<Bytes> {
     json_response(StatusCode::NOT_FOUND, r#"{"error":"not_found"}"#)
 }
 
@@ -160,30 +165,52 @@ enum Access {
     Refused(Response<Bytes>),
 }
 
-impl App {
+/// The sessions admin, with only what it uses.
+pub struct Admin {
+    config: Arc<Config>,
+    validator: Arc<SessionValidator>,
+    store: Arc<dyn SessionStore>,
+    clock: Arc<dyn Clock>,
+    geo: Geo,
+    revocation: Arc<Revocation>,
+}
+
+impl Admin {
+    /// The admin of the gateway made of these parts.
+    pub fn new(
+        config: Arc<Config>,
+        validator: Arc<SessionValidator>,
+        store: Arc<dyn SessionStore>,
+        clock: Arc<dyn Clock>,
+        geo: Geo,
+        revocation: Arc<Revocation>,
+    ) -> Self {
+        Self {
+            config,
+            validator,
+            store,
+            clock,
+            geo,
+            revocation,
+        }
+    }
+
     /// The admin route for a request on the proxy listener: only if admin is on, served there
     /// (no `admin.listen`), and the path is under its mount.
-    pub fn admin_route(&self, req: &Parts) -> Option<Result<AdminRoute, Response<Bytes>>> {
+    pub fn route(&self, req: &Parts) -> Option<Result<AdminRoute, Response<Bytes>>> {
         let admin = self.config.admin.as_ref().filter(|a| a.listen.is_none())?;
         AdminRoute::matching(&req.method, req.uri.path(), &admin.mount)
     }
 
-    /// What the admin's own listener answers, which is the admin and nothing else: any other
-    /// path gets a 404.
-    pub fn admin_listener_local(&self, req: &Parts) -> Local {
-        let route = self
-            .config
-            .admin
-            .as_ref()
-            .and_then(|admin| AdminRoute::matching(&req.method, req.uri.path(), &admin.mount));
-        match route {
-            Some(route) => Local::Admin(route),
-            None => Local::Admin(Err(not_found())),
-        }
+    /// The admin route for a request on the admin's own listener, which serves the admin and
+    /// nothing else: `None` for a path outside the mount (a 404, [`not_found`]).
+    pub fn listener_route(&self, req: &Parts) -> Option<Result<AdminRoute, Response<Bytes>>> {
+        let admin = self.config.admin.as_ref()?;
+        AdminRoute::matching(&req.method, req.uri.path(), &admin.mount)
     }
 
     /// Answers an admin request.
-    pub async fn admin(
+    pub async fn handle(
         &self,
         route: AdminRoute,
         req: &Parts,

@@ -9,6 +9,7 @@ mod origin;
 mod rate_limit;
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::request::Parts;
@@ -18,12 +19,15 @@ use serde::Serialize;
 pub use origin::check as check_origin;
 pub use rate_limit::RateLimiter;
 
-use crate::app::App;
 use crate::auth::validator::{Authenticated, ValidateOptions};
-use crate::auth::AuthOutcome;
+use crate::auth::{AuthOutcome, Revocation, SessionValidator};
+use crate::config::Config;
 use crate::decision::Outcome;
+use crate::metrics::Metrics;
 use crate::reply::{cookie_headers, json_response, store_unavailable, with_cookies};
 use crate::routing::{is_fresh, session_not_fresh};
+use crate::store::SessionStore;
+use crate::time::Clock;
 use json::{SessionJson, SessionWithUser, SnakeSessionWithUser};
 
 /// An endpoint Gatehouse serves.
@@ -118,7 +122,38 @@ struct RevokeBody {
     token: String,
 }
 
-impl App {
+/// Better Auth's session API as Gatehouse serves it, with only what it uses.
+pub struct SessionApi {
+    config: Arc<Config>,
+    validator: Arc<SessionValidator>,
+    store: Arc<dyn SessionStore>,
+    clock: Arc<dyn Clock>,
+    metrics: Arc<Metrics>,
+    rate_limiter: RateLimiter,
+    revocation: Arc<Revocation>,
+}
+
+impl SessionApi {
+    /// The session API of the gateway made of these parts.
+    pub fn new(
+        config: Arc<Config>,
+        validator: Arc<SessionValidator>,
+        store: Arc<dyn SessionStore>,
+        clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
+        revocation: Arc<Revocation>,
+    ) -> Self {
+        Self {
+            rate_limiter: RateLimiter::new(&config.rate_limit),
+            config,
+            validator,
+            store,
+            clock,
+            metrics,
+            revocation,
+        }
+    }
+
     /// Answers `endpoint` for a request with head `req`, body `body`, from `peer`.
     pub async fn serve(
         &self,
@@ -127,7 +162,8 @@ impl App {
         body: &[u8],
         peer: Option<IpAddr>,
     ) -> (Outcome, Response<Bytes>) {
-        if let Some(ip) = peer.map(|p| self.client_ip(req, p)) {
+        if let Some(ip) = peer.map(|p| crate::forwarding::client_ip(&req.headers, p, &self.config))
+        {
             if let Some(retry_after) = self.rate_limiter.check(ip, endpoint.name()) {
                 self.metrics.rate_limited.inc();
                 let mut response =
@@ -207,7 +243,7 @@ impl App {
     /// Deletes the caller's session (if any) and expires every session cookie.
     async fn sign_out(&self, outcome: AuthOutcome) -> Response<Bytes> {
         if let AuthOutcome::Authenticated(a) = outcome {
-            if let Err(e) = self.revoke(&[a.token], "sign_out").await {
+            if let Err(e) = self.revocation.revoke(&[a.token], "sign_out").await {
                 return store_unavailable("sign-out", &e);
             }
         }
@@ -264,7 +300,11 @@ impl App {
             );
         };
         let revoked_own = target.token == caller.token;
-        let revoked = match self.revoke(&[target.token], "revoke_endpoint").await {
+        let revoked = match self
+            .revocation
+            .revoke(&[target.token], "revoke_endpoint")
+            .await
+        {
             Ok(revoked) => revoked,
             Err(e) => return store_unavailable("revoke-session", &e),
         };
@@ -282,19 +322,15 @@ impl App {
     async fn revoke_sessions(&self, caller: Authenticated, keep_current: bool) -> Response<Bytes> {
         let user_id = &caller.session.record.user.id;
         let keep = keep_current.then_some(caller.token.as_str());
-        let tokens = match self.store.delete_user_sessions(user_id, keep).await {
-            Ok(tokens) => tokens,
+        let revoked = match self
+            .revocation
+            .revoke_user(user_id, keep, "revoke_endpoint")
+            .await
+        {
+            Ok(revoked) => revoked,
             Err(e) => return store_unavailable("revoke-sessions", &e),
         };
-        for token in &tokens {
-            self.validator.forget(token).await;
-        }
-        let revoked = u64::try_from(tokens.len()).unwrap_or(u64::MAX);
-        self.metrics
-            .revocations
-            .with_label_values(&["revoke_endpoint"])
-            .inc_by(revoked);
-        let body = format!(r#"{{"status":true,"revoked":{}}}"#, tokens.len());
+        let body = format!(r#"{{"status":true,"revoked":{revoked}}}"#);
         let mut response = json_response(StatusCode::OK, "");
         *response.body_mut() = Bytes::from(body);
         // Better Auth 1.7.25 also expires the caller's cookies when all sessions go.
@@ -304,25 +340,6 @@ impl App {
             self.validator.clear_cookies()
         };
         with_cookies(response, &cookies)
-    }
-
-    /// Deletes sessions by token and forgets them here at once; other instances learn of it
-    /// through the database (and its notifications, where installed). `via` labels the metric.
-    pub async fn revoke(
-        &self,
-        tokens: &[String],
-        via: &str,
-    ) -> Result<u64, crate::store::StoreError> {
-        let mut deleted = 0;
-        for token in tokens {
-            self.validator.forget(token).await;
-            deleted += u64::from(self.store.delete_session(token).await?);
-        }
-        self.metrics
-            .revocations
-            .with_label_values(&[via])
-            .inc_by(deleted);
-        Ok(deleted)
     }
 }
 
