@@ -41,6 +41,8 @@ pub struct AccessRecord<'a> {
     pub method: &'a str,
     /// The path without its query string.
     pub path: &'a str,
+    /// The client as `ClientAddr` computed it (behind trusted proxies, the forwarded address).
+    pub client_ip: Option<std::net::IpAddr>,
     pub route: &'a str,
     pub outcome: Outcome,
     pub source: Option<LookupSource>,
@@ -71,6 +73,7 @@ impl AccessLog {
             request_id = r.request_id,
             method = r.method,
             path = r.path,
+            client_ip = r.client_ip.map(tracing::field::display),
             route = r.route,
             outcome = r.outcome.as_str(),
             source = r.source.map_or("none", LookupSource::as_str),

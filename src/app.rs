@@ -2,7 +2,6 @@
 //! a [`Decision`] (forward, with or without an identity, or answer here), labelled with its route
 //! and outcome for metrics and the access log.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -15,7 +14,7 @@ use crate::admin::{Admin, AdminRoute};
 use crate::auth::validator::ValidateOptions;
 use crate::auth::{AuthOutcome, Revocation, SessionValidator};
 use crate::config::{Config, Policy};
-use crate::decision::{Action, Decision, ForwardPlan, Outcome};
+use crate::decision::{Action, ClientAddr, Decision, ForwardPlan, Outcome};
 use crate::endpoints::{Endpoint, SessionApi};
 use crate::geo::{Geo, GeoError};
 use crate::health::Health;
@@ -99,8 +98,8 @@ impl App {
         })
     }
 
-    /// Decides what happens to a request with head `req` from `peer`.
-    pub async fn decide(&self, req: &Parts, peer: Option<IpAddr>) -> Decision {
+    /// Decides what happens to a request with head `req` from `client`.
+    pub async fn decide(&self, req: &Parts, client: &ClientAddr) -> Decision {
         // The glue made the request canonical before calling this (`crate::canonical`), and the
         // upstream receives it so: what is decided here is what the upstream acts on.
         let path = req.uri.path();
@@ -134,7 +133,7 @@ impl App {
             .observe(started.elapsed().as_secs_f64());
         match outcome {
             Ok(AuthOutcome::Authenticated(auth)) => {
-                let client_ip = peer.map(|p| self.client_ip(req, p));
+                let client_ip = client.ip;
                 let now = self.clock.now();
                 let source = Some(auth.source);
                 match routing::session_rules_violation(&route, &auth.session.record, client_ip, now)
@@ -215,18 +214,13 @@ impl App {
         local: Local,
         req: &Parts,
         body: &[u8],
-        peer: Option<IpAddr>,
+        client: &ClientAddr,
     ) -> (Outcome, Response<Bytes>) {
         match local {
-            Local::Admin(Ok(route)) => self.admin.handle(route, req, body, peer).await,
+            Local::Admin(Ok(route)) => self.admin.handle(route, req, body, client).await,
             Local::Admin(Err(response)) => (Outcome::BadRequest, response),
-            Local::Endpoint(endpoint) => self.session_api.serve(endpoint, req, body, peer).await,
+            Local::Endpoint(endpoint) => self.session_api.serve(endpoint, req, body, client).await,
         }
-    }
-
-    /// The client's address as the forwarding rules see it.
-    pub fn client_ip(&self, req: &Parts, peer: IpAddr) -> IpAddr {
-        crate::forwarding::client_ip(&req.headers, peer, &self.config)
     }
 }
 

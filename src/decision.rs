@@ -1,7 +1,7 @@
 //! What Gatehouse decided about a request, as values: forward (with or without an identity) or
 //! answer, and the bounded outcome label the metrics and access log use.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -80,4 +80,20 @@ pub struct ForwardPlan {
     pub strip_auth_cookies: bool,
     /// `Set-Cookie` values to add to the upstream's response (a refreshed session cookie).
     pub set_cookies: Vec<String>,
+}
+
+/// Who sent a request, computed once per request (`forwarding::client_addr`) and used by every
+/// rule that needs it: `bind_ip`, rate limits, the `Origin` check, `X-Forwarded-*` and the access
+/// log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr {
+    /// The TCP peer; `None` when the listener is not an IP socket.
+    pub peer: Option<IpAddr>,
+    /// The peer is one of `proxy.trusted_proxies`: its `X-Forwarded-*` headers are believed.
+    pub trusted_peer: bool,
+    /// The client: the peer, or behind trusted proxies the right-most `X-Forwarded-For` entry
+    /// that is not one of them.
+    pub ip: Option<IpAddr>,
+    /// `https` only when a trusted proxy says so; Gatehouse itself listens on plain HTTP.
+    pub scheme: &'static str,
 }

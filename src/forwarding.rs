@@ -8,7 +8,7 @@ use http::{header, HeaderMap, HeaderName, HeaderValue};
 
 use crate::auth::cookie::cookie_pairs;
 use crate::config::Config;
-use crate::decision::ForwardPlan;
+use crate::decision::{ClientAddr, ForwardPlan};
 
 /// Header changes for the upstream request: removals first, then insertions (which replace).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -96,8 +96,18 @@ pub fn must_strip(name: &HeaderName, trusted_peer: bool, config: &Config) -> boo
                 .any(|n| n.as_str() == name))
 }
 
+/// Who sent a request with `headers` over a connection from `peer`.
+pub fn client_addr(headers: &HeaderMap, peer: Option<IpAddr>, config: &Config) -> ClientAddr {
+    ClientAddr {
+        peer,
+        trusted_peer: peer.is_some_and(|ip| is_trusted_proxy(ip, config)),
+        ip: peer.map(|p| client_ip(headers, p, config)),
+        scheme: request_scheme(headers, peer, config),
+    }
+}
+
 /// Whether `ip` is one of the configured trusted proxies.
-pub fn is_trusted_proxy(ip: IpAddr, config: &Config) -> bool {
+fn is_trusted_proxy(ip: IpAddr, config: &Config) -> bool {
     config
         .proxy
         .trusted_proxies
@@ -107,7 +117,7 @@ pub fn is_trusted_proxy(ip: IpAddr, config: &Config) -> bool {
 
 /// The client's address: the peer, or, when the peer is a trusted proxy, the right-most
 /// `X-Forwarded-For` entry that is not itself a trusted proxy.
-pub fn client_ip(headers: &HeaderMap, peer: IpAddr, config: &Config) -> IpAddr {
+fn client_ip(headers: &HeaderMap, peer: IpAddr, config: &Config) -> IpAddr {
     if !is_trusted_proxy(peer, config) {
         return peer;
     }
@@ -127,7 +137,7 @@ pub fn client_ip(headers: &HeaderMap, peer: IpAddr, config: &Config) -> IpAddr {
 
 /// The scheme the client used: `https` only when a trusted proxy says so in
 /// `X-Forwarded-Proto` (Gatehouse itself listens on plain HTTP).
-pub fn request_scheme(headers: &HeaderMap, peer: Option<IpAddr>, config: &Config) -> &'static str {
+fn request_scheme(headers: &HeaderMap, peer: Option<IpAddr>, config: &Config) -> &'static str {
     let said_https = headers
         .get(X_FORWARDED_PROTO)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
@@ -145,7 +155,7 @@ pub fn request_scheme(headers: &HeaderMap, peer: Option<IpAddr>, config: &Config
 pub fn upstream_edits(
     headers: &HeaderMap,
     plan: &ForwardPlan,
-    peer: Option<IpAddr>,
+    client: &ClientAddr,
     config: &Config,
 ) -> HeaderEdits {
     let identity = plan.session.as_ref().map_or(0, |s| s.headers.len());
@@ -154,34 +164,28 @@ pub fn upstream_edits(
         // Identity, `X-Forwarded-*`, `Cookie` and the glue's request ID: one allocation.
         insert: Vec::with_capacity(identity + 5),
     };
-    let trusted_peer = peer.is_some_and(|ip| is_trusted_proxy(ip, config));
     for name in headers.keys() {
-        if must_strip(name, trusted_peer, config) && !edits.remove.contains(name) {
+        if must_strip(name, client.trusted_peer, config) && !edits.remove.contains(name) {
             edits.remove.push(name.clone());
         }
     }
     if let Some(s) = &plan.session {
         edits.insert.extend(s.headers.iter().cloned());
     }
-    forwarded_for(headers, peer, config, &mut edits);
+    forwarded_for(headers, client, &mut edits);
     if plan.strip_auth_cookies {
         strip_auth_cookies(headers, config, &mut edits);
     }
     edits
 }
 
-fn forwarded_for(
-    headers: &HeaderMap,
-    peer: Option<IpAddr>,
-    config: &Config,
-    edits: &mut HeaderEdits,
-) {
-    let trusted = peer.is_some_and(|ip| is_trusted_proxy(ip, config));
+fn forwarded_for(headers: &HeaderMap, client: &ClientAddr, edits: &mut HeaderEdits) {
+    let trusted = client.trusted_peer;
     let existing = |name: &HeaderName| headers.get(name).filter(|_| trusted).cloned();
     if !trusted {
         edits.remove.push(FORWARDED);
     }
-    if let Some(peer) = peer {
+    if let Some(peer) = client.peer {
         let prior: Vec<&str> = headers
             .get_all(X_FORWARDED_FOR)
             .iter()

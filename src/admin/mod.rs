@@ -8,7 +8,6 @@
 mod handlers;
 mod page;
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -20,7 +19,7 @@ use subtle::ConstantTimeEq;
 use crate::auth::validator::ValidateOptions;
 use crate::auth::{AuthOutcome, Revocation, SessionValidator};
 use crate::config::Config;
-use crate::decision::Outcome;
+use crate::decision::{ClientAddr, Outcome};
 use crate::endpoints::check_origin;
 use crate::geo::Geo;
 use crate::reply::json_response;
@@ -215,7 +214,7 @@ impl Admin {
         route: AdminRoute,
         req: &Parts,
         body: &[u8],
-        peer: Option<IpAddr>,
+        client: &ClientAddr,
     ) -> (Outcome, Response<Bytes>) {
         match route {
             AdminRoute::Page => return (Outcome::Served, page::index()),
@@ -229,7 +228,7 @@ impl Admin {
         };
         if route.changes_state() && with_session {
             let trusted = &self.config.better_auth.trusted_origins;
-            let scheme = crate::forwarding::request_scheme(&req.headers, peer, &self.config);
+            let scheme = client.scheme;
             if let Err(refused) = check_origin(&req.method, &req.headers, trusted, scheme) {
                 return (
                     Outcome::Forbidden,

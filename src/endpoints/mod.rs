@@ -8,7 +8,6 @@ mod json;
 mod origin;
 mod rate_limit;
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -22,7 +21,7 @@ pub use rate_limit::RateLimiter;
 use crate::auth::validator::{Authenticated, ValidateOptions};
 use crate::auth::{AuthOutcome, Revocation, SessionValidator};
 use crate::config::Config;
-use crate::decision::Outcome;
+use crate::decision::{ClientAddr, Outcome};
 use crate::metrics::Metrics;
 use crate::reply::{cookie_headers, json_response, store_unavailable, with_cookies};
 use crate::routing::{is_fresh, session_not_fresh};
@@ -154,16 +153,15 @@ impl SessionApi {
         }
     }
 
-    /// Answers `endpoint` for a request with head `req`, body `body`, from `peer`.
+    /// Answers `endpoint` for a request with head `req`, body `body`, from `client`.
     pub async fn serve(
         &self,
         endpoint: Endpoint,
         req: &Parts,
         body: &[u8],
-        peer: Option<IpAddr>,
+        client: &ClientAddr,
     ) -> (Outcome, Response<Bytes>) {
-        if let Some(ip) = peer.map(|p| crate::forwarding::client_ip(&req.headers, p, &self.config))
-        {
+        if let Some(ip) = client.ip {
             if let Some(retry_after) = self.rate_limiter.check(ip, endpoint.name()) {
                 self.metrics.rate_limited.inc();
                 let mut response =
@@ -177,7 +175,7 @@ impl SessionApi {
         }
         if endpoint.changes_state() {
             let trusted = &self.config.better_auth.trusted_origins;
-            let scheme = crate::forwarding::request_scheme(&req.headers, peer, &self.config);
+            let scheme = client.scheme;
             if let Err(refused) = origin::check(&req.method, &req.headers, trusted, scheme) {
                 return (
                     Outcome::Forbidden,

@@ -58,7 +58,7 @@ fn spoofed_identity_headers_are_removed_without_a_session() {
     ]);
     let out = apply(
         req.clone(),
-        &upstream_edits(&req, &plan(None, false), peer(), &c),
+        &upstream_edits(&req, &plan(None, false), &client_addr(&req, peer(), &c), &c),
     );
     for gone in [
         "x-auth-user-id",
@@ -79,7 +79,12 @@ fn identity_headers_replace_spoofed_ones() {
     let req = headers(&[("x-auth-user-id", "admin"), ("x-auth-user-id", "second")]);
     let out = apply(
         req.clone(),
-        &upstream_edits(&req, &plan(Some(session), false), peer(), &c),
+        &upstream_edits(
+            &req,
+            &plan(Some(session), false),
+            &client_addr(&req, peer(), &c),
+            &c,
+        ),
     );
     assert_eq!(
         out.get_all("x-auth-user-id").iter().collect::<Vec<_>>(),
@@ -100,7 +105,7 @@ fn forwarded_headers_from_untrusted_peers_are_replaced() {
     ]);
     let out = apply(
         req.clone(),
-        &upstream_edits(&req, &plan(None, false), peer(), &c),
+        &upstream_edits(&req, &plan(None, false), &client_addr(&req, peer(), &c), &c),
     );
     assert_eq!(out["x-forwarded-for"], PEER);
     assert_eq!(out["x-forwarded-proto"], "http");
@@ -120,7 +125,7 @@ fn forwarded_headers_from_trusted_proxies_are_extended() {
     ]);
     let out = apply(
         req.clone(),
-        &upstream_edits(&req, &plan(None, false), peer(), &c),
+        &upstream_edits(&req, &plan(None, false), &client_addr(&req, peer(), &c), &c),
     );
     assert_eq!(
         out["x-forwarded-for"],
@@ -143,19 +148,34 @@ fn auth_cookies_are_stripped_only_when_asked() {
     let keep = config("");
     let out = apply(
         req.clone(),
-        &upstream_edits(&req, &plan(None, false), peer(), &keep),
+        &upstream_edits(
+            &req,
+            &plan(None, false),
+            &client_addr(&req, peer(), &keep),
+            &keep,
+        ),
     );
     assert_eq!(out["cookie"], req["cookie"]);
     let strip = config("");
     let out = apply(
         req.clone(),
-        &upstream_edits(&req, &plan(None, true), peer(), &strip),
+        &upstream_edits(
+            &req,
+            &plan(None, true),
+            &client_addr(&req, peer(), &strip),
+            &strip,
+        ),
     );
     assert_eq!(out["cookie"], "theme=dark");
     let only_auth = headers(&[("cookie", "better-auth.session_token=abc.sig")]);
     let out = apply(
         only_auth.clone(),
-        &upstream_edits(&only_auth, &plan(None, true), peer(), &strip),
+        &upstream_edits(
+            &only_auth,
+            &plan(None, true),
+            &client_addr(&only_auth, peer(), &strip),
+            &strip,
+        ),
     );
     assert!(!out.contains_key("cookie"));
 }
@@ -174,7 +194,7 @@ fn identity_headers_spelt_with_underscores_are_removed() {
     ]);
     let out = apply(
         req.clone(),
-        &upstream_edits(&req, &plan(None, false), peer(), &c),
+        &upstream_edits(&req, &plan(None, false), &client_addr(&req, peer(), &c), &c),
     );
     let names: Vec<&str> = out.keys().map(|k| k.as_str()).collect();
     assert!(names.contains(&"x_other"), "{names:?}");
@@ -205,7 +225,7 @@ fn trust_headers_pass_only_from_trusted_proxies() {
     ]);
     let untrusted = apply(
         req.clone(),
-        &upstream_edits(&req, &plan(None, false), peer(), &c),
+        &upstream_edits(&req, &plan(None, false), &client_addr(&req, peer(), &c), &c),
     );
     for gone in [
         "x-real-ip",
@@ -222,7 +242,7 @@ fn trust_headers_pass_only_from_trusted_proxies() {
     let proxy = Some("10.1.2.3".parse().unwrap());
     let trusted = apply(
         req.clone(),
-        &upstream_edits(&req, &plan(None, false), proxy, &c),
+        &upstream_edits(&req, &plan(None, false), &client_addr(&req, proxy, &c), &c),
     );
     for kept in [
         "x-real-ip",

@@ -23,7 +23,6 @@ mod ops;
 mod respond;
 mod upstream_headers;
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -42,7 +41,7 @@ use crate::access::{self, AccessRecord, REQUEST_ID};
 use crate::app::App;
 use crate::auth::validator::LookupSource;
 use crate::canonical::Rewrite;
-use crate::decision::{Action, ForwardPlan, Outcome};
+use crate::decision::{Action, ClientAddr, ForwardPlan, Outcome};
 use crate::forwarding;
 use crate::reply::json_response;
 
@@ -83,7 +82,8 @@ impl Gateway {
 pub struct RequestCtx {
     started: Instant,
     request_id: HeaderValue,
-    peer: Option<IpAddr>,
+    /// Set first thing in `request_filter`.
+    client: ClientAddr,
     route: Option<Arc<str>>,
     outcome: Outcome,
     source: Option<LookupSource>,
@@ -98,7 +98,12 @@ impl ProxyHttp for Gateway {
         RequestCtx {
             started: Instant::now(),
             request_id: HeaderValue::from_static("unknown"),
-            peer: None,
+            client: ClientAddr {
+                peer: None,
+                trusted_peer: false,
+                ip: None,
+                scheme: "http",
+            },
             route: None,
             outcome: Outcome::BadRequest,
             source: None,
@@ -110,10 +115,11 @@ impl ProxyHttp for Gateway {
         // Pipelined requests are answered in order, each decided on its own (Pingora's default
         // answers the first and silently drops the rest).
         session.as_downstream_mut().set_pipelining_enabled(true);
-        ctx.peer = session
+        let peer = session
             .client_addr()
             .and_then(|a| a.as_inet())
             .map(|a| a.ip());
+        ctx.client = forwarding::client_addr(&session.req_header().headers, peer, &self.app.config);
         ctx.request_id = access::request_id(&session.req_header().headers);
         let request = session.req_header();
         match Rewrite::of(request.raw_path(), &request.headers) {
@@ -141,7 +147,7 @@ impl ProxyHttp for Gateway {
             let (outcome, response) = match body {
                 Some(body) => {
                     self.app
-                        .answer_locally(local, session.req_header(), &body, ctx.peer)
+                        .answer_locally(local, session.req_header(), &body, &ctx.client)
                         .await
                 }
                 None => (
@@ -156,7 +162,7 @@ impl ProxyHttp for Gateway {
             respond::write(session, response, &ctx.request_id).await?;
             return Ok(true);
         }
-        let decision = self.app.decide(session.req_header(), ctx.peer).await;
+        let decision = self.app.decide(session.req_header(), &ctx.client).await;
         ctx.route = Some(decision.route);
         ctx.outcome = decision.outcome;
         ctx.source = decision.source;
@@ -197,8 +203,12 @@ impl ProxyHttp for Gateway {
         let Some(plan) = &ctx.plan else {
             return Error::e_explain(InternalError, "no forwarding plan");
         };
-        let mut edits =
-            forwarding::upstream_edits(&upstream_request.headers, plan, ctx.peer, &self.app.config);
+        let mut edits = forwarding::upstream_edits(
+            &upstream_request.headers,
+            plan,
+            &ctx.client,
+            &self.app.config,
+        );
         edits.insert.push((REQUEST_ID, ctx.request_id.clone()));
         upstream_headers::apply(upstream_request, edits)
     }
@@ -268,6 +278,7 @@ impl ProxyHttp for Gateway {
             request_id: ctx.request_id.to_str().unwrap_or("unknown"),
             method: req.method.as_str(),
             path: req.uri.path(),
+            client_ip: ctx.client.ip,
             route,
             outcome: ctx.outcome,
             source: ctx.source,
