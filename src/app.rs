@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http::request::Parts;
-use http::{header, Response};
+use http::{header, Response, StatusCode};
 
 use crate::access::AccessLog;
 use crate::admin::{Admin, AdminRoute};
@@ -20,8 +20,9 @@ use crate::geo::{Geo, GeoError};
 use crate::health::Health;
 use crate::housekeeping::Housekeeping;
 use crate::metrics::Metrics;
+use crate::reply::json_response;
 use crate::reply::{cookie_headers, store_unavailable, with_cookies};
-use crate::routing::{self, RouteTable};
+use crate::routing::{self, RouteMatch, RouteTable};
 use crate::store::{InstrumentedStore, SessionStore};
 use crate::time::Clock;
 
@@ -98,13 +99,14 @@ impl App {
         })
     }
 
-    /// Decides what happens to a request with head `req` from `client`.
-    pub async fn decide(&self, req: &Parts, client: &ClientAddr) -> Decision {
-        // The glue made the request canonical before calling this (`crate::canonical`), and the
-        // upstream receives it so: what is decided here is what the upstream acts on.
+    /// Decides what happens to a request with head `req` from `client` on a proxied `route`.
+    pub async fn decide(
+        &self,
+        route: RouteMatch<'_>,
+        req: &Parts,
+        client: &ClientAddr,
+    ) -> Decision {
         let path = req.uri.path();
-        let host = req.headers.get(header::HOST).and_then(|h| h.to_str().ok());
-        let route = self.routes.classify(host, path);
         let decision = |outcome, source, action| Decision {
             route: route.name.clone(),
             outcome,
@@ -184,71 +186,113 @@ impl App {
         }
     }
 
-    /// What Gatehouse answers itself for this request, if anything: the admin (under its
-    /// mount), then the session endpoints (under the Better Auth base path).
-    pub fn local(&self, req: &Parts) -> Option<Local> {
+    /// Where a request goes: the one classification of every request, made on its canonical
+    /// head (the glue canonicalised it first, `crate::canonical`, and the upstream receives it
+    /// so: what is decided here is what the upstream acts on). On the proxy listener: the admin
+    /// under its mount (unless it has a listener of its own), then the session endpoints under
+    /// the Better Auth base path, then the route table. On the admin's listener: the admin,
+    /// and a 404 for anything else.
+    pub fn route(&self, listener: Listener, req: &Parts) -> Route<'_> {
+        if listener == Listener::Admin {
+            return Route::Served(Served::Admin(match self.admin.listener_route(req) {
+                Some(route) => route,
+                None => Err(crate::admin::not_found()),
+            }));
+        }
         if let Some(route) = self.admin.route(req) {
-            return Some(Local::Admin(route));
+            return Route::Served(Served::Admin(route));
         }
-        Endpoint::matching(
-            &req.method,
-            req.uri.path(),
-            &self.config.better_auth.base_path,
-        )
-        .map(Local::Endpoint)
+        let path = req.uri.path();
+        if let Some(endpoint) =
+            Endpoint::matching(&req.method, path, &self.config.better_auth.base_path)
+        {
+            return Route::Served(Served::SessionApi(endpoint));
+        }
+        let host = req.headers.get(header::HOST).and_then(|h| h.to_str().ok());
+        Route::Proxied(self.routes.classify(host, path))
     }
 
-    /// What the admin's own listener answers, which is the admin and nothing else: any other
-    /// path gets a 404.
-    pub fn admin_listener_local(&self, req: &Parts) -> Local {
-        match self.admin.listener_route(req) {
-            Some(route) => Local::Admin(route),
-            None => Local::Admin(Err(crate::admin::not_found())),
-        }
-    }
-
-    /// Answers a request Gatehouse serves itself, with its body (read as [`Local::body_limit`]
-    /// says).
-    pub async fn answer_locally(
+    /// Answers a request Gatehouse serves itself, with its body as [`Served::body_limit`] said
+    /// to read it (`Body::TooLarge`: past the limit, a 413).
+    pub async fn answer(
         &self,
-        local: Local,
+        served: Served,
         req: &Parts,
-        body: &[u8],
+        body: Body,
         client: &ClientAddr,
     ) -> (Outcome, Response<Bytes>) {
-        match local {
-            Local::Admin(Ok(route)) => self.admin.handle(route, req, body, client).await,
-            Local::Admin(Err(response)) => (Outcome::BadRequest, response),
-            Local::Endpoint(endpoint) => self.session_api.serve(endpoint, req, body, client).await,
+        let body = match body {
+            Body::Read(body) => body,
+            Body::TooLarge => {
+                let too_large = json_response(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    r#"{"error":"body_too_large"}"#,
+                );
+                return (Outcome::BadRequest, too_large);
+            }
+        };
+        match served {
+            Served::Admin(Ok(route)) => self.admin.handle(route, req, &body, client).await,
+            Served::Admin(Err(response)) => (Outcome::BadRequest, response),
+            Served::SessionApi(endpoint) => {
+                self.session_api.serve(endpoint, req, &body, client).await
+            }
         }
     }
+}
+
+/// Which listener a request arrived on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    /// The proxy listener: Gatehouse's own answers, else authenticate and forward.
+    Proxy,
+    /// `admin.listen`: the sessions admin and nothing else; never forwards.
+    Admin,
+}
+
+/// A request's body, as the glue read it.
+#[derive(Debug)]
+pub enum Body {
+    /// All of it (empty when the route reads none).
+    Read(Vec<u8>),
+    /// More than the route's limit: never read past it.
+    TooLarge,
+}
+
+/// Where a request goes ([`App::route`]).
+#[derive(Debug)]
+pub enum Route<'a> {
+    /// Answered by Gatehouse itself ([`App::answer`]).
+    Served(Served),
+    /// Authenticated as the route's policy says, then forwarded ([`App::decide`]).
+    Proxied(RouteMatch<'a>),
 }
 
 /// A request Gatehouse answers itself.
 #[derive(Debug)]
-pub enum Local {
+pub enum Served {
     /// The sessions admin: a route, or the answer for a stray path under its mount.
     Admin(Result<AdminRoute, Response<Bytes>>),
-    /// One of the session endpoints under the Better Auth base path.
-    Endpoint(Endpoint),
+    /// One of Better Auth's session endpoints.
+    SessionApi(Endpoint),
 }
 
-impl Local {
+impl Served {
     /// The route label for metrics and logs.
     pub fn name(&self) -> &'static str {
         match self {
-            Local::Admin(Ok(route)) => route.name(),
-            Local::Admin(Err(_)) => "admin",
-            Local::Endpoint(endpoint) => endpoint.name(),
+            Served::Admin(Ok(route)) => route.name(),
+            Served::Admin(Err(_)) => "admin",
+            Served::SessionApi(endpoint) => endpoint.name(),
         }
     }
 
     /// How much request body to read (`None`: none at all).
     pub fn body_limit(&self) -> Option<usize> {
         match self {
-            Local::Admin(Ok(_)) => Some(crate::admin::MAX_BODY),
-            Local::Admin(Err(_)) => None,
-            Local::Endpoint(endpoint) => endpoint
+            Served::Admin(Ok(_)) => Some(crate::admin::MAX_BODY),
+            Served::Admin(Err(_)) => None,
+            Served::SessionApi(endpoint) => endpoint
                 .changes_state()
                 .then_some(crate::endpoints::MAX_BODY),
         }

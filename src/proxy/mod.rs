@@ -3,11 +3,12 @@
 //!
 //! ```text
 //! request_filter ──> canonical::Rewrite: the request made canonical in place (or 400)
-//!                └─> App::admin (under admin.mount: the sessions admin API and page; on the
-//!                    admin's own listener, if configured, only that)
-//!                └─> App::serve (an endpoint Gatehouse answers: get-session, sign-out, ...)
-//!                └─> App::decide ──> Action::Respond(response)   write it, stop
-//!                                └─> Action::Forward(plan)
+//!                └─> ClientAddr: peer, trusted-proxy walk, client IP, scheme (once)
+//!                └─> App::route (the one router) ──> Route::Served: the body read if the
+//!                    route wants one, App::answer (sessions admin, session API), write it
+//!                                                └─> Route::Proxied ──> App::decide
+//!                        ──> Action::Respond(response)   write it, stop
+//!                        └─> Action::Forward(plan)
 //! upstream_peer            the plan's upstream address
 //! upstream_request_filter  forwarding::upstream_edits (strip client identity headers, add ours)
 //!                          and the request ID, applied by upstream_headers
@@ -38,7 +39,7 @@ pub use head_deadline::HeadDeadlineApp;
 pub use ops::OpsApp;
 
 use crate::access::{self, AccessRecord, REQUEST_ID};
-use crate::app::App;
+use crate::app::{App, Body, Listener, Route};
 use crate::auth::validator::LookupSource;
 use crate::canonical::Rewrite;
 use crate::decision::{Action, ClientAddr, ForwardPlan, Outcome};
@@ -49,15 +50,6 @@ use crate::reply::json_response;
 pub struct Gateway {
     app: Arc<App>,
     listener: Listener,
-}
-
-/// Which listener a [`Gateway`] serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Listener {
-    /// The proxy listener: local answers, else authenticate and forward.
-    Proxy,
-    /// `admin.listen`: the sessions admin and nothing else; never forwards.
-    Admin,
 }
 
 impl Gateway {
@@ -134,48 +126,40 @@ impl ProxyHttp for Gateway {
                 return Ok(true);
             }
         }
-        let local = match self.listener {
-            Listener::Proxy => self.app.local(session.req_header()),
-            Listener::Admin => Some(self.app.admin_listener_local(session.req_header())),
+        let served = match self.app.route(self.listener, session.req_header()) {
+            Route::Served(served) => served,
+            Route::Proxied(route) => {
+                let decision = self
+                    .app
+                    .decide(route, session.req_header(), &ctx.client)
+                    .await;
+                ctx.route = Some(decision.route);
+                ctx.outcome = decision.outcome;
+                ctx.source = decision.source;
+                return match decision.action {
+                    Action::Forward(plan) => {
+                        ctx.plan = Some(plan);
+                        Ok(false)
+                    }
+                    Action::Respond(response) => {
+                        respond::write(session, response, &ctx.request_id).await?;
+                        Ok(true)
+                    }
+                };
+            }
         };
-        if let Some(local) = local {
-            ctx.route = Some(Arc::from(local.name()));
-            let body = match local.body_limit() {
-                Some(limit) => respond::read_body(session, limit).await?,
-                None => Some(Vec::new()),
-            };
-            let (outcome, response) = match body {
-                Some(body) => {
-                    self.app
-                        .answer_locally(local, session.req_header(), &body, &ctx.client)
-                        .await
-                }
-                None => (
-                    Outcome::BadRequest,
-                    json_response(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        r#"{"error":"body_too_large"}"#,
-                    ),
-                ),
-            };
-            ctx.outcome = outcome;
-            respond::write(session, response, &ctx.request_id).await?;
-            return Ok(true);
-        }
-        let decision = self.app.decide(session.req_header(), &ctx.client).await;
-        ctx.route = Some(decision.route);
-        ctx.outcome = decision.outcome;
-        ctx.source = decision.source;
-        match decision.action {
-            Action::Forward(plan) => {
-                ctx.plan = Some(plan);
-                Ok(false)
-            }
-            Action::Respond(response) => {
-                respond::write(session, response, &ctx.request_id).await?;
-                Ok(true)
-            }
-        }
+        ctx.route = Some(Arc::from(served.name()));
+        let body = match served.body_limit() {
+            Some(limit) => respond::read_body(session, limit).await?,
+            None => Body::Read(Vec::new()),
+        };
+        let (outcome, response) = self
+            .app
+            .answer(served, session.req_header(), body, &ctx.client)
+            .await;
+        ctx.outcome = outcome;
+        respond::write(session, response, &ctx.request_id).await?;
+        Ok(true)
     }
 
     async fn upstream_peer(

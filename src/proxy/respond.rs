@@ -6,6 +6,8 @@ use http::{HeaderValue, Response};
 use pingora::http::ResponseHeader;
 use pingora::prelude::*;
 
+use crate::app::Body;
+
 /// Writes `response` with an exact `Content-Length` and the request ID, keeping the connection
 /// reusable.
 pub async fn write(
@@ -30,14 +32,14 @@ pub async fn write(
     Ok(())
 }
 
-/// The request body, or `None` when it is longer than `limit` bytes.
-pub async fn read_body(session: &mut Session, limit: usize) -> Result<Option<Vec<u8>>> {
+/// The request body, read up to `limit` bytes and no further.
+pub async fn read_body(session: &mut Session, limit: usize) -> Result<Body> {
     let mut body = Vec::new();
     while let Some(chunk) = session.read_request_body().await? {
         if body.len() + chunk.len() > limit {
-            return Ok(None);
+            return Ok(Body::TooLarge);
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(Some(body))
+    Ok(Body::Read(body))
 }
