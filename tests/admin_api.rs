@@ -506,3 +506,41 @@ async fn a_separate_admin_listener_serves_the_admin_and_nothing_else() {
     assert_eq!(with_session.status(), 200);
     assert_eq!(upstream.last().path, "/_gatehouse/api/sessions");
 }
+
+/// Bodies past a served route's limit get a 413 and are never read further, on the admin
+/// (4 KiB) and on the session API (16 KiB); the gateway keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_bodies_get_a_413() {
+    let (db, upstream, gateway) = setup("[admin]\nallow_seeding = true\n").await;
+    let admin = api(&gateway, reqwest::Method::POST, "seed/sessions")
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .body(format!(r#"{{"count":1,"pad":"{}"}}"#, "x".repeat(5 * 1024)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(admin.status(), 413);
+    assert_eq!(admin.text().await.unwrap(), r#"{"error":"body_too_large"}"#);
+    let token = random_token();
+    db.seed(&token, 3600).await;
+    let origin = format!("http://{}", gateway.addr);
+    let revoke = client()
+        .post(gateway.url("/api/auth/revoke-session"))
+        .header("cookie", session_cookie(&token))
+        .header("origin", &origin)
+        .header("content-type", "application/json")
+        .body(format!(r#"{{"token":"{}"}}"#, "x".repeat(17 * 1024)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoke.status(), 413);
+    let still = client()
+        .get(gateway.url("/api/auth/get-session"))
+        .header("cookie", session_cookie(&token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(still.status(), 200, "nothing was revoked");
+    assert_ne!(still.text().await.unwrap(), "null");
+    assert_eq!(upstream.count(), 0);
+}
