@@ -298,3 +298,6 @@ impl Served {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
