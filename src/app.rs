@@ -28,21 +28,49 @@ use crate::time::Clock;
 
 /// The gateway's state, shared by every request.
 pub struct App {
-    pub config: Arc<Config>,
-    pub routes: RouteTable,
-    pub validator: Arc<SessionValidator>,
-    /// The store, timed into `metrics`.
-    pub store: Arc<dyn SessionStore>,
-    pub clock: Arc<dyn Clock>,
-    pub metrics: Arc<Metrics>,
-    pub session_api: SessionApi,
-    pub admin: Admin,
-    pub health: Health,
-    pub access_log: AccessLog,
-    pub housekeeping: Housekeeping,
+    config: Arc<Config>,
+    routes: RouteTable,
+    validator: Arc<SessionValidator>,
+    clock: Arc<dyn Clock>,
+    metrics: Arc<Metrics>,
+    session_api: SessionApi,
+    admin: Admin,
+    health: Health,
+    access_log: AccessLog,
+    housekeeping: Housekeeping,
 }
 
 impl App {
+    /// The configuration it was built from.
+    pub fn config(&self) -> &Arc<Config> {
+        &self.config
+    }
+
+    /// The route label of requests refused before routing.
+    pub fn default_route_name(&self) -> Arc<str> {
+        self.routes.default_name()
+    }
+
+    /// The operations endpoints.
+    pub fn health(&self) -> &Health {
+        &self.health
+    }
+
+    /// The Prometheus series.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The access log.
+    pub fn access_log(&self) -> &AccessLog {
+        &self.access_log
+    }
+
+    /// The background work.
+    pub fn housekeeping(&self) -> &Housekeeping {
+        &self.housekeeping
+    }
+
     /// An app for `config` reading sessions from `store`; fails only when the geolocation
     /// provider cannot be set up (an unreadable `.mmdb` file).
     pub fn new(
@@ -92,7 +120,6 @@ impl App {
                 metrics.clone(),
             ),
             validator,
-            store,
             clock,
             config,
             metrics,

@@ -2,15 +2,12 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
-use crate::app::App;
 use crate::config::{Config, ConfigError, DatabaseKind, EnvSource, ProcessEnv};
 use crate::startup::{block_on, check_schema};
 use crate::store;
-use crate::time::SystemClock;
 
 /// A Pingora gateway that authenticates every request with a Better Auth session.
 #[derive(Debug, Parser)]
@@ -179,9 +176,8 @@ fn serve(config: Config, upgrade: bool) -> ExitCode {
         Err(e) => return fail(&e.to_string()),
     };
     tracing::info!("gatehouse starting: {}", config.summary());
-    let app = match App::new(config, store, Arc::new(SystemClock)) {
-        Ok(app) => Arc::new(app),
-        Err(e) => return fail(&format!("geo: {e}")),
-    };
-    crate::server::build(app, upgrade).run_forever()
+    match crate::server::build(config, store, upgrade) {
+        Ok(server) => server.run_forever(),
+        Err(e) => fail(&format!("geo: {e}")),
+    }
 }

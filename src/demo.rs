@@ -5,14 +5,12 @@
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use crate::app::App;
 use crate::auth::cookie::SigningKey;
 use crate::config::{file, Config, MapEnv};
 use crate::session::{random_id, Session, User};
 use crate::store;
-use crate::time::{SystemClock, Timestamp};
+use crate::time::Timestamp;
 
 const DEMO_USER_ID: &str = "demoUser000000000000000000000001";
 
@@ -43,11 +41,10 @@ pub fn run(data_dir: &Path, listen: &str, threads: usize, upstream: Option<&str>
                 Ok(s) => s,
                 Err(e) => return fail(&e.to_string()),
             };
-            let app = match App::new(config, store, Arc::new(SystemClock)) {
-                Ok(app) => Arc::new(app),
+            let mut server = match crate::server::build(config, store, false) {
+                Ok(server) => server,
                 Err(e) => return fail(&e.to_string()),
             };
-            let mut server = crate::server::build(app, false);
             let (upstream_kind, with_session) = if upstream.is_some() {
                 ("upstream", "the app receives the x-auth-* headers")
             } else {

@@ -13,7 +13,10 @@ use pingora::services::listening::Service;
 
 use crate::app::App;
 use crate::config::Config;
+use crate::geo::GeoError;
 use crate::proxy::{EchoApp, Gateway, HeadDeadlineApp, HousekeepingService, OpsApp};
+use crate::store::SessionStore;
+use crate::time::SystemClock;
 
 /// Pingora's process settings from ours.
 fn server_conf(config: &Config) -> ServerConf {
@@ -38,10 +41,16 @@ fn server_conf(config: &Config) -> ServerConf {
     conf
 }
 
-/// A server running the gateway for `app`, ready for `run_forever`. With `upgrade`, it takes
-/// the listeners of the running instance (Pingora's hand-over over `server.upgrade_sock`).
-pub fn build(app: Arc<App>, upgrade: bool) -> Server {
-    let config = app.config.clone();
+/// A server running the gateway for `config` on `store`, ready for `run_forever`. With
+/// `upgrade`, it takes the listeners of the running instance (Pingora's hand-over over
+/// `server.upgrade_sock`). Fails only when the geolocation provider cannot be set up.
+pub fn build(
+    config: Config,
+    store: Arc<dyn SessionStore>,
+    upgrade: bool,
+) -> Result<Server, GeoError> {
+    let app = Arc::new(App::new(config, store, Arc::new(SystemClock))?);
+    let config = app.config().clone();
     let opt = Opt {
         upgrade,
         ..Opt::default()
@@ -78,7 +87,7 @@ pub fn build(app: Arc<App>, upgrade: bool) -> Server {
         "housekeeping",
         HousekeepingService::new(app),
     ));
-    server
+    Ok(server)
 }
 
 /// The addresses `config` listens on: proxy, admin (if separate), operations.

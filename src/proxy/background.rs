@@ -25,7 +25,7 @@ impl HousekeepingService {
 impl BackgroundService for HousekeepingService {
     async fn start(&self, mut shutdown: ShutdownWatch) {
         tokio::select! {
-            _ = self.app.housekeeping.run() => {}
+            _ = self.app.housekeeping().run() => {}
             _ = shutdown.changed() => {}
         }
     }

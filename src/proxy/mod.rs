@@ -111,13 +111,14 @@ impl ProxyHttp for Gateway {
             .client_addr()
             .and_then(|a| a.as_inet())
             .map(|a| a.ip());
-        ctx.client = forwarding::client_addr(&session.req_header().headers, peer, &self.app.config);
+        ctx.client =
+            forwarding::client_addr(&session.req_header().headers, peer, self.app.config());
         ctx.request_id = access::request_id(&session.req_header().headers);
         let request = session.req_header();
         match Rewrite::of(request.raw_path(), &request.headers) {
             Ok(rewrite) => upstream_headers::canonicalise(session.req_header_mut(), rewrite)?,
             Err(refusal) => {
-                ctx.route = Some(self.app.routes.default_name());
+                ctx.route = Some(self.app.default_route_name());
                 ctx.outcome = Outcome::BadRequest;
                 // Its framing may be what was wrong: never read another request after it.
                 session.set_keepalive(None);
@@ -173,8 +174,8 @@ impl ProxyHttp for Gateway {
             .map(|p| p.upstream)
             .ok_or_else(|| Error::explain(InternalError, "no upstream decided"))?;
         let mut peer = HttpPeer::new(addr, false, String::new());
-        peer.options.connection_timeout = Some(self.app.config.proxy.connect_timeout);
-        peer.options.read_timeout = Some(self.app.config.proxy.read_timeout);
+        peer.options.connection_timeout = Some(self.app.config().proxy.connect_timeout);
+        peer.options.read_timeout = Some(self.app.config().proxy.read_timeout);
         Ok(Box::new(peer))
     }
 
@@ -191,7 +192,7 @@ impl ProxyHttp for Gateway {
             &upstream_request.headers,
             plan,
             &ctx.client,
-            &self.app.config,
+            self.app.config(),
         );
         edits.insert.push((REQUEST_ID, ctx.request_id.clone()));
         upstream_headers::apply(upstream_request, edits)
@@ -204,7 +205,7 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         self.app
-            .metrics
+            .metrics()
             .upstream_status(upstream_response.status.as_u16());
         if let Some(plan) = &ctx.plan {
             for cookie in &plan.set_cookies {
@@ -258,7 +259,7 @@ impl ProxyHttp for Gateway {
         let req = session.req_header();
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         let route = ctx.route.as_deref().unwrap_or("none");
-        self.app.access_log.record(&AccessRecord {
+        self.app.access_log().record(&AccessRecord {
             request_id: ctx.request_id.to_str().unwrap_or("unknown"),
             method: req.method.as_str(),
             path: req.uri.path(),

@@ -25,7 +25,7 @@ impl OpsApp {
 impl ServeHttp for OpsApp {
     async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
         let path = session.req_header().uri.path().to_owned();
-        let (mut parts, body) = self.app.health.answer(&path).await.into_parts();
+        let (mut parts, body) = self.app.health().answer(&path).await.into_parts();
         parts
             .headers
             .insert(http::header::CONTENT_LENGTH, body.len().into());
