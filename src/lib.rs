@@ -6,15 +6,16 @@
 //!
 //! ```text
 //! cli, demo, startup     the command line and what runs once before serving
-//! server, proxy/         Pingora glue (the only modules that import pingora)
-//! app                    the gateway's state; with admin/ and endpoints/ still one import
-//!                        cycle through `impl App` blocks (issue 11 splits it)
-//! admin/, endpoints/,    the sessions admin, the session routes Gatehouse answers itself,
-//! access, health,        the access log, health answers, background work
-//! housekeeping
+//! server, proxy/         Pingora glue (the only modules that import pingora, and app)
+//! app                    the composition root: builds the parts, routes every request once
+//!                        (App::route), answers (App::answer) or decides (App::decide)
+//! admin/, endpoints/,    the sessions admin, Better Auth's session API served here,
+//! access, health,        the access log, the operations endpoints, background work;
+//! housekeeping           each owns only what it uses
 //! routing, forwarding    the route table and rules; the upstream's header edits
-//! decision               what was decided about a request, as values
-//! auth/, geo/            cookie signatures, the moka cache, the validator; IP geolocation
+//! decision               what was decided about a request, and who sent it, as values
+//! auth/, geo/            cookie signatures, the moka cache, the validator, revocation; IP
+//!                        geolocation
 //! store/                 Better Auth's tables through sqlx (SQLite, PostgreSQL, MySQL)
 //! metrics, config/       Prometheus series; the validated configuration
 //! session, reply,        Better Auth's rows; small answer helpers;
