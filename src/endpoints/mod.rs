@@ -143,7 +143,7 @@ impl SessionApi {
         revocation: Arc<Revocation>,
     ) -> Self {
         Self {
-            rate_limiter: RateLimiter::new(&config.rate_limit),
+            rate_limiter: RateLimiter::new(&config.rate_limit, clock.clone()),
             config,
             validator,
             store,

@@ -1,5 +1,6 @@
 //! Per-client-IP rate limits on the endpoints Gatehouse serves: a fixed window per (IP,
-//! endpoint), counted in memory on this instance.
+//! endpoint), counted in memory on this instance. Windows are timed by the injectable
+//! [`Clock`]; moka's own expiry only frees the memory of windows long over.
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -10,9 +11,10 @@ use moka::sync::Cache;
 use moka::Expiry;
 
 use crate::config::{RateLimitConfig, RateRule};
+use crate::time::{Clock, Timestamp};
 
 struct Window {
-    started: Instant,
+    started: Timestamp,
     length: Duration,
     count: AtomicU32,
 }
@@ -33,14 +35,16 @@ impl Expiry<(IpAddr, &'static str), Arc<Window>> for WindowExpiry {
 /// Counts requests per client and endpoint.
 pub struct RateLimiter {
     config: RateLimitConfig,
+    clock: Arc<dyn Clock>,
     windows: Cache<(IpAddr, &'static str), Arc<Window>>,
 }
 
 impl RateLimiter {
-    /// Limits as `config` sets them.
-    pub fn new(config: &RateLimitConfig) -> Self {
+    /// Limits as `config` sets them, timed by `clock`.
+    pub fn new(config: &RateLimitConfig, clock: Arc<dyn Clock>) -> Self {
         Self {
             config: config.clone(),
+            clock,
             windows: Cache::builder()
                 .max_capacity(100_000)
                 .expire_after(WindowExpiry)
@@ -62,15 +66,25 @@ impl RateLimiter {
             return None;
         }
         let rule = self.rule(endpoint);
-        let window = self.windows.get_with((client, endpoint), || {
+        let now = self.clock.now();
+        let fresh = || {
             Arc::new(Window {
-                started: Instant::now(),
+                started: now,
                 length: rule.window,
                 count: AtomicU32::new(0),
             })
-        });
+        };
+        let key = (client, endpoint);
+        let mut window = self.windows.get_with(key, fresh);
+        let ends = window.started.plus(window.length);
+        if ends <= now {
+            window = fresh();
+            self.windows.insert(key, window.clone());
+        }
         let count = window.count.fetch_add(1, Ordering::Relaxed) + 1;
-        (count > rule.max).then(|| window.length.saturating_sub(window.started.elapsed()))
+        let ends = window.started.plus(window.length);
+        let left = u64::try_from(ends.millis() - now.millis()).unwrap_or(0);
+        (count > rule.max).then(|| Duration::from_millis(left))
     }
 }
 
@@ -79,19 +93,24 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+    use crate::time::ManualClock;
 
-    fn limiter(max: u32, window_ms: u64) -> RateLimiter {
+    const START: Timestamp = Timestamp::from_millis(1_800_000_000_000);
+
+    fn limiter(max: u32, window_ms: u64) -> (RateLimiter, Arc<ManualClock>) {
         let rule = RateRule {
             max,
             window: Duration::from_millis(window_ms),
         };
         let mut endpoints = BTreeMap::new();
         endpoints.insert("get-session".to_string(), RateRule { max: 1, ..rule });
-        RateLimiter::new(&RateLimitConfig {
+        let clock = Arc::new(ManualClock::new(START));
+        let config = RateLimitConfig {
             enabled: true,
             default: rule,
             endpoints,
-        })
+        };
+        (RateLimiter::new(&config, clock.clone()), clock)
     }
 
     const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, 1));
@@ -99,12 +118,13 @@ mod tests {
 
     #[test]
     fn allows_max_then_limits_per_client_and_endpoint() {
-        let l = limiter(3, 60_000);
+        let (l, clock) = limiter(3, 60_000);
+        clock.advance(Duration::from_millis(250));
         for _ in 0..3 {
             assert_eq!(l.check(A, "sign-out"), None);
         }
         let retry = l.check(A, "sign-out").expect("the fourth is limited");
-        assert!(retry <= Duration::from_secs(60) && retry > Duration::from_secs(59));
+        assert_eq!(retry, Duration::from_secs(60));
         assert_eq!(
             l.check(B, "sign-out"),
             None,
@@ -119,25 +139,28 @@ mod tests {
 
     #[test]
     fn endpoint_overrides_apply() {
-        let l = limiter(3, 60_000);
+        let (l, _) = limiter(3, 60_000);
         assert_eq!(l.check(A, "get-session"), None);
         assert!(l.check(A, "get-session").is_some());
     }
 
     #[test]
     fn the_window_resets() {
-        let l = limiter(1, 50);
+        let (l, clock) = limiter(1, 60_000);
         assert_eq!(l.check(A, "sign-out"), None);
+        clock.advance(Duration::from_secs(59));
+        assert_eq!(l.check(A, "sign-out"), Some(Duration::from_secs(1)));
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(l.check(A, "sign-out"), None, "a new window");
         assert!(l.check(A, "sign-out").is_some());
-        std::thread::sleep(Duration::from_millis(80));
-        assert_eq!(l.check(A, "sign-out"), None);
     }
 
     #[test]
     fn disabled_never_limits() {
-        let mut config = limiter(1, 60_000).config;
+        let (limiter, clock) = limiter(1, 60_000);
+        let mut config = limiter.config;
         config.enabled = false;
-        let l = RateLimiter::new(&config);
+        let l = RateLimiter::new(&config, clock);
         for _ in 0..5 {
             assert_eq!(l.check(A, "sign-out"), None);
         }
