@@ -5,6 +5,25 @@ use bytes::Bytes;
 use http::request::Parts;
 use http::{header, HeaderValue, Response, StatusCode};
 
+/// `value` as a JSON response with `no-store` caching; a value that cannot be serialised (none
+/// of Gatehouse's can) is a 500, never an empty 200.
+pub fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Response<Bytes> {
+    match serde_json::to_vec(value) {
+        Ok(body) => {
+            let mut response = json_response(status, "");
+            *response.body_mut() = Bytes::from(body);
+            response
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot serialise an answer");
+            json_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                r#"{"error":"internal_error"}"#,
+            )
+        }
+    }
+}
+
 /// A JSON response with `no-store` caching.
 pub fn json_response(status: StatusCode, body: &'static str) -> Response<Bytes> {
     let mut response = Response::new(Bytes::from_static(body.as_bytes()));

@@ -203,18 +203,11 @@ pub fn session_rules_violation(
             return Some(session_not_fresh());
         }
     }
-    if !rules.roles.is_empty() {
-        let user_roles = record.user.role.as_deref().unwrap_or_default();
-        let allowed = user_roles
-            .split(',')
-            .map(str::trim)
-            .any(|r| rules.roles.iter().any(|want| want == r));
-        if !allowed {
-            return Some(json_response(
-                StatusCode::FORBIDDEN,
-                r#"{"error":"forbidden"}"#,
-            ));
-        }
+    if !rules.roles.is_empty() && !record.has_any_role(&rules.roles) {
+        return Some(json_response(
+            StatusCode::FORBIDDEN,
+            r#"{"error":"forbidden"}"#,
+        ));
     }
     if rules.bind_ip {
         let bound = record

@@ -62,6 +62,17 @@ impl SessionRecord {
     pub fn is_banned(&self, now: Timestamp) -> bool {
         self.user.banned == Some(true) && self.user.ban_expires.is_none_or(|until| until > now)
     }
+
+    /// Whether the user has one of `wanted` among the admin plugin's comma-separated roles.
+    pub fn has_any_role(&self, wanted: &[String]) -> bool {
+        self.user
+            .role
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .any(|role| wanted.iter().any(|want| want == role))
+    }
 }
 
 #[cfg(test)]
@@ -126,5 +137,18 @@ mod tests {
         r.user.banned = None;
         r.user.ban_expires = None;
         assert!(!r.is_banned(now));
+    }
+
+    #[test]
+    fn roles_are_the_admin_plugins_comma_separated_list() {
+        let mut r = record("t", Timestamp::from_millis(10_000));
+        let admin = ["admin".to_string()];
+        r.user.role = None;
+        assert!(!r.has_any_role(&admin));
+        r.user.role = Some("user, admin".into());
+        assert!(r.has_any_role(&admin));
+        r.user.role = Some("administrator".into());
+        assert!(!r.has_any_role(&admin), "whole roles only");
+        assert!(!r.has_any_role(&[]));
     }
 }

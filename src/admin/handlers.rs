@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Admin, AdminRoute};
 use crate::geo::{Location, LocationKind};
-use crate::reply::json_response;
 use crate::reply::store_unavailable;
+use crate::reply::{json, json_response};
 use crate::session::{Session, SessionRecord};
 use crate::store::admin::{Account, SessionSearch, SortKey, StatusFilter};
 use crate::time::Timestamp;
@@ -21,12 +21,6 @@ use crate::time::Timestamp;
 /// A listing counts matches up to this many and then says "more than this": an exact count of a
 /// broad search over millions of sessions would cost more than the page itself.
 const COUNT_LIMIT: u64 = 10_000;
-
-fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Bytes> {
-    let mut response = json_response(status, "");
-    *response.body_mut() = Bytes::from(serde_json::to_vec(value).unwrap_or_default());
-    response
-}
 
 /// 400 naming the parameter at fault.
 fn bad_parameter(name: &str, why: &str) -> Response<Bytes> {

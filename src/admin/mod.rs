@@ -274,12 +274,7 @@ impl Admin {
         };
         match self.validator.validate(&cookies, options).await {
             Ok(AuthOutcome::Authenticated(a)) => {
-                let roles = a.session.record.user.role.as_deref().unwrap_or_default();
-                if roles
-                    .split(',')
-                    .map(str::trim)
-                    .any(|r| admin.roles.iter().any(|want| want == r))
-                {
+                if a.session.record.has_any_role(&admin.roles) {
                     Access::Session
                 } else {
                     refused(StatusCode::FORBIDDEN, r#"{"error":"forbidden"}"#)

@@ -13,7 +13,6 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::request::Parts;
 use http::{header, HeaderValue, Method, Response, StatusCode};
-use serde::Serialize;
 
 pub use origin::check as check_origin;
 pub use rate_limit::RateLimiter;
@@ -23,7 +22,7 @@ use crate::auth::{AuthOutcome, Revocation, SessionValidator};
 use crate::config::Config;
 use crate::decision::{ClientAddr, Outcome};
 use crate::metrics::Metrics;
-use crate::reply::{cookie_headers, json_response, store_unavailable, with_cookies};
+use crate::reply::{cookie_headers, json, json_response, store_unavailable, with_cookies};
 use crate::routing::{is_fresh, session_not_fresh};
 use crate::store::SessionStore;
 use crate::time::Clock;
@@ -92,13 +91,6 @@ impl Endpoint {
 
 /// The largest request body an endpoint reads.
 pub const MAX_BODY: usize = 16 * 1024;
-
-fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Bytes> {
-    let body = serde_json::to_vec(value).unwrap_or_else(|_| b"null".to_vec());
-    let mut response = json_response(status, "");
-    *response.body_mut() = Bytes::from(body);
-    response
-}
 
 fn unauthorized() -> Response<Bytes> {
     json_response(
