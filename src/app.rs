@@ -15,7 +15,6 @@ use crate::auth::validator::ValidateOptions;
 use crate::auth::{AuthOutcome, Revocation, SessionValidator};
 use crate::config::{Config, Policy};
 use crate::decision::{Action, ClientAddr, Decision, ForwardPlan, Outcome};
-use crate::endpoints::{Endpoint, SessionApi};
 use crate::geo::{Geo, GeoError};
 use crate::health::Health;
 use crate::housekeeping::Housekeeping;
@@ -23,6 +22,7 @@ use crate::metrics::Metrics;
 use crate::reply::json_response;
 use crate::reply::{cookie_headers, store_unavailable, with_cookies};
 use crate::routing::{self, RouteMatch, RouteTable};
+use crate::session_api::{Endpoint, SessionApi};
 use crate::store::{InstrumentedStore, SessionStore};
 use crate::time::Clock;
 
@@ -321,7 +321,7 @@ impl Served {
             Served::Admin(Err(_)) => None,
             Served::SessionApi(endpoint) => endpoint
                 .changes_state()
-                .then_some(crate::endpoints::MAX_BODY),
+                .then_some(crate::session_api::MAX_BODY),
         }
     }
 }

@@ -9,7 +9,7 @@
 //! server, proxy/         Pingora glue (the only modules that import pingora, and app)
 //! app                    the composition root: builds the parts, routes every request once
 //!                        (App::route), answers (App::answer) or decides (App::decide)
-//! admin/, endpoints/,    the sessions admin, Better Auth's session API served here,
+//! admin/, session_api/, the sessions admin, Better Auth's session API served here,
 //! access, health,        the access log, the operations endpoints, background work;
 //! housekeeping           each owns only what it uses
 //! routing, forwarding    the route table and rules; the upstream's header edits
@@ -31,7 +31,6 @@ pub mod cli;
 pub mod config;
 pub mod decision;
 mod demo;
-pub mod endpoints;
 pub mod forwarding;
 pub mod geo;
 mod health;
@@ -42,6 +41,7 @@ pub mod reply;
 pub mod routing;
 pub mod server;
 pub mod session;
+pub mod session_api;
 mod startup;
 pub mod store;
 pub mod time;

@@ -20,10 +20,10 @@ use crate::auth::validator::ValidateOptions;
 use crate::auth::{AuthOutcome, Revocation, SessionValidator};
 use crate::config::Config;
 use crate::decision::{ClientAddr, Outcome};
-use crate::endpoints::check_origin;
 use crate::geo::Geo;
 use crate::reply::json_response;
 use crate::reply::{cookie_headers, store_unavailable};
+use crate::session_api::check_origin;
 use crate::store::SessionStore;
 use crate::time::Clock;
 
