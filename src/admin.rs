@@ -21,8 +21,7 @@ use crate::auth::{AuthOutcome, Revocation, SessionValidator};
 use crate::config::Config;
 use crate::decision::{ClientAddr, Outcome};
 use crate::geo::Geo;
-use crate::reply::json_response;
-use crate::reply::{cookie_headers, store_unavailable};
+use crate::reply::{cookie_headers, json_response, store_unavailable};
 use crate::session_api::check_origin;
 use crate::store::SessionStore;
 use crate::time::Clock;
@@ -194,17 +193,17 @@ impl Admin {
         }
     }
 
-    /// The admin route for a request on the proxy listener: only if admin is on, served there
-    /// (no `admin.listen`), and the path is under its mount.
-    pub fn route(&self, req: &Parts) -> Option<Result<AdminRoute, Response<Bytes>>> {
-        let admin = self.config.admin.as_ref().filter(|a| a.listen.is_none())?;
-        AdminRoute::matching(&req.method, req.uri.path(), &admin.mount)
-    }
-
-    /// The admin route for a request on the admin's own listener, which serves the admin and
-    /// nothing else: `None` for a path outside the mount (a 404, [`not_found`]).
-    pub fn listener_route(&self, req: &Parts) -> Option<Result<AdminRoute, Response<Bytes>>> {
+    /// The admin route for a request under the mount, if the admin is on and served on this
+    /// listener: its own (`on_own_listener`), or the proxy's when `admin.listen` is unset.
+    pub fn route(
+        &self,
+        req: &Parts,
+        on_own_listener: bool,
+    ) -> Option<Result<AdminRoute, Response<Bytes>>> {
         let admin = self.config.admin.as_ref()?;
+        if admin.listen.is_some() != on_own_listener {
+            return None;
+        }
         AdminRoute::matching(&req.method, req.uri.path(), &admin.mount)
     }
 

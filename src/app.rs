@@ -1,6 +1,7 @@
-//! Everything a request needs, independent of Pingora: [`App::decide`] turns a request head into
-//! a [`Decision`] (forward, with or without an identity, or answer here), labelled with its route
-//! and outcome for metrics and the access log.
+//! The composition root, independent of Pingora: [`App::new`] builds every part, [`App::route`]
+//! classifies each canonical request once, [`App::answer`] answers what Gatehouse serves itself,
+//! and [`App::decide`] turns a proxied request into a [`Decision`] (forward, with or without an
+//! identity, or answer here), labelled with its route and outcome for metrics and the access log.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -19,8 +20,7 @@ use crate::geo::{Geo, GeoError};
 use crate::health::Health;
 use crate::housekeeping::Housekeeping;
 use crate::metrics::Metrics;
-use crate::reply::json_response;
-use crate::reply::{cookie_headers, store_unavailable, with_cookies};
+use crate::reply::{cookie_headers, json_response, store_unavailable, with_cookies};
 use crate::routing::{self, RouteMatch, RouteTable};
 use crate::session_api::{Endpoint, SessionApi};
 use crate::store::{InstrumentedStore, SessionStore};
@@ -220,14 +220,14 @@ impl App {
     /// the Better Auth base path, then the route table. On the admin's listener: the admin,
     /// and a 404 for anything else.
     pub fn route(&self, listener: Listener, req: &Parts) -> Route<'_> {
-        if listener == Listener::Admin {
-            return Route::Served(Served::Admin(match self.admin.listener_route(req) {
-                Some(route) => route,
-                None => Err(crate::admin::not_found()),
-            }));
-        }
-        if let Some(route) = self.admin.route(req) {
-            return Route::Served(Served::Admin(route));
+        let on_admin_listener = listener == Listener::Admin;
+        match self.admin.route(req, on_admin_listener) {
+            Some(route) => return Route::Served(Served::Admin(route)),
+            // The admin's own listener serves nothing else.
+            None if on_admin_listener => {
+                return Route::Served(Served::Admin(Err(crate::admin::not_found())))
+            }
+            None => {}
         }
         let path = req.uri.path();
         if let Some(endpoint) =

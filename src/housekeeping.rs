@@ -114,8 +114,8 @@ impl Housekeeping {
         }
     }
 
-    /// Runs [`Housekeeping::clean_expired`] every `sessions.cleanup_interval` until dropped (never, when
-    /// cleanup is off).
+    /// Runs [`Housekeeping::clean_expired`] every `sessions.cleanup_interval` until dropped
+    /// (never, when cleanup is off).
     async fn clean_expired_periodically(&self) {
         let Some(interval) = self.config.sessions.cleanup_interval else {
             return std::future::pending().await;

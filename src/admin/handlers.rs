@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Admin, AdminRoute};
 use crate::geo::{Location, LocationKind};
-use crate::reply::store_unavailable;
-use crate::reply::{json, json_response};
+
+use crate::reply::{json, json_response, store_unavailable};
 use crate::session::{Session, SessionRecord};
 use crate::store::admin::{Account, SessionSearch, SortKey, StatusFilter};
 use crate::time::Timestamp;

@@ -141,6 +141,12 @@ impl HeadDeadlineStream {
         }
     }
 
+    /// A response is being written: the next byte read starts the next head.
+    fn responding(&mut self) {
+        self.state = HeadState::Idle;
+        self.timer = None;
+    }
+
     fn timed_out(&self) -> io::Error {
         io::Error::new(
             io::ErrorKind::TimedOut,
@@ -214,9 +220,7 @@ impl AsyncWrite for HeadDeadlineStream {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        // A response: the next byte read starts the next head.
-        this.state = HeadState::Idle;
-        this.timer = None;
+        this.responding();
         Pin::new(&mut this.inner).poll_write(cx, buf)
     }
 
@@ -226,8 +230,7 @@ impl AsyncWrite for HeadDeadlineStream {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        this.state = HeadState::Idle;
-        this.timer = None;
+        this.responding();
         Pin::new(&mut this.inner).poll_write_vectored(cx, bufs)
     }
 
