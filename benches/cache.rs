@@ -62,8 +62,8 @@ fn benches(c: &mut Criterion) {
     let warm: SessionCache<SmallSession> = SessionCache::new(&config());
     rt.block_on(async {
         for n in 0..PRELOADED {
-            warm.get_or_load::<Infallible, _>(&token(n), now, async move {
-                Ok(Some((SmallSession::new(n), until)))
+            warm.get_or_load::<Infallible, _, _>(&token(n), now, async move {
+                Ok((Some((SmallSession::new(n), until)), ()))
             })
             .await
             .unwrap();
@@ -76,11 +76,12 @@ fn benches(c: &mut Criterion) {
     g.bench_function("get_or_load/hit", |b| {
         b.to_async(&rt).iter(|| async {
             let cached = warm
-                .get_or_load::<Infallible, _>(black_box(&hit_token), now, async {
+                .get_or_load::<Infallible, (), _>(black_box(&hit_token), now, async {
                     unreachable!("the entry is present")
                 })
                 .await
-                .unwrap();
+                .unwrap()
+                .0;
             black_box(cached.value.map(|s| s.role.len()))
         })
     });
@@ -95,9 +96,12 @@ fn benches(c: &mut Criterion) {
             let start = Instant::now();
             for (t, value) in tokens.iter().zip(values) {
                 let cached = cache
-                    .get_or_load::<Infallible, _>(t, now, async move { Ok(Some((value, until))) })
+                    .get_or_load::<Infallible, _, _>(t, now, async move {
+                        Ok((Some((value, until)), ()))
+                    })
                     .await
-                    .unwrap();
+                    .unwrap()
+                    .0;
                 black_box(cached.value.is_some());
             }
             let elapsed = start.elapsed();
@@ -108,10 +112,12 @@ fn benches(c: &mut Criterion) {
 
     g.finish();
 
-    let sample = rt.block_on(warm.get_or_load::<Infallible, _>(&hit_token, now, async {
-        unreachable!("the entry is present")
-    }));
-    let value = sample.unwrap().value.unwrap();
+    let sample = rt.block_on(
+        warm.get_or_load::<Infallible, (), _>(&hit_token, now, async {
+            unreachable!("the entry is present")
+        }),
+    );
+    let value = sample.unwrap().0.value.unwrap();
     assert!(value.user_id.ends_with("5000") && value.email.starts_with("user5000@"));
 }
 

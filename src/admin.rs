@@ -6,6 +6,7 @@
 //! their `id`.
 
 mod handlers;
+mod list_query;
 mod page;
 
 use std::sync::Arc;

@@ -4,7 +4,6 @@
 //! identity, or answer here), labelled with its route and outcome for metrics and the access log.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use bytes::Bytes;
 use http::request::Parts;
@@ -12,16 +11,16 @@ use http::{header, Response, StatusCode};
 
 use crate::access::AccessLog;
 use crate::admin::{Admin, AdminRoute};
-use crate::auth::validator::ValidateOptions;
-use crate::auth::{AuthOutcome, Revocation, SessionValidator};
-use crate::config::{Config, Policy};
-use crate::decision::{Action, ClientAddr, Decision, ForwardPlan, Outcome};
+use crate::auth::{Revocation, SessionValidator};
+use crate::config::Config;
+use crate::decision::{ClientAddr, Decision, Outcome};
+use crate::gate::Gate;
 use crate::geo::{Geo, GeoError};
-use crate::health::Health;
 use crate::housekeeping::Housekeeping;
 use crate::metrics::Metrics;
-use crate::reply::{cookie_headers, json_response, store_unavailable, with_cookies};
-use crate::routing::{self, RouteMatch, RouteTable};
+use crate::operations::Operations;
+use crate::reply::json_response;
+use crate::route_table::{RouteMatch, RouteTable};
 use crate::session_api::{Endpoint, SessionApi};
 use crate::store::{InstrumentedStore, SessionStore};
 use crate::time::Clock;
@@ -30,12 +29,11 @@ use crate::time::Clock;
 pub struct App {
     config: Arc<Config>,
     routes: RouteTable,
-    validator: Arc<SessionValidator>,
-    clock: Arc<dyn Clock>,
+    gate: Gate,
     metrics: Arc<Metrics>,
     session_api: SessionApi,
     admin: Admin,
-    health: Health,
+    operations: Operations,
     access_log: AccessLog,
     housekeeping: Housekeeping,
 }
@@ -52,8 +50,8 @@ impl App {
     }
 
     /// The operations endpoints.
-    pub fn health(&self) -> &Health {
-        &self.health
+    pub fn operations(&self) -> &Operations {
+        &self.operations
     }
 
     /// The Prometheus series.
@@ -110,7 +108,7 @@ impl App {
                 revocation,
             ),
             routes: RouteTable::new(&config),
-            health: Health::new(store.clone(), metrics.clone(), config.server.listen),
+            operations: Operations::new(store.clone(), metrics.clone(), config.server.listen),
             access_log: AccessLog::new(metrics.clone()),
             housekeeping: Housekeeping::new(
                 config.clone(),
@@ -119,98 +117,21 @@ impl App {
                 clock.clone(),
                 metrics.clone(),
             ),
-            validator,
-            clock,
+            gate: Gate::new(config.clone(), validator, clock, metrics.clone()),
             config,
             metrics,
         })
     }
 
-    /// Decides what happens to a request with head `req` from `client` on a proxied `route`.
+    /// Decides what happens to a request with head `req` from `client` on a proxied `route`
+    /// (the authentication gate, [`Gate::decide`]).
     pub async fn decide(
         &self,
         route: RouteMatch<'_>,
         req: &Parts,
         client: &ClientAddr,
     ) -> Decision {
-        let path = req.uri.path();
-        let decision = |outcome, source, action| Decision {
-            route: route.name.clone(),
-            outcome,
-            source,
-            action,
-        };
-        let forward = |session, set_cookies| {
-            Action::Forward(ForwardPlan {
-                upstream: route.upstream.addr,
-                session,
-                strip_auth_cookies: self.config.proxy.strip_auth_cookies && !route.is_better_auth(),
-                set_cookies,
-            })
-        };
-        if route.policy == Policy::Public {
-            return decision(Outcome::Public, None, forward(None, Vec::new()));
-        }
-        let cookies = cookie_headers(req);
-        let started = Instant::now();
-        let outcome = self
-            .validator
-            .validate(&cookies, ValidateOptions::default())
-            .await;
-        self.metrics
-            .auth_duration
-            .observe(started.elapsed().as_secs_f64());
-        match outcome {
-            Ok(AuthOutcome::Authenticated(auth)) => {
-                let client_ip = client.ip;
-                let now = self.clock.now();
-                let source = Some(auth.source);
-                match routing::session_rules_violation(&route, &auth.session.record, client_ip, now)
-                {
-                    None => decision(
-                        Outcome::Authenticated,
-                        source,
-                        forward(Some(auth.session), auth.set_cookies),
-                    ),
-                    Some(forbidden) => decision(
-                        Outcome::Forbidden,
-                        source,
-                        Action::Respond(with_cookies(forbidden, &auth.set_cookies)),
-                    ),
-                }
-            }
-            Ok(AuthOutcome::Anonymous { set_cookies, .. }) if route.policy == Policy::Optional => {
-                decision(Outcome::Anonymous, None, forward(None, set_cookies))
-            }
-            Ok(AuthOutcome::Anonymous {
-                reason,
-                set_cookies,
-            }) => {
-                tracing::debug!(
-                    route = &*route.name,
-                    reason = reason.as_str(),
-                    "unauthenticated"
-                );
-                let target = req.uri.path_and_query().map_or(path, |pq| pq.as_str());
-                let response = routing::unauthenticated(
-                    &route,
-                    &req.method,
-                    &req.headers,
-                    target,
-                    &self.config,
-                );
-                decision(
-                    Outcome::Unauthenticated,
-                    None,
-                    Action::Respond(with_cookies(response, &set_cookies)),
-                )
-            }
-            Err(e) => decision(
-                Outcome::StoreUnavailable,
-                None,
-                Action::Respond(store_unavailable(&route.name, &e)),
-            ),
-        }
+        self.gate.decide(route, req, client).await
     }
 
     /// Where a request goes: the one classification of every request, made on its canonical

@@ -6,17 +6,20 @@
 //! problem as a [`ConfigError`] naming the key and how to fix it.
 //!
 //! Each group of sections has its typed values and their validation in one file:
-//! `better_auth.rs`, `database.rs`, `proxy.rs` (listener, upstreams, headers, routes) and
-//! `operations.rs` (metrics, logs, rate limits, admin, geolocation); `parse.rs` holds the
-//! single-value parsers they share.
+//! `better_auth.rs` (Better Auth's settings, session rules), `database.rs` (tables, cache),
+//! `routes.rs` (listener, upstreams, headers, routes), `rate_limit.rs`, `admin.rs` (sessions
+//! admin, geolocation) and `operations.rs` (the operations listener, logs); `parse.rs` holds
+//! the single-value parsers they share.
 
+mod admin;
 mod better_auth;
 mod database;
 pub mod env;
 pub mod file;
 mod operations;
 mod parse;
-mod proxy;
+mod rate_limit;
+mod routes;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -27,13 +30,15 @@ use std::time::Duration;
 use http::HeaderName;
 use ipnet::IpNet;
 
+pub use admin::*;
 pub use better_auth::*;
 pub use database::*;
 pub use env::{EnvSource, MapEnv, ProcessEnv};
 use file::ConfigFile;
 pub use operations::*;
 use parse::{duration, header_name, identifier, nonzero, upstream};
-pub use proxy::*;
+pub use rate_limit::*;
+pub use routes::*;
 
 /// A config problem: the key at fault and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -31,6 +31,8 @@ pub enum Outcome {
     RateLimited,
     /// Answered by one of Gatehouse's own endpoints.
     Served,
+    /// Ended before anything was decided: the client went away, or its body could not be read.
+    Undecided,
 }
 
 impl Outcome {
@@ -46,6 +48,7 @@ impl Outcome {
             Outcome::BadRequest => "bad_request",
             Outcome::RateLimited => "rate_limited",
             Outcome::Served => "served",
+            Outcome::Undecided => "undecided",
         }
     }
 }

@@ -9,10 +9,13 @@
 //! server, proxy/         Pingora glue (the only modules that import pingora, and app)
 //! app                    the composition root: builds the parts, routes every request once
 //!                        (App::route), answers (App::answer) or decides (App::decide)
-//! admin/, session_api/, the sessions admin, Better Auth's session API served here,
-//! access, health,        the access log, the operations endpoints, background work;
+//! admin/, session_api/,  the sessions admin, Better Auth's session API served here,
+//! operations, access,    the operations listener, the access log, background work;
 //! housekeeping           each owns only what it uses
-//! routing, forwarding    the route table and rules; the upstream's header edits
+//! gate                   the authentication gate for proxied routes (policy, credential,
+//!                        route rules)
+//! route_table,           which route a request is on; the upstream's header edits
+//! forwarding
 //! decision               what was decided about a request, and who sent it, as values
 //! auth/, geo/            cookie signatures, the moka cache, the validator, revocation; IP
 //!                        geolocation
@@ -32,13 +35,14 @@ pub mod config;
 pub mod decision;
 mod demo;
 pub mod forwarding;
+pub mod gate;
 pub mod geo;
-mod health;
 mod housekeeping;
 pub mod metrics;
+mod operations;
 pub mod proxy;
 pub mod reply;
-pub mod routing;
+pub mod route_table;
 pub mod server;
 pub mod session;
 pub mod session_api;

@@ -20,7 +20,7 @@
 mod background;
 mod echo;
 mod head_deadline;
-mod ops;
+mod operations;
 mod respond;
 mod upstream_headers;
 
@@ -36,7 +36,7 @@ use pingora::proxy::FailToProxy;
 pub use background::HousekeepingService;
 pub use echo::EchoApp;
 pub use head_deadline::HeadDeadlineApp;
-pub use ops::OpsApp;
+pub use operations::OperationsApp;
 
 use crate::access::{self, AccessRecord, REQUEST_ID};
 use crate::app::{App, Body, Listener, Route};
@@ -77,7 +77,8 @@ pub struct RequestCtx {
     /// Set first thing in `request_filter`.
     client: ClientAddr,
     route: Option<Arc<str>>,
-    outcome: Outcome,
+    /// `None` until decided: a request that ends before is logged as undecided.
+    outcome: Option<Outcome>,
     source: Option<LookupSource>,
     plan: Option<ForwardPlan>,
 }
@@ -97,7 +98,7 @@ impl ProxyHttp for Gateway {
                 scheme: "http",
             },
             route: None,
-            outcome: Outcome::BadRequest,
+            outcome: None,
             source: None,
             plan: None,
         }
@@ -119,7 +120,7 @@ impl ProxyHttp for Gateway {
             Ok(rewrite) => upstream_headers::canonicalise(session.req_header_mut(), rewrite)?,
             Err(refusal) => {
                 ctx.route = Some(self.app.default_route_name());
-                ctx.outcome = Outcome::BadRequest;
+                ctx.outcome = Some(Outcome::BadRequest);
                 // Its framing may be what was wrong: never read another request after it.
                 session.set_keepalive(None);
                 let response = json_response(StatusCode::BAD_REQUEST, refusal.body());
@@ -135,7 +136,7 @@ impl ProxyHttp for Gateway {
                     .decide(route, session.req_header(), &ctx.client)
                     .await;
                 ctx.route = Some(decision.route);
-                ctx.outcome = decision.outcome;
+                ctx.outcome = Some(decision.outcome);
                 ctx.source = decision.source;
                 return match decision.action {
                     Action::Forward(plan) => {
@@ -158,7 +159,7 @@ impl ProxyHttp for Gateway {
             .app
             .answer(served, session.req_header(), body, &ctx.client)
             .await;
-        ctx.outcome = outcome;
+        ctx.outcome = Some(outcome);
         respond::write(session, response, &ctx.request_id).await?;
         Ok(true)
     }
@@ -265,7 +266,7 @@ impl ProxyHttp for Gateway {
             path: req.uri.path(),
             client_ip: ctx.client.ip,
             route,
-            outcome: ctx.outcome,
+            outcome: ctx.outcome.unwrap_or(Outcome::Undecided),
             source: ctx.source,
             status,
             latency: ctx.started.elapsed(),

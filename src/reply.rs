@@ -1,5 +1,5 @@
 //! Small helpers for the answers Gatehouse writes itself: JSON bodies, `Set-Cookie` headers,
-//! the fail-closed 503, and reading the request's cookies.
+//! the fail-closed 503, Better Auth's `SESSION_NOT_FRESH`, and reading the request's cookies.
 
 use bytes::Bytes;
 use http::request::Parts;
@@ -72,4 +72,12 @@ pub fn store_unavailable(route: &str, error: &dyn std::fmt::Display) -> Response
         .headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     response
+}
+
+/// Better Auth's answer when a session is too old for the action (`freshAge`).
+pub fn session_not_fresh() -> Response<Bytes> {
+    json_response(
+        StatusCode::FORBIDDEN,
+        r#"{"code":"SESSION_NOT_FRESH","message":"Session is not fresh"}"#,
+    )
 }

@@ -1,6 +1,6 @@
 //! Turning a [`Config`] into a running Pingora server: the proxy service on the configured
 //! listener, the sessions admin on its own listener (if `admin.listen` is set), the operations
-//! listener (metrics, health) and the housekeeping background service, with Pingora's process
+//! listener (`/metrics`, `/healthz`, `/readyz`) and the housekeeping background service, with Pingora's process
 //! settings taken from `[server]`.
 
 use std::net::SocketAddr;
@@ -14,7 +14,7 @@ use pingora::services::listening::Service;
 use crate::app::App;
 use crate::config::Config;
 use crate::geo::GeoError;
-use crate::proxy::{EchoApp, Gateway, HeadDeadlineApp, HousekeepingService, OpsApp};
+use crate::proxy::{EchoApp, Gateway, HeadDeadlineApp, HousekeepingService, OperationsApp};
 use crate::store::SessionStore;
 use crate::time::SystemClock;
 
@@ -79,7 +79,7 @@ pub fn build(
         server.add_service(admin);
     }
     if let Some(listen) = config.metrics.listen {
-        let mut ops = Service::new("operations".to_string(), OpsApp::new(app.clone()));
+        let mut ops = Service::new("operations".to_string(), OperationsApp::new(app.clone()));
         ops.add_tcp(&listen.to_string());
         server.add_service(ops);
     }

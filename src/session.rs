@@ -63,6 +63,11 @@ impl SessionRecord {
         self.user.banned == Some(true) && self.user.ban_expires.is_none_or(|until| until > now)
     }
 
+    /// Better Auth's freshness test: created less than `fresh_age` ago; a zero age turns it off.
+    pub fn is_fresh(&self, fresh_age: std::time::Duration, now: Timestamp) -> bool {
+        fresh_age.is_zero() || self.session.created_at.plus(fresh_age) >= now
+    }
+
     /// Whether the user has one of `wanted` among the admin plugin's comma-separated roles.
     pub fn has_any_role(&self, wanted: &[String]) -> bool {
         self.user

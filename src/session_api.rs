@@ -22,8 +22,9 @@ use crate::auth::{AuthOutcome, Revocation, SessionValidator};
 use crate::config::Config;
 use crate::decision::{ClientAddr, Outcome};
 use crate::metrics::Metrics;
-use crate::reply::{cookie_headers, json, json_response, store_unavailable, with_cookies};
-use crate::routing::{is_fresh, session_not_fresh};
+use crate::reply::{
+    cookie_headers, json, json_response, session_not_fresh, store_unavailable, with_cookies,
+};
 use crate::store::SessionStore;
 use crate::time::Clock;
 use json::{SessionJson, SessionWithUser, SnakeSessionWithUser};
@@ -247,7 +248,7 @@ impl SessionApi {
     async fn list_sessions(&self, caller: Authenticated) -> Response<Bytes> {
         let now = self.clock.now();
         let record = &caller.session.record;
-        if !is_fresh(record, self.config.sessions.fresh_age, now) {
+        if !record.is_fresh(self.config.sessions.fresh_age, now) {
             return with_cookies(session_not_fresh(), &caller.set_cookies);
         }
         let sessions = match self.store.list_user_sessions(&record.user.id).await {

@@ -4,12 +4,12 @@
 //! Pools are created lazily on first use, inside whichever runtime serves the request, because a
 //! pool whose sockets belong to a dropped runtime stops working (Pingora builds its own runtimes).
 
-pub mod admin;
 pub mod admin_indexes;
 mod dialect;
 mod instrumented;
 pub mod migrate;
 pub mod notify;
+pub mod session_listing;
 mod sql_store;
 
 use std::sync::Arc;
@@ -24,7 +24,7 @@ use sql_store::SqlStore;
 use crate::config::{DatabaseConfig, DatabaseKind};
 use crate::session::{Session, SessionRecord, User};
 use crate::time::Timestamp;
-use admin::{Account, SessionPage, SessionSearch, SessionStats};
+use session_listing::{Account, SessionPage, SessionSearch, SessionStats};
 
 /// A store failure. "Session not found" is not an error: it is `Ok(None)`.
 #[derive(Debug, thiserror::Error)]

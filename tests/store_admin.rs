@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::db::{session, user, Kind, TestDb};
-use gatehouse::store::admin::{Account, SessionSearch, SortKey, StatusFilter};
+use gatehouse::store::session_listing::{Account, SessionSearch, SortKey, StatusFilter};
 use gatehouse::time::Timestamp;
 
 fn search(now: Timestamp) -> SessionSearch {
@@ -143,7 +143,7 @@ async fn story_on(db: &TestDb, kind: Kind) {
 
     // "a" matches sessions 0, 1, 2 and 5 by their own id, and bob's 3 and 4 through the
     // e-mail domain: one page drawn from both halves of the search, in one order.
-    let ids_of = |page: &gatehouse::store::admin::SessionPage| -> Vec<String> {
+    let ids_of = |page: &gatehouse::store::session_listing::SessionPage| -> Vec<String> {
         page.sessions.iter().map(|r| r.session.id.clone()).collect()
     };
     let broad = store

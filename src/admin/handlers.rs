@@ -13,9 +13,10 @@ use serde::{Deserialize, Serialize};
 use super::{Admin, AdminRoute};
 use crate::geo::{Location, LocationKind};
 
+use super::list_query::ListRequest;
 use crate::reply::{json, json_response, store_unavailable};
 use crate::session::{Session, SessionRecord};
-use crate::store::admin::{Account, SessionSearch, SortKey, StatusFilter};
+use crate::store::session_listing::{Account, SessionSearch};
 use crate::time::Timestamp;
 
 /// A listing counts matches up to this many and then says "more than this": an exact count of a
@@ -160,62 +161,16 @@ impl Admin {
     }
 
     async fn list(&self, req: &Parts) -> Response<Bytes> {
-        let query = req.uri.query().unwrap_or_default();
-        let params: BTreeMap<String, String> = query
-            .split('&')
-            .filter(|p| !p.is_empty())
-            .filter_map(|p| {
-                let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                let decode = |s: &str| {
-                    percent_encoding::percent_decode_str(&s.replace('+', " "))
-                        .decode_utf8()
-                        .ok()
-                        .map(|c| c.into_owned())
-                };
-                Some((decode(k)?, decode(v)?))
-            })
-            .collect();
-        let number = |name: &str, default: u64, max: u64| -> Option<u64> {
-            match params.get(name) {
-                None => Some(default),
-                Some(v) => v.parse::<u64>().ok().filter(|n| (1..=max).contains(n)),
-            }
+        let request = match ListRequest::parse(req.uri.query().unwrap_or("")) {
+            Ok(request) => request,
+            Err(bad) => return bad_parameter(bad.name, bad.why),
         };
-        let Some(page) = number("page", 1, 1_000_000) else {
-            return bad_parameter("page", "must be a whole number from 1 to 1000000");
-        };
-        let Some(page_size) = number("pageSize", 25, 100) else {
-            return bad_parameter("pageSize", "must be a whole number from 1 to 100");
-        };
-        let status = match params.get("status").map(String::as_str) {
-            None | Some("all") => StatusFilter::All,
-            Some("active") => StatusFilter::Active,
-            Some("expired") => StatusFilter::Expired,
-            Some(_) => return bad_parameter("status", "must be all, active or expired"),
-        };
-        let sort = match params.get("sort").map(String::as_str) {
-            None | Some("expiresAt") => SortKey::ExpiresAt,
-            Some("createdAt") => SortKey::CreatedAt,
-            Some("updatedAt") => SortKey::UpdatedAt,
-            Some(_) => return bad_parameter("sort", "must be expiresAt, createdAt or updatedAt"),
-        };
-        let descending = match params.get("order").map(String::as_str) {
-            None | Some("desc") => true,
-            Some("asc") => false,
-            Some(_) => return bad_parameter("order", "must be asc or desc"),
-        };
-        let search = params
-            .get("search")
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty());
-        if search.as_ref().is_some_and(|s| s.len() > 200) {
-            return bad_parameter("search", "must be at most 200 characters");
-        }
+        let (page, page_size) = (request.page, request.page_size);
         let query = SessionSearch {
-            search,
-            status,
-            sort,
-            descending,
+            search: request.search,
+            status: request.status,
+            sort: request.sort,
+            descending: request.descending,
             offset: (page - 1) * page_size,
             limit: page_size,
             now: self.clock.now(),

@@ -9,6 +9,7 @@ use http::Request;
 use super::*;
 use crate::auth::cookie::SigningKey;
 use crate::config::{parse_toml, MapEnv};
+use crate::decision::Action;
 use crate::session::{Session, User};
 use crate::store;
 use crate::time::{ManualClock, Timestamp};

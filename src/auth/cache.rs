@@ -67,21 +67,27 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
     }
 
     /// The cached entry for `token`, or the result of `load` (run once however many callers miss
-    /// at the same time). `load` returns the value and when it stops being valid; errors are
+    /// at the same time). `load` returns the value, when it stops being valid, and a note for
+    /// its caller (where it found the value, say): the note comes back to the one call whose
+    /// `load` ran (`None` for a hit, or for a call that shared another's load). Errors are
     /// returned to every waiting caller and not cached.
-    pub async fn get_or_load<E, F>(
+    pub async fn get_or_load<E, N, F>(
         &self,
         token: &str,
         now: Timestamp,
         load: F,
-    ) -> Result<Cached<V>, Arc<E>>
+    ) -> Result<(Cached<V>, Option<N>), Arc<E>>
     where
         E: Send + Sync + 'static,
-        F: Future<Output = Result<Option<(V, Timestamp)>, E>>,
+        F: Future<Output = Result<(Option<(V, Timestamp)>, N), E>>,
     {
-        self.inner
+        let mut note = None;
+        let cached = self
+            .inner
             .try_get_with_by_ref(token, async {
-                Ok(match load.await? {
+                let (found, loaded) = load.await?;
+                note = Some(loaded);
+                Ok(match found {
                     Some((value, valid_until)) => Cached {
                         ttl: self.max_staleness.min(now.until(valid_until)),
                         value: Some(Arc::new(value)),
@@ -92,7 +98,8 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
                     },
                 })
             })
-            .await
+            .await?;
+        Ok((cached, note))
     }
 
     /// Replaces the entry for `token` with `value`, valid until `valid_until`.
@@ -155,14 +162,21 @@ mod tests {
         loads: &AtomicUsize,
         found: Option<Timestamp>,
     ) -> Option<Arc<&'static str>> {
-        cache
-            .get_or_load::<(), _>("tok", NOW, async {
+        let before = loads.load(Ordering::SeqCst);
+        let (cached, note) = cache
+            .get_or_load::<(), _, _>("tok", NOW, async {
                 loads.fetch_add(1, Ordering::SeqCst);
-                Ok(found.map(|until| ("alice", until)))
+                Ok((found.map(|until| ("alice", until)), "loaded"))
             })
             .await
-            .unwrap()
-            .value
+            .unwrap();
+        let loaded = loads.load(Ordering::SeqCst) > before;
+        assert_eq!(
+            note.is_some(),
+            loaded,
+            "the note comes back exactly when the load ran"
+        );
+        cached.value
     }
 
     #[tokio::test]
@@ -224,19 +238,23 @@ mod tests {
             let (cache, loads) = (cache.clone(), loads.clone());
             tasks.push(tokio::spawn(async move {
                 cache
-                    .get_or_load::<(), _>("tok", NOW, async {
+                    .get_or_load::<(), _, _>("tok", NOW, async {
                         loads.fetch_add(1, Ordering::SeqCst);
                         tokio::time::sleep(Duration::from_millis(50)).await;
-                        Ok(Some(("alice", NOW.plus(Duration::from_secs(60)))))
+                        Ok((Some(("alice", NOW.plus(Duration::from_secs(60)))), "loaded"))
                     })
                     .await
                     .unwrap()
             }));
         }
+        let mut notes = 0;
         for t in tasks {
-            assert!(t.await.unwrap().value.is_some());
+            let (cached, note) = t.await.unwrap();
+            assert!(cached.value.is_some());
+            notes += usize::from(note == Some("loaded"));
         }
         assert_eq!(loads.load(Ordering::SeqCst), 1);
+        assert_eq!(notes, 1, "only the call whose load ran gets its note");
     }
 
     #[tokio::test]
@@ -244,7 +262,7 @@ mod tests {
         let cache: SessionCache<&str> = SessionCache::new(&config(60_000, 60_000));
         let failed = cache
             .get_or_load("tok", NOW, async {
-                Err::<Option<(&str, Timestamp)>, _>("down")
+                Err::<(Option<(&str, Timestamp)>, ()), _>("down")
             })
             .await;
         assert_eq!(failed.unwrap_err().as_ref(), &"down");

@@ -7,7 +7,6 @@
 //! the refresh rule is applied whatever answered the lookup, so a session served from memory is
 //! still refreshed on time, and a refresh is written once per token however many requests ask.
 
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -199,31 +198,26 @@ impl SessionValidator {
         if options.authoritative {
             self.cache.invalidate(&token).await;
         }
-        let source = AtomicU8::new(LookupSource::Memory as u8);
-        let cached = self
+        let (cached, loaded_from) = self
             .cache
             .get_or_load(&token, now, async {
                 let cached = (!options.authoritative)
                     .then(|| self.session_from_cookie_cache(cookie_headers, &token, now))
                     .flatten();
                 if let Some((record, until)) = cached {
-                    source.store(LookupSource::CookieCache as u8, Ordering::Relaxed);
-                    return Ok(Some(self.entry(record, until)));
+                    let entry = self.entry(record, until);
+                    return Ok((Some(entry), LookupSource::CookieCache));
                 }
-                source.store(LookupSource::Database as u8, Ordering::Relaxed);
                 let record = self.store.find_session(&token).await?;
-                Ok(record.map(|r| {
+                let entry = record.map(|r| {
                     let until = r.session.expires_at;
                     self.entry(r, until)
-                }))
+                });
+                Ok((entry, LookupSource::Database))
             })
             .await
             .map_err(StoreUnavailable)?;
-        let source = match source.load(Ordering::Relaxed) {
-            s if s == LookupSource::Database as u8 => LookupSource::Database,
-            s if s == LookupSource::CookieCache as u8 => LookupSource::CookieCache,
-            _ => LookupSource::Memory,
-        };
+        let source = loaded_from.unwrap_or(LookupSource::Memory);
         let Some(session) = cached.value else {
             self.metrics.lookup(source.as_str(), "miss");
             // A signed token with no session is a dead cookie: clear it, as Better Auth does.

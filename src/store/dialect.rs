@@ -7,9 +7,9 @@
 
 use crate::config::{SchemaConfig, SqliteDates};
 
-/// Column names, quoted, as the admin statements need them.
+/// Column names, quoted, as the session listing (`session_listing`) needs them.
 #[derive(Debug, Clone)]
-pub struct AdminColumns {
+pub struct ListingColumns {
     pub session_id: String,
     pub user_id: String,
     pub email: String,
@@ -148,8 +148,8 @@ pub struct Queries {
     pub sample_user_ids: String,
     /// Binds: id, accountId, providerId, userId, createdAt, updatedAt.
     pub insert_account: String,
-    /// Column names for the admin statements.
-    pub admin: AdminColumns,
+    /// Column names for the session listing.
+    pub listing: ListingColumns,
 }
 
 /// The session columns at the start of [`Queries::find_session`] and in
@@ -284,7 +284,7 @@ impl Queries {
         } else {
             "RANDOM()"
         };
-        let admin = AdminColumns {
+        let listing = ListingColumns {
             session_id: s_col("id"),
             user_id: s_col("userId"),
             email: u_col("email"),
@@ -319,7 +319,7 @@ impl Queries {
                 dialect.date_value(&p(5)),
                 dialect.date_value(&p(6)),
             ),
-            admin,
+            listing,
             dialect,
             record_select,
             record_from,

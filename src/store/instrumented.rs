@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 
-use super::admin::{Account, SessionPage, SessionSearch, SessionStats};
+use super::session_listing::{Account, SessionPage, SessionSearch, SessionStats};
 use super::{SessionStore, StoreError};
 use crate::metrics::Metrics;
 use crate::session::{Session, SessionRecord, User};

@@ -10,8 +10,8 @@ use sqlx::postgres::{PgConnectOptions, Postgres};
 use sqlx::sqlite::{Sqlite, SqliteConnectOptions};
 use sqlx::{AssertSqlSafe, ColumnIndex, Database, Decode, Encode, Executor, Row, Type};
 
-use super::admin::{Account, Bind, SessionPage, SessionSearch, SessionStats, UserCount};
 use super::dialect::{SESSION_COLUMNS, USER_COLUMNS};
+use super::session_listing::{Account, Bind, SessionPage, SessionSearch, SessionStats, UserCount};
 use super::{DateParam, Dialect, Queries, SessionStore, StoreError};
 use crate::config::{DatabaseConfig, SchemaConfig};
 use crate::session::{Session, SessionRecord, User};

@@ -346,7 +346,7 @@ async fn fifty_concurrent_requests_refresh_once() {
         "the refreshing request carries the cookie"
     );
     assert_eq!(count_updates(&f).await, 1, "one database write");
-    let metrics = f.validator.metrics.render();
+    let metrics = f.validator.metrics.render().unwrap();
     assert!(
         metrics.contains(r#"gatehouse_session_refreshes_total{result="written"} 1"#),
         "{metrics}"
@@ -503,7 +503,7 @@ async fn hits_are_counted_by_source() {
     f.check(&cookie).await;
     f.check(&cookie).await;
     f.check(&cookie).await;
-    let text = f.validator.metrics.render();
+    let text = f.validator.metrics.render().unwrap();
     for series in [
         r#"gatehouse_session_lookups_total{result="hit",source="database"} 1"#,
         r#"gatehouse_session_lookups_total{result="hit",source="memory"} 2"#,

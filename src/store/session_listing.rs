@@ -163,7 +163,7 @@ impl Queries {
     /// The `WHERE` clause of branch `branch`. Placeholders are numbered as they are pushed, so
     /// callers build a statement's text in placeholder order.
     fn branch_filter(&self, search: &SessionSearch, branch: usize, binder: &mut Binder) -> String {
-        let (d, c) = (self.dialect, &self.admin);
+        let (d, c) = (self.dialect, &self.listing);
         let mut conds = Vec::new();
         if let Some(term) = search.search.as_deref().filter(|t| !t.is_empty()) {
             let mut like = |column: &str| {
@@ -216,7 +216,7 @@ impl Queries {
     /// The page in two steps: the ids of the page from each branch, merged and cut (reading only
     /// the id, sort and filter columns, which an index can cover), then their full records.
     fn page_sql(&self, search: &SessionSearch) -> (String, Vec<Bind>) {
-        let c = &self.admin;
+        let c = &self.listing;
         let mut binder = Binder::new(self.dialect);
         let sort = match search.sort {
             SortKey::ExpiresAt => &c.expires_at,
@@ -253,7 +253,7 @@ impl Queries {
     /// `[total, active, users with active sessions]` (binds: now, now), top users (binds: now),
     /// and IP counts (binds: now).
     pub fn stats_sql(&self) -> [String; 3] {
-        let (d, c) = (self.dialect, &self.admin);
+        let (d, c) = (self.dialect, &self.listing);
         let expires = d.millis(&c.expires_at);
         let p1 = d.placeholder(1);
         let p2 = d.placeholder(2);

@@ -1,4 +1,5 @@
-//! The operations listener as a Pingora HTTP app: every request goes to [`App::operations`].
+//! The operations listener as a Pingora HTTP app: every request goes to
+//! [`crate::operations::Operations`].
 
 use std::sync::Arc;
 
@@ -10,11 +11,11 @@ use pingora::protocols::http::ServerSession;
 use crate::app::App;
 
 /// Serves `/metrics`, `/healthz` and `/readyz`.
-pub struct OpsApp {
+pub struct OperationsApp {
     app: Arc<App>,
 }
 
-impl OpsApp {
+impl OperationsApp {
     /// The operations endpoints of `app`.
     pub fn new(app: Arc<App>) -> Self {
         Self { app }
@@ -22,10 +23,10 @@ impl OpsApp {
 }
 
 #[async_trait]
-impl ServeHttp for OpsApp {
+impl ServeHttp for OperationsApp {
     async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
         let path = session.req_header().uri.path().to_owned();
-        let (mut parts, body) = self.app.health().answer(&path).await.into_parts();
+        let (mut parts, body) = self.app.operations().answer(&path).await.into_parts();
         parts
             .headers
             .insert(http::header::CONTENT_LENGTH, body.len().into());

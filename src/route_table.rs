@@ -1,18 +1,11 @@
-//! Which route a request belongs to, and what a `required` route answers without a session.
+//! The route table: which configured route (or the Better Auth pass-through, or the default
+//! route) a canonical request belongs to, with its upstream, policy and session rules.
 //!
 //! Pure functions of the request head: no I/O, no Pingora.
 
-use bytes::Bytes;
-use http::{header, HeaderMap, Method, Response, StatusCode};
-use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
-
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::config::{Config, Policy, RouteConfig, Unauthenticated, Upstream};
-use crate::reply::json_response;
-use crate::session::SessionRecord;
-use crate::time::Timestamp;
 
 /// A route as the request path resolved it.
 #[derive(Debug, Clone)]
@@ -134,108 +127,6 @@ fn prefix_matches(prefix: &str, path: &str, case_sensitive: bool) -> bool {
     };
     let rest = &path.as_bytes()[prefix.len()..];
     same && (prefix.ends_with('/') || rest.is_empty() || rest.starts_with(b"/"))
-}
-
-/// Whether the client is a browser navigating (and so should be redirected to sign in) rather
-/// than a script calling an API.
-pub fn is_browser_navigation(method: &Method, headers: &HeaderMap) -> bool {
-    if method != Method::GET && method != Method::HEAD {
-        return false;
-    }
-    if headers.contains_key("x-requested-with") {
-        return false;
-    }
-    if let Some(mode) = headers.get("sec-fetch-mode") {
-        return mode.as_bytes().eq_ignore_ascii_case(b"navigate");
-    }
-    headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .any(|v| v.to_str().is_ok_and(|s| s.contains("text/html")))
-}
-
-/// The answer to a request without a valid session on a `required` route.
-pub fn unauthenticated(
-    route: &RouteMatch<'_>,
-    method: &Method,
-    headers: &HeaderMap,
-    path_and_query: &str,
-    config: &Config,
-) -> Response<Bytes> {
-    let redirect = match route.unauthenticated {
-        Unauthenticated::Status => false,
-        Unauthenticated::Redirect => method == Method::GET || method == Method::HEAD,
-        Unauthenticated::Auto => is_browser_navigation(method, headers),
-    };
-    if !redirect {
-        return json_response(StatusCode::UNAUTHORIZED, r#"{"error":"unauthenticated"}"#);
-    }
-    let login = &config.proxy.login_url;
-    let separator = if login.contains('?') { '&' } else { '?' };
-    let location = format!(
-        "{login}{separator}{}={}",
-        config.proxy.login_redirect_param,
-        utf8_percent_encode(path_and_query, NON_ALPHANUMERIC)
-    );
-    let mut response = Response::new(Bytes::new());
-    *response.status_mut() = StatusCode::FOUND;
-    if let Ok(value) = location.parse() {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        http::HeaderValue::from_static("no-store"),
-    );
-    response
-}
-
-/// The 403 to send when an authenticated request breaks one of its route's session rules
-/// (`fresh_age`, `roles`, `bind_ip`); `None` when it keeps them all.
-pub fn session_rules_violation(
-    route: &RouteMatch<'_>,
-    record: &SessionRecord,
-    client_ip: Option<IpAddr>,
-    now: Timestamp,
-) -> Option<Response<Bytes>> {
-    let rules = route.rules?;
-    if let Some(fresh_age) = rules.fresh_age {
-        if !is_fresh(record, fresh_age, now) {
-            return Some(session_not_fresh());
-        }
-    }
-    if !rules.roles.is_empty() && !record.has_any_role(&rules.roles) {
-        return Some(json_response(
-            StatusCode::FORBIDDEN,
-            r#"{"error":"forbidden"}"#,
-        ));
-    }
-    if rules.bind_ip {
-        let bound = record
-            .session
-            .ip_address
-            .as_deref()
-            .and_then(|ip| ip.parse::<IpAddr>().ok());
-        if bound.is_none() || bound != client_ip {
-            return Some(json_response(
-                StatusCode::FORBIDDEN,
-                r#"{"error":"session_ip_mismatch"}"#,
-            ));
-        }
-    }
-    None
-}
-
-/// Better Auth's freshness test: created less than `fresh_age` ago; a zero age turns it off.
-pub fn is_fresh(record: &SessionRecord, fresh_age: std::time::Duration, now: Timestamp) -> bool {
-    fresh_age.is_zero() || record.session.created_at.plus(fresh_age) >= now
-}
-
-/// Better Auth's answer when a session is too old for the action (`freshAge`).
-pub fn session_not_fresh() -> Response<Bytes> {
-    json_response(
-        StatusCode::FORBIDDEN,
-        r#"{"code":"SESSION_NOT_FRESH","message":"Session is not fresh"}"#,
-    )
 }
 
 #[cfg(test)]

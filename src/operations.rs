@@ -1,4 +1,4 @@
-//! The operations endpoints, served on their own listener: `/metrics` (Prometheus text),
+//! The operations listener's endpoints: `/metrics` (Prometheus text),
 //! `/healthz` (the process is up) and `/readyz` (the database answers and the proxy listener
 //! accepts connections).
 
@@ -19,14 +19,14 @@ const READY_TIMEOUT: Duration = Duration::from_secs(2);
 use crate::store::SessionStore;
 
 /// The operations endpoints, with only what they read.
-pub struct Health {
+pub struct Operations {
     store: Arc<dyn SessionStore>,
     metrics: Arc<Metrics>,
     /// The proxy listener, probed by `/readyz`.
     listen: SocketAddr,
 }
 
-impl Health {
+impl Operations {
     /// Operations endpoints for a gateway listening on `listen`.
     pub fn new(store: Arc<dyn SessionStore>, metrics: Arc<Metrics>, listen: SocketAddr) -> Self {
         Self {
@@ -39,14 +39,24 @@ impl Health {
     /// The answer to `GET path` on the operations listener.
     pub async fn answer(&self, path: &str) -> Response<Bytes> {
         match path {
-            "/metrics" => {
-                let mut response = Response::new(Bytes::from(self.metrics.render()));
-                response.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-                );
-                response
-            }
+            "/metrics" => match self.metrics.render() {
+                Ok(text) => {
+                    let mut response = Response::new(Bytes::from(text));
+                    response.headers_mut().insert(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+                    );
+                    response
+                }
+                // Never an empty 200: a scraper would read it as "every series gone".
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot encode metrics");
+                    json_response(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        r#"{"error":"metrics_unavailable"}"#,
+                    )
+                }
+            },
             "/healthz" => json_response(StatusCode::OK, r#"{"status":"ok"}"#),
             "/readyz" => self.readiness().await,
             _ => json_response(StatusCode::NOT_FOUND, r#"{"error":"not_found"}"#),

@@ -1,0 +1,225 @@
+//! The authentication gate for proxied routes: what a request on a route gets, given its
+//! policy (`public`, `optional`, `required`), the credential it carries (checked by the
+//! validator: cookie signature, cache, cookie cache, database) and the route's session rules
+//! (`fresh_age`, `roles`, `bind_ip`). The answer is a [`Decision`] value: forward (with or
+//! without an identity) or respond here. No Pingora, no sockets.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::{header, HeaderMap, Method, Response, StatusCode};
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+
+use crate::auth::validator::ValidateOptions;
+use crate::auth::{AuthOutcome, SessionValidator};
+use crate::config::{Config, Policy, Unauthenticated};
+use crate::decision::{Action, ClientAddr, Decision, ForwardPlan, Outcome};
+use crate::metrics::Metrics;
+use crate::reply::{
+    cookie_headers, json_response, session_not_fresh, store_unavailable, with_cookies,
+};
+use crate::route_table::RouteMatch;
+use crate::session::SessionRecord;
+use crate::time::{Clock, Timestamp};
+
+/// The gate, with only what it reads: the validator, the clock for session rules, the
+/// credential-check timer, and the config for the sign-in redirect.
+pub struct Gate {
+    config: Arc<Config>,
+    validator: Arc<SessionValidator>,
+    clock: Arc<dyn Clock>,
+    metrics: Arc<Metrics>,
+}
+
+impl Gate {
+    /// A gate checking credentials with `validator`.
+    pub fn new(
+        config: Arc<Config>,
+        validator: Arc<SessionValidator>,
+        clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            config,
+            validator,
+            clock,
+            metrics,
+        }
+    }
+
+    /// Decides what happens to a request with head `req` from `client` on a proxied `route`.
+    pub async fn decide(
+        &self,
+        route: RouteMatch<'_>,
+        req: &Parts,
+        client: &ClientAddr,
+    ) -> Decision {
+        let path = req.uri.path();
+        let decision = |outcome, source, action| Decision {
+            route: route.name.clone(),
+            outcome,
+            source,
+            action,
+        };
+        let forward = |session, set_cookies| {
+            Action::Forward(ForwardPlan {
+                upstream: route.upstream.addr,
+                session,
+                strip_auth_cookies: self.config.proxy.strip_auth_cookies && !route.is_better_auth(),
+                set_cookies,
+            })
+        };
+        if route.policy == Policy::Public {
+            return decision(Outcome::Public, None, forward(None, Vec::new()));
+        }
+        let cookies = cookie_headers(req);
+        let started = Instant::now();
+        let outcome = self
+            .validator
+            .validate(&cookies, ValidateOptions::default())
+            .await;
+        self.metrics
+            .auth_duration
+            .observe(started.elapsed().as_secs_f64());
+        match outcome {
+            Ok(AuthOutcome::Authenticated(auth)) => {
+                let client_ip = client.ip;
+                let now = self.clock.now();
+                let source = Some(auth.source);
+                match session_rules_violation(&route, &auth.session.record, client_ip, now) {
+                    None => decision(
+                        Outcome::Authenticated,
+                        source,
+                        forward(Some(auth.session), auth.set_cookies),
+                    ),
+                    Some(forbidden) => decision(
+                        Outcome::Forbidden,
+                        source,
+                        Action::Respond(with_cookies(forbidden, &auth.set_cookies)),
+                    ),
+                }
+            }
+            Ok(AuthOutcome::Anonymous { set_cookies, .. }) if route.policy == Policy::Optional => {
+                decision(Outcome::Anonymous, None, forward(None, set_cookies))
+            }
+            Ok(AuthOutcome::Anonymous {
+                reason,
+                set_cookies,
+            }) => {
+                tracing::debug!(
+                    route = &*route.name,
+                    reason = reason.as_str(),
+                    "unauthenticated"
+                );
+                let target = req.uri.path_and_query().map_or(path, |pq| pq.as_str());
+                let response =
+                    unauthenticated(&route, &req.method, &req.headers, target, &self.config);
+                decision(
+                    Outcome::Unauthenticated,
+                    None,
+                    Action::Respond(with_cookies(response, &set_cookies)),
+                )
+            }
+            Err(e) => decision(
+                Outcome::StoreUnavailable,
+                None,
+                Action::Respond(store_unavailable(&route.name, &e)),
+            ),
+        }
+    }
+}
+
+/// Whether the client is a browser navigating (and so should be redirected to sign in) rather
+/// than a script calling an API.
+fn is_browser_navigation(method: &Method, headers: &HeaderMap) -> bool {
+    if method != Method::GET && method != Method::HEAD {
+        return false;
+    }
+    if headers.contains_key("x-requested-with") {
+        return false;
+    }
+    if let Some(mode) = headers.get("sec-fetch-mode") {
+        return mode.as_bytes().eq_ignore_ascii_case(b"navigate");
+    }
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .any(|v| v.to_str().is_ok_and(|s| s.contains("text/html")))
+}
+
+/// The answer to a request without a valid session on a `required` route.
+fn unauthenticated(
+    route: &RouteMatch<'_>,
+    method: &Method,
+    headers: &HeaderMap,
+    path_and_query: &str,
+    config: &Config,
+) -> Response<Bytes> {
+    let redirect = match route.unauthenticated {
+        Unauthenticated::Status => false,
+        Unauthenticated::Redirect => method == Method::GET || method == Method::HEAD,
+        Unauthenticated::Auto => is_browser_navigation(method, headers),
+    };
+    if !redirect {
+        return json_response(StatusCode::UNAUTHORIZED, r#"{"error":"unauthenticated"}"#);
+    }
+    let login = &config.proxy.login_url;
+    let separator = if login.contains('?') { '&' } else { '?' };
+    let location = format!(
+        "{login}{separator}{}={}",
+        config.proxy.login_redirect_param,
+        utf8_percent_encode(path_and_query, NON_ALPHANUMERIC)
+    );
+    let mut response = Response::new(Bytes::new());
+    *response.status_mut() = StatusCode::FOUND;
+    if let Ok(value) = location.parse() {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
+/// The 403 to send when an authenticated request breaks one of its route's session rules
+/// (`fresh_age`, `roles`, `bind_ip`); `None` when it keeps them all.
+fn session_rules_violation(
+    route: &RouteMatch<'_>,
+    record: &SessionRecord,
+    client_ip: Option<IpAddr>,
+    now: Timestamp,
+) -> Option<Response<Bytes>> {
+    let rules = route.rules?;
+    if let Some(fresh_age) = rules.fresh_age {
+        if !record.is_fresh(fresh_age, now) {
+            return Some(session_not_fresh());
+        }
+    }
+    if !rules.roles.is_empty() && !record.has_any_role(&rules.roles) {
+        return Some(json_response(
+            StatusCode::FORBIDDEN,
+            r#"{"error":"forbidden"}"#,
+        ));
+    }
+    if rules.bind_ip {
+        let bound = record
+            .session
+            .ip_address
+            .as_deref()
+            .and_then(|ip| ip.parse::<IpAddr>().ok());
+        if bound.is_none() || bound != client_ip {
+            return Some(json_response(
+                StatusCode::FORBIDDEN,
+                r#"{"error":"session_ip_mismatch"}"#,
+            ));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests;
