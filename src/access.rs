@@ -13,11 +13,11 @@ use crate::decision::Outcome;
 use crate::metrics::Metrics;
 
 /// The header carrying the request ID, to the upstream and back to the client.
-pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The client's `X-Request-Id` when it is short and plain (letters, digits, `-`, `_`, `.`, at
 /// most 128), else a fresh random one.
-pub fn request_id(headers: &HeaderMap) -> HeaderValue {
+pub(crate) fn request_id(headers: &HeaderMap) -> HeaderValue {
     let sent = headers.get(REQUEST_ID).filter(|v| {
         let b = v.as_bytes();
         !b.is_empty()
@@ -36,34 +36,34 @@ pub fn request_id(headers: &HeaderMap) -> HeaderValue {
 
 /// What the access log records about a request. Never the query string, a cookie or a token.
 #[derive(Debug)]
-pub struct AccessRecord<'a> {
-    pub request_id: &'a str,
-    pub method: &'a str,
+pub(crate) struct AccessRecord<'a> {
+    pub(crate) request_id: &'a str,
+    pub(crate) method: &'a str,
     /// The path without its query string.
-    pub path: &'a str,
+    pub(crate) path: &'a str,
     /// The client as `ClientAddr` computed it (behind trusted proxies, the forwarded address).
-    pub client_ip: Option<std::net::IpAddr>,
-    pub route: &'a str,
-    pub outcome: Outcome,
-    pub source: Option<LookupSource>,
+    pub(crate) client_ip: Option<std::net::IpAddr>,
+    pub(crate) route: &'a str,
+    pub(crate) outcome: Outcome,
+    pub(crate) source: Option<LookupSource>,
     /// 0 when no response was sent.
-    pub status: u16,
-    pub latency: Duration,
+    pub(crate) status: u16,
+    pub(crate) latency: Duration,
 }
 
 /// Writes access lines and counts requests.
-pub struct AccessLog {
+pub(crate) struct AccessLog {
     metrics: Arc<Metrics>,
 }
 
 impl AccessLog {
     /// An access log counting into `metrics`.
-    pub fn new(metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(metrics: Arc<Metrics>) -> Self {
         Self { metrics }
     }
 
     /// Counts and logs a finished request.
-    pub fn record(&self, r: &AccessRecord<'_>) {
+    pub(crate) fn record(&self, r: &AccessRecord<'_>) {
         self.metrics
             .requests
             .with_label_values(&[r.route, r.outcome.as_str()])

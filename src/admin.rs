@@ -29,7 +29,7 @@ use crate::time::Clock;
 
 /// An admin request, by path under the mount.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AdminRoute {
+pub(crate) enum AdminRoute {
     /// The dashboard page.
     Page,
     /// A static asset of the page.
@@ -47,7 +47,7 @@ pub enum AdminRoute {
 impl AdminRoute {
     /// The admin route for a request, when its path is under `mount`. `Err` is the answer for a
     /// path under the mount that names nothing (404) or a wrong method (405).
-    pub fn matching(
+    pub(crate) fn matching(
         method: &Method,
         path: &str,
         mount: &str,
@@ -127,7 +127,7 @@ impl AdminRoute {
     }
 
     /// A stable label for metrics and logs.
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             AdminRoute::Page | AdminRoute::Asset(_) => "admin:page",
             _ => "admin:api",
@@ -147,12 +147,12 @@ impl AdminRoute {
 }
 
 /// The 404 for a path the admin does not serve.
-pub fn not_found() -> Response<Bytes> {
+pub(crate) fn not_found() -> Response<Bytes> {
     json_response(StatusCode::NOT_FOUND, r#"{"error":"not_found"}"#)
 }
 
 /// The largest body an admin request may send.
-pub const MAX_BODY: usize = 4 * 1024;
+pub(crate) const MAX_BODY: usize = 4 * 1024;
 
 /// Who is asking.
 enum Access {
@@ -165,7 +165,7 @@ enum Access {
 }
 
 /// The sessions admin, with only what it uses.
-pub struct Admin {
+pub(crate) struct Admin {
     config: Arc<Config>,
     validator: Arc<SessionValidator>,
     store: Arc<dyn SessionStore>,
@@ -176,7 +176,7 @@ pub struct Admin {
 
 impl Admin {
     /// The admin of the gateway made of these parts.
-    pub fn new(
+    pub(crate) fn new(
         config: Arc<Config>,
         validator: Arc<SessionValidator>,
         store: Arc<dyn SessionStore>,
@@ -196,7 +196,7 @@ impl Admin {
 
     /// The admin route for a request under the mount, if the admin is on and served on this
     /// listener: its own (`on_own_listener`), or the proxy's when `admin.listen` is unset.
-    pub fn route(
+    pub(crate) fn route(
         &self,
         req: &Parts,
         on_own_listener: bool,
@@ -209,7 +209,7 @@ impl Admin {
     }
 
     /// Answers an admin request.
-    pub async fn handle(
+    pub(crate) async fn handle(
         &self,
         route: AdminRoute,
         req: &Parts,

@@ -26,7 +26,7 @@ use crate::store::{InstrumentedStore, SessionStore};
 use crate::time::Clock;
 
 /// The gateway's state, shared by every request.
-pub struct App {
+pub(crate) struct App {
     config: Arc<Config>,
     routes: RouteTable,
     gate: Gate,
@@ -40,38 +40,38 @@ pub struct App {
 
 impl App {
     /// The configuration it was built from.
-    pub fn config(&self) -> &Arc<Config> {
+    pub(crate) fn config(&self) -> &Arc<Config> {
         &self.config
     }
 
     /// The route label of requests refused before routing.
-    pub fn default_route_name(&self) -> Arc<str> {
+    pub(crate) fn default_route_name(&self) -> Arc<str> {
         self.routes.default_name()
     }
 
     /// The operations endpoints.
-    pub fn operations(&self) -> &Operations {
+    pub(crate) fn operations(&self) -> &Operations {
         &self.operations
     }
 
     /// The Prometheus series.
-    pub fn metrics(&self) -> &Metrics {
+    pub(crate) fn metrics(&self) -> &Metrics {
         &self.metrics
     }
 
     /// The access log.
-    pub fn access_log(&self) -> &AccessLog {
+    pub(crate) fn access_log(&self) -> &AccessLog {
         &self.access_log
     }
 
     /// The background work.
-    pub fn housekeeping(&self) -> &Housekeeping {
+    pub(crate) fn housekeeping(&self) -> &Housekeeping {
         &self.housekeeping
     }
 
     /// An app for `config` reading sessions from `store`; fails only when the geolocation
     /// provider cannot be set up (an unreadable `.mmdb` file).
-    pub fn new(
+    pub(crate) fn new(
         config: Config,
         store: Arc<dyn SessionStore>,
         clock: Arc<dyn Clock>,
@@ -125,7 +125,7 @@ impl App {
 
     /// Decides what happens to a request with head `req` from `client` on a proxied `route`
     /// (the authentication gate, [`Gate::decide`]).
-    pub async fn decide(
+    pub(crate) async fn decide(
         &self,
         route: RouteMatch<'_>,
         req: &Parts,
@@ -140,7 +140,7 @@ impl App {
     /// under its mount (unless it has a listener of its own), then the session endpoints under
     /// the Better Auth base path, then the route table. On the admin's listener: the admin,
     /// and a 404 for anything else.
-    pub fn route(&self, listener: Listener, req: &Parts) -> Route<'_> {
+    pub(crate) fn route(&self, listener: Listener, req: &Parts) -> Route<'_> {
         let on_admin_listener = listener == Listener::Admin;
         match self.admin.route(req, on_admin_listener) {
             Some(route) => return Route::Served(Served::Admin(route)),
@@ -162,7 +162,7 @@ impl App {
 
     /// Answers a request Gatehouse serves itself, with its body as [`Served::body_limit`] said
     /// to read it (`Body::TooLarge`: past the limit, a 413).
-    pub async fn answer(
+    pub(crate) async fn answer(
         &self,
         served: Served,
         req: &Parts,
@@ -191,7 +191,7 @@ impl App {
 
 /// Which listener a request arrived on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Listener {
+pub(crate) enum Listener {
     /// The proxy listener: Gatehouse's own answers, else authenticate and forward.
     Proxy,
     /// `admin.listen`: the sessions admin and nothing else; never forwards.
@@ -200,7 +200,7 @@ pub enum Listener {
 
 /// A request's body, as the glue read it.
 #[derive(Debug)]
-pub enum Body {
+pub(crate) enum Body {
     /// All of it (empty when the route reads none).
     Read(Vec<u8>),
     /// More than the route's limit: never read past it.
@@ -209,7 +209,7 @@ pub enum Body {
 
 /// Where a request goes ([`App::route`]).
 #[derive(Debug)]
-pub enum Route<'a> {
+pub(crate) enum Route<'a> {
     /// Answered by Gatehouse itself ([`App::answer`]).
     Served(Served),
     /// Authenticated as the route's policy says, then forwarded ([`App::decide`]).
@@ -218,7 +218,7 @@ pub enum Route<'a> {
 
 /// A request Gatehouse answers itself.
 #[derive(Debug)]
-pub enum Served {
+pub(crate) enum Served {
     /// The sessions admin: a route, or the answer for a stray path under its mount.
     Admin(Result<AdminRoute, Response<Bytes>>),
     /// One of Better Auth's session endpoints.
@@ -227,7 +227,7 @@ pub enum Served {
 
 impl Served {
     /// The route label for metrics and logs.
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             Served::Admin(Ok(route)) => route.name(),
             Served::Admin(Err(_)) => "admin",
@@ -236,7 +236,7 @@ impl Served {
     }
 
     /// How much request body to read (`None`: none at all).
-    pub fn body_limit(&self) -> Option<usize> {
+    pub(crate) fn body_limit(&self) -> Option<usize> {
         match self {
             Served::Admin(Ok(_)) => Some(crate::admin::MAX_BODY),
             Served::Admin(Err(_)) => None,

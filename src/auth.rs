@@ -4,10 +4,10 @@
 pub mod cache;
 pub mod cookie;
 pub mod cookie_cache;
-pub mod identity;
-pub mod revocation;
-pub mod validator;
+pub(crate) mod identity;
+pub(crate) mod revocation;
+pub(crate) mod validator;
 
-pub use identity::AuthenticatedSession;
-pub use revocation::Revocation;
-pub use validator::{AnonReason, AuthOutcome, SessionValidator, StoreUnavailable};
+pub(crate) use identity::AuthenticatedSession;
+pub(crate) use revocation::Revocation;
+pub(crate) use validator::{AuthOutcome, SessionValidator};

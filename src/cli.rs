@@ -15,14 +15,14 @@ use crate::store;
 pub struct Cli {
     /// The TOML config file (defaults and environment variables apply without one).
     #[arg(long, global = true, env = "GATEHOUSE_CONFIG")]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     #[command(subcommand)]
-    pub command: Option<Command>,
+    pub(crate) command: Option<Command>,
 }
 
 /// What to do.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run the gateway (the default).
     Serve {
         /// Take over the listening sockets of a running gateway instead of binding them: start

@@ -12,7 +12,7 @@ use crate::auth::AuthenticatedSession;
 
 /// What happened to a request, as a bounded label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Forwarded on a public route (or under the Better Auth base path).
     Public,
     /// Forwarded with an identity.
@@ -37,7 +37,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// The label value.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Outcome::Public => "public",
             Outcome::Authenticated => "authenticated",
@@ -55,18 +55,18 @@ impl Outcome {
 
 /// What to do with a request, and how to label it.
 #[derive(Debug)]
-pub struct Decision {
+pub(crate) struct Decision {
     /// The route's name (config prefix, `better_auth`, `default`, or an endpoint's name).
-    pub route: Arc<str>,
-    pub outcome: Outcome,
+    pub(crate) route: Arc<str>,
+    pub(crate) outcome: Outcome,
     /// What answered the session lookup, if there was one.
-    pub source: Option<LookupSource>,
-    pub action: Action,
+    pub(crate) source: Option<LookupSource>,
+    pub(crate) action: Action,
 }
 
 /// Forward or answer.
 #[derive(Debug)]
-pub enum Action {
+pub(crate) enum Action {
     /// Proxy it.
     Forward(ForwardPlan),
     /// Answer the client directly; the upstream never sees the request.
@@ -75,28 +75,28 @@ pub enum Action {
 
 /// How to proxy a request.
 #[derive(Debug, Clone)]
-pub struct ForwardPlan {
-    pub upstream: SocketAddr,
+pub(crate) struct ForwardPlan {
+    pub(crate) upstream: SocketAddr,
     /// The identity to inject, if the request has a valid session.
-    pub session: Option<Arc<AuthenticatedSession>>,
+    pub(crate) session: Option<Arc<AuthenticatedSession>>,
     /// Remove Better Auth's cookies (never on Better Auth's own routes, which need them).
-    pub strip_auth_cookies: bool,
+    pub(crate) strip_auth_cookies: bool,
     /// `Set-Cookie` values to add to the upstream's response (a refreshed session cookie).
-    pub set_cookies: Vec<String>,
+    pub(crate) set_cookies: Vec<String>,
 }
 
 /// Who sent a request, computed once per request (`forwarding::client_addr`) and used by every
 /// rule that needs it: `bind_ip`, rate limits, the `Origin` check, `X-Forwarded-*` and the access
 /// log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClientAddr {
+pub(crate) struct ClientAddr {
     /// The TCP peer; `None` when the listener is not an IP socket.
-    pub peer: Option<IpAddr>,
+    pub(crate) peer: Option<IpAddr>,
     /// The peer is one of `proxy.trusted_proxies`: its `X-Forwarded-*` headers are believed.
-    pub trusted_peer: bool,
+    pub(crate) trusted_peer: bool,
     /// The client: the peer, or behind trusted proxies the right-most `X-Forwarded-For` entry
     /// that is not one of them.
-    pub ip: Option<IpAddr>,
+    pub(crate) ip: Option<IpAddr>,
     /// `https` only when a trusted proxy says so; Gatehouse itself listens on plain HTTP.
-    pub scheme: &'static str,
+    pub(crate) scheme: &'static str,
 }

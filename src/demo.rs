@@ -15,7 +15,12 @@ use crate::time::Timestamp;
 const DEMO_USER_ID: &str = "demoUser000000000000000000000001";
 
 /// Runs the demo until interrupted.
-pub fn run(data_dir: &Path, listen: &str, threads: usize, upstream: Option<&str>) -> ExitCode {
+pub(crate) fn run(
+    data_dir: &Path,
+    listen: &str,
+    threads: usize,
+    upstream: Option<&str>,
+) -> ExitCode {
     crate::init_logging(&crate::config::LogConfig {
         json: false,
         level: "info".into(),

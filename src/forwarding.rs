@@ -12,14 +12,14 @@ use crate::decision::{ClientAddr, ForwardPlan};
 
 /// Header changes for the upstream request: removals first, then insertions (which replace).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct HeaderEdits {
-    pub remove: Vec<HeaderName>,
-    pub insert: Vec<(HeaderName, HeaderValue)>,
+pub(crate) struct HeaderEdits {
+    pub(crate) remove: Vec<HeaderName>,
+    pub(crate) insert: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl HeaderEdits {
     /// Applies the edits to `headers`: removals, then insertions that replace.
-    pub fn apply(self, headers: &mut HeaderMap) -> Result<(), http::header::MaxSizeReached> {
+    pub(crate) fn apply(self, headers: &mut HeaderMap) -> Result<(), http::header::MaxSizeReached> {
         for name in &self.remove {
             headers.remove(name);
         }
@@ -77,7 +77,7 @@ fn is_identity_name(name: &str, config: &Config) -> bool {
 ///
 /// SECURITY: compared in CGI spelling, so `X_Auth_User_Role` cannot reach a WSGI app as
 /// `HTTP_X_AUTH_USER_ROLE`.
-pub fn must_strip(name: &HeaderName, trusted_peer: bool, config: &Config) -> bool {
+pub(crate) fn must_strip(name: &HeaderName, trusted_peer: bool, config: &Config) -> bool {
     let spelt = cgi_spelling(name);
     let spelt_differently = matches!(spelt, Cow::Owned(_));
     let name = spelt.as_ref();
@@ -97,7 +97,11 @@ pub fn must_strip(name: &HeaderName, trusted_peer: bool, config: &Config) -> boo
 }
 
 /// Who sent a request with `headers` over a connection from `peer`.
-pub fn client_addr(headers: &HeaderMap, peer: Option<IpAddr>, config: &Config) -> ClientAddr {
+pub(crate) fn client_addr(
+    headers: &HeaderMap,
+    peer: Option<IpAddr>,
+    config: &Config,
+) -> ClientAddr {
     ClientAddr {
         peer,
         trusted_peer: peer.is_some_and(|ip| is_trusted_proxy(ip, config)),
@@ -152,7 +156,7 @@ fn request_scheme(headers: &HeaderMap, peer: Option<IpAddr>, config: &Config) ->
 ///
 /// SECURITY: runs on every forwarded request, public routes included, so a client can never
 /// pass its own identity headers through.
-pub fn upstream_edits(
+pub(crate) fn upstream_edits(
     headers: &HeaderMap,
     plan: &ForwardPlan,
     client: &ClientAddr,

@@ -27,7 +27,7 @@ use crate::time::{Clock, Timestamp};
 
 /// The gate, with only what it reads: the validator, the clock for session rules, the
 /// credential-check timer, and the config for the sign-in redirect.
-pub struct Gate {
+pub(crate) struct Gate {
     config: Arc<Config>,
     validator: Arc<SessionValidator>,
     clock: Arc<dyn Clock>,
@@ -36,7 +36,7 @@ pub struct Gate {
 
 impl Gate {
     /// A gate checking credentials with `validator`.
-    pub fn new(
+    pub(crate) fn new(
         config: Arc<Config>,
         validator: Arc<SessionValidator>,
         clock: Arc<dyn Clock>,
@@ -51,7 +51,7 @@ impl Gate {
     }
 
     /// Decides what happens to a request with head `req` from `client` on a proxied `route`.
-    pub async fn decide(
+    pub(crate) async fn decide(
         &self,
         route: RouteMatch<'_>,
         req: &Parts,

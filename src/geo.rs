@@ -37,21 +37,21 @@ const UNKNOWN_TTL: Duration = Duration::from_secs(60);
 /// Where an IP address is, as far as Gatehouse can tell.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Location {
+pub(crate) struct Location {
     /// The address looked up (an IPv4-mapped IPv6 address is given as its IPv4 form).
-    pub ip: String,
+    pub(crate) ip: String,
     /// What kind of address it is, or `unknown` when no location could be found.
-    pub kind: LocationKind,
+    pub(crate) kind: LocationKind,
     /// City name, in English.
-    pub city: Option<String>,
+    pub(crate) city: Option<String>,
     /// Region, state or other first-level subdivision, in English.
-    pub region: Option<String>,
+    pub(crate) region: Option<String>,
     /// Country name, in English (not every provider gives one).
-    pub country: Option<String>,
+    pub(crate) country: Option<String>,
     /// ISO 3166-1 alpha-2 country code, upper case.
-    pub country_code: Option<String>,
+    pub(crate) country_code: Option<String>,
     /// The country's flag as an emoji (two regional indicator symbols).
-    pub flag: Option<String>,
+    pub(crate) flag: Option<String>,
 }
 
 impl Location {
@@ -72,7 +72,7 @@ impl Location {
 /// What kind of address a [`Location`] describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum LocationKind {
+pub(crate) enum LocationKind {
     /// A public address the provider located.
     Public,
     /// A private-use address (RFC 1918, CGNAT, link-local, IPv6 unique local): never looked up.
@@ -87,7 +87,7 @@ pub enum LocationKind {
 
 /// Why [`Geo::new`] could not start.
 #[derive(Debug, thiserror::Error)]
-pub enum GeoError {
+pub(crate) enum GeoError {
     /// The MaxMind database could not be read or is not a MaxMind database.
     #[error("cannot open the geo database `{path}`: {source}")]
     Mmdb {
@@ -108,15 +108,15 @@ pub enum GeoError {
 /// A string that is not an IP address, given to [`Geo::locate_str`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{input}` is not an IP address")]
-pub struct InvalidIp {
+pub(crate) struct InvalidIp {
     /// The input, cut to its first 64 characters.
-    pub input: String,
+    pub(crate) input: String,
 }
 
 /// The country's flag emoji for an ISO 3166-1 alpha-2 code (`"US"` or `"us"` gives 🇺🇸).
 ///
 /// `None` unless `country_code` is exactly two ASCII letters.
-pub fn flag_emoji(country_code: &str) -> Option<String> {
+pub(crate) fn flag_emoji(country_code: &str) -> Option<String> {
     let bytes = country_code.as_bytes();
     if bytes.len() != 2 || !bytes.iter().all(u8::is_ascii_alphabetic) {
         return None;
@@ -181,7 +181,7 @@ fn canonical(ip: IpAddr) -> IpAddr {
 
 /// Whether `ip` is a public address, one a provider may locate (not private, loopback,
 /// reserved, documentation, ...).
-pub fn is_public(ip: IpAddr) -> bool {
+pub(crate) fn is_public(ip: IpAddr) -> bool {
     special_kind(ip).is_none()
 }
 
@@ -284,7 +284,7 @@ struct Inner {
 
 /// The geolocation service: one provider and a per-address cache. Cheap to clone (shared).
 #[derive(Clone)]
-pub struct Geo {
+pub(crate) struct Geo {
     inner: Arc<Inner>,
 }
 
@@ -306,7 +306,7 @@ impl fmt::Debug for Geo {
 impl Geo {
     /// Builds the service: opens the MaxMind database (once, into memory) or builds the HTTP
     /// client with `config.timeout` and `config.ca_file`.
-    pub fn new(config: &GeoConfig) -> Result<Self, GeoError> {
+    pub(crate) fn new(config: &GeoConfig) -> Result<Self, GeoError> {
         let source = match &config.provider {
             GeoProvider::None => Source::None,
             GeoProvider::Ipinfo {
@@ -342,7 +342,7 @@ impl Geo {
 
     /// Where `ip` is. Never fails: see [`LocationKind::Unknown`]. Private and loopback
     /// addresses are labelled without a lookup; answers are cached.
-    pub async fn locate(&self, ip: IpAddr) -> Location {
+    pub(crate) async fn locate(&self, ip: IpAddr) -> Location {
         let ip = canonical(ip);
         if let Some(known) = self.known_without_lookup(ip) {
             return known;
@@ -367,7 +367,7 @@ impl Geo {
     /// What [`locate`](Self::locate) would answer without a lookup: the label of a private,
     /// loopback or special address, `Unknown` when there is no provider, or a cached answer.
     /// `None` when a lookup is needed.
-    pub fn cached(&self, ip: IpAddr) -> Option<Location> {
+    pub(crate) fn cached(&self, ip: IpAddr) -> Option<Location> {
         let ip = canonical(ip);
         if let Some(known) = self.known_without_lookup(ip) {
             return Some(known);
@@ -380,7 +380,7 @@ impl Geo {
 
     /// [`locate`](Self::locate) for an address given as text (surrounding spaces and IPv6
     /// brackets allowed). An empty or unparsable string is an error.
-    pub async fn locate_str(&self, ip: &str) -> Result<Location, InvalidIp> {
+    pub(crate) async fn locate_str(&self, ip: &str) -> Result<Location, InvalidIp> {
         let trimmed = ip.trim();
         let bare = trimmed
             .strip_prefix('[')

@@ -11,7 +11,7 @@ use crate::store::{SessionStore, EXPIRED_BATCH};
 use crate::time::Clock;
 
 /// The background work, with only what it touches.
-pub struct Housekeeping {
+pub(crate) struct Housekeeping {
     config: Arc<Config>,
     validator: Arc<SessionValidator>,
     store: Arc<dyn SessionStore>,
@@ -21,7 +21,7 @@ pub struct Housekeeping {
 
 impl Housekeeping {
     /// Housekeeping for the gateway made of these parts.
-    pub fn new(
+    pub(crate) fn new(
         config: Arc<Config>,
         validator: Arc<SessionValidator>,
         store: Arc<dyn SessionStore>,
@@ -38,7 +38,7 @@ impl Housekeeping {
     }
 
     /// Runs every background task until dropped.
-    pub async fn run(&self) {
+    pub(crate) async fn run(&self) {
         tokio::join!(
             self.follow_revocations(),
             self.clean_expired_periodically(),

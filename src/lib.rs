@@ -25,27 +25,27 @@
 //! canonical, time        the one canonical form of a request; clocks (import nothing above)
 //! ```
 
-pub mod access;
-pub mod admin;
-pub mod app;
+mod access;
+mod admin;
+mod app;
 pub mod auth;
 pub mod canonical;
 pub mod cli;
 pub mod config;
-pub mod decision;
+mod decision;
 mod demo;
-pub mod forwarding;
-pub mod gate;
-pub mod geo;
+mod forwarding;
+mod gate;
+mod geo;
 mod housekeeping;
-pub mod metrics;
+mod metrics;
 mod operations;
-pub mod proxy;
-pub mod reply;
-pub mod route_table;
-pub mod server;
+mod proxy;
+mod reply;
+mod route_table;
+mod server;
 pub mod session;
-pub mod session_api;
+mod session_api;
 mod startup;
 pub mod store;
 pub mod time;

@@ -8,28 +8,28 @@ use prometheus::{
 };
 
 /// The registered collectors.
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
     /// `route`, `outcome`.
-    pub requests: IntCounterVec,
+    pub(crate) requests: IntCounterVec,
     /// `source` (memory, cookie_cache, database), `result` (hit, miss, invalid, expired,
     /// revoked, banned).
-    pub session_lookups: IntCounterVec,
+    pub(crate) session_lookups: IntCounterVec,
     /// `result` (written, already_refreshed, failed).
-    pub session_refreshes: IntCounterVec,
+    pub(crate) session_refreshes: IntCounterVec,
     /// `via` (sign_out, revoke_endpoint, notify, expired, cleanup).
-    pub revocations: IntCounterVec,
+    pub(crate) revocations: IntCounterVec,
     /// Time to decide whether a request is authenticated.
-    pub auth_duration: Histogram,
+    pub(crate) auth_duration: Histogram,
     /// `op`: one per store method.
-    pub db_query_duration: HistogramVec,
+    pub(crate) db_query_duration: HistogramVec,
     /// `status_class` (1xx ... 5xx).
-    pub upstream_responses: IntCounterVec,
-    pub rate_limited: IntCounter,
+    pub(crate) upstream_responses: IntCounterVec,
+    pub(crate) rate_limited: IntCounter,
     /// Sessions held in memory, updated periodically.
-    pub cache_entries: IntGauge,
+    pub(crate) cache_entries: IntGauge,
     /// Unexpired sessions in the database, counted periodically.
-    pub active_sessions: IntGauge,
+    pub(crate) active_sessions: IntGauge,
 }
 
 /// Buckets for time spent deciding (mostly microseconds, database misses in milliseconds).
@@ -55,7 +55,7 @@ fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> 
 
 impl Metrics {
     /// A fresh registry with every series registered.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let registry = Registry::new();
         let r = &registry;
         let auth_duration = Histogram::with_opts(
@@ -146,14 +146,14 @@ impl Metrics {
     }
 
     /// Counts a session lookup.
-    pub fn lookup(&self, source: &str, result: &str) {
+    pub(crate) fn lookup(&self, source: &str, result: &str) {
         self.session_lookups
             .with_label_values(&[source, result])
             .inc();
     }
 
     /// Counts an upstream response by its status class.
-    pub fn upstream_status(&self, status: u16) {
+    pub(crate) fn upstream_status(&self, status: u16) {
         let class = match status {
             100..=199 => "1xx",
             200..=299 => "2xx",
@@ -165,7 +165,7 @@ impl Metrics {
     }
 
     /// The text exposition of every series.
-    pub fn render(&self) -> prometheus::Result<String> {
+    pub(crate) fn render(&self) -> prometheus::Result<String> {
         let mut out = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut out)?;
         String::from_utf8(out).map_err(|e| prometheus::Error::Msg(e.to_string()))

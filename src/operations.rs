@@ -19,7 +19,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(2);
 use crate::store::SessionStore;
 
 /// The operations endpoints, with only what they read.
-pub struct Operations {
+pub(crate) struct Operations {
     store: Arc<dyn SessionStore>,
     metrics: Arc<Metrics>,
     /// The proxy listener, probed by `/readyz`.
@@ -28,7 +28,11 @@ pub struct Operations {
 
 impl Operations {
     /// Operations endpoints for a gateway listening on `listen`.
-    pub fn new(store: Arc<dyn SessionStore>, metrics: Arc<Metrics>, listen: SocketAddr) -> Self {
+    pub(crate) fn new(
+        store: Arc<dyn SessionStore>,
+        metrics: Arc<Metrics>,
+        listen: SocketAddr,
+    ) -> Self {
         Self {
             store,
             metrics,
@@ -37,7 +41,7 @@ impl Operations {
     }
 
     /// The answer to `GET path` on the operations listener.
-    pub async fn answer(&self, path: &str) -> Response<Bytes> {
+    pub(crate) async fn answer(&self, path: &str) -> Response<Bytes> {
         match path {
             "/metrics" => match self.metrics.render() {
                 Ok(text) => {

@@ -33,10 +33,10 @@ use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::proxy::FailToProxy;
 
-pub use background::HousekeepingService;
-pub use echo::EchoApp;
-pub use head_deadline::HeadDeadlineApp;
-pub use operations::OperationsApp;
+pub(crate) use background::HousekeepingService;
+pub(crate) use echo::EchoApp;
+pub(crate) use head_deadline::HeadDeadlineApp;
+pub(crate) use operations::OperationsApp;
 
 use crate::access::{self, AccessRecord, REQUEST_ID};
 use crate::app::{App, Body, Listener, Route};
@@ -47,14 +47,14 @@ use crate::forwarding;
 use crate::reply::json_response;
 
 /// The gateway as a Pingora proxy.
-pub struct Gateway {
+pub(crate) struct Gateway {
     app: Arc<App>,
     listener: Listener,
 }
 
 impl Gateway {
     /// A proxy serving `app`.
-    pub fn new(app: Arc<App>) -> Self {
+    pub(crate) fn new(app: Arc<App>) -> Self {
         Self {
             app,
             listener: Listener::Proxy,
@@ -62,7 +62,7 @@ impl Gateway {
     }
 
     /// The sessions admin of `app` on its own listener.
-    pub fn admin(app: Arc<App>) -> Self {
+    pub(crate) fn admin(app: Arc<App>) -> Self {
         Self {
             app,
             listener: Listener::Admin,
@@ -71,7 +71,7 @@ impl Gateway {
 }
 
 /// Per-request state carried between phases.
-pub struct RequestCtx {
+pub(crate) struct RequestCtx {
     started: Instant,
     request_id: HeaderValue,
     /// Set first thing in `request_filter`.

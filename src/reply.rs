@@ -7,7 +7,7 @@ use http::{header, HeaderValue, Response, StatusCode};
 
 /// `value` as a JSON response with `no-store` caching; a value that cannot be serialised (none
 /// of Gatehouse's can) is a 500, never an empty 200.
-pub fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Response<Bytes> {
+pub(crate) fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Response<Bytes> {
     match serde_json::to_vec(value) {
         Ok(body) => {
             let mut response = json_response(status, "");
@@ -25,7 +25,7 @@ pub fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Response<Byte
 }
 
 /// A JSON response with `no-store` caching.
-pub fn json_response(status: StatusCode, body: &'static str) -> Response<Bytes> {
+pub(crate) fn json_response(status: StatusCode, body: &'static str) -> Response<Bytes> {
     let mut response = Response::new(Bytes::from_static(body.as_bytes()));
     *response.status_mut() = status;
     let headers = response.headers_mut();
@@ -41,7 +41,7 @@ pub fn json_response(status: StatusCode, body: &'static str) -> Response<Bytes> 
 }
 
 /// The request's `Cookie` header values that are valid text.
-pub fn cookie_headers(req: &Parts) -> Vec<&str> {
+pub(crate) fn cookie_headers(req: &Parts) -> Vec<&str> {
     req.headers
         .get_all(header::COOKIE)
         .iter()
@@ -50,7 +50,10 @@ pub fn cookie_headers(req: &Parts) -> Vec<&str> {
 }
 
 /// `response` with `Set-Cookie` headers added.
-pub fn with_cookies(mut response: Response<Bytes>, set_cookies: &[String]) -> Response<Bytes> {
+pub(crate) fn with_cookies(
+    mut response: Response<Bytes>,
+    set_cookies: &[String],
+) -> Response<Bytes> {
     for cookie in set_cookies {
         if let Ok(value) = HeaderValue::from_str(cookie) {
             response.headers_mut().append(header::SET_COOKIE, value);
@@ -62,7 +65,7 @@ pub fn with_cookies(mut response: Response<Bytes>, set_cookies: &[String]) -> Re
 /// 503 when a lookup needed the database and it did not answer.
 ///
 /// SECURITY: fail closed; the logged error names the database, never the token.
-pub fn store_unavailable(route: &str, error: &dyn std::fmt::Display) -> Response<Bytes> {
+pub(crate) fn store_unavailable(route: &str, error: &dyn std::fmt::Display) -> Response<Bytes> {
     tracing::warn!(route, error = %error, "session lookup failed");
     let mut response = json_response(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -75,7 +78,7 @@ pub fn store_unavailable(route: &str, error: &dyn std::fmt::Display) -> Response
 }
 
 /// Better Auth's answer when a session is too old for the action (`freshAge`).
-pub fn session_not_fresh() -> Response<Bytes> {
+pub(crate) fn session_not_fresh() -> Response<Bytes> {
     json_response(
         StatusCode::FORBIDDEN,
         r#"{"code":"SESSION_NOT_FRESH","message":"Session is not fresh"}"#,

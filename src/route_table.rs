@@ -9,19 +9,19 @@ use crate::config::{Config, Policy, RouteConfig, Unauthenticated, Upstream};
 
 /// A route as the request path resolved it.
 #[derive(Debug, Clone)]
-pub struct RouteMatch<'a> {
+pub(crate) struct RouteMatch<'a> {
     /// A stable name for logs and metrics: the route's prefix, or `better_auth` / `default`.
-    pub name: Arc<str>,
-    pub upstream: &'a Upstream,
-    pub policy: Policy,
-    pub unauthenticated: Unauthenticated,
+    pub(crate) name: Arc<str>,
+    pub(crate) upstream: &'a Upstream,
+    pub(crate) policy: Policy,
+    pub(crate) unauthenticated: Unauthenticated,
     /// The configured route, for its session rules (`None` for built-in routes).
-    pub rules: Option<&'a RouteConfig>,
+    pub(crate) rules: Option<&'a RouteConfig>,
 }
 
 impl RouteMatch<'_> {
     /// Whether this is the pass-through to Better Auth under its base path.
-    pub fn is_better_auth(&self) -> bool {
+    pub(crate) fn is_better_auth(&self) -> bool {
         &*self.name == BETTER_AUTH_ROUTE
     }
 }
@@ -30,7 +30,7 @@ const BETTER_AUTH_ROUTE: &str = "better_auth";
 
 /// The configured routes plus the Better Auth pass-through and the default route.
 #[derive(Debug, Clone)]
-pub struct RouteTable {
+pub(crate) struct RouteTable {
     routes: Vec<RouteConfig>,
     /// Each route's name, shared with every request that matches it.
     names: Vec<Arc<str>>,
@@ -43,7 +43,7 @@ pub struct RouteTable {
 
 impl RouteTable {
     /// The table for `config`.
-    pub fn new(config: &Config) -> Self {
+    pub(crate) fn new(config: &Config) -> Self {
         Self {
             routes: config.routes.clone(),
             names: config
@@ -60,7 +60,7 @@ impl RouteTable {
     }
 
     /// The name of the route unmatched requests take.
-    pub fn default_name(&self) -> Arc<str> {
+    pub(crate) fn default_name(&self) -> Arc<str> {
         self.default_name.clone()
     }
 
@@ -70,7 +70,7 @@ impl RouteTable {
     /// Requests under the Better Auth base path go to Better Auth untouched. Otherwise the
     /// longest matching prefix wins, a route naming the host beating one that does not; with no
     /// match, the default upstream with the `required` policy.
-    pub fn classify(&self, host: Option<&str>, path: &str) -> RouteMatch<'_> {
+    pub(crate) fn classify(&self, host: Option<&str>, path: &str) -> RouteMatch<'_> {
         // Exact case: a pass-through without a session check must not grow by case folding.
         if prefix_matches(&self.base_path, path, true) {
             return RouteMatch {

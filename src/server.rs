@@ -44,7 +44,7 @@ fn server_conf(config: &Config) -> ServerConf {
 /// A server running the gateway for `config` on `store`, ready for `run_forever`. With
 /// `upgrade`, it takes the listeners of the running instance (Pingora's hand-over over
 /// `server.upgrade_sock`). Fails only when the geolocation provider cannot be set up.
-pub fn build(
+pub(crate) fn build(
     config: Config,
     store: Arc<dyn SessionStore>,
     upgrade: bool,
@@ -91,7 +91,7 @@ pub fn build(
 }
 
 /// The addresses `config` listens on: proxy, admin (if separate), operations.
-pub fn listen_addresses(config: &Config) -> Vec<SocketAddr> {
+pub(crate) fn listen_addresses(config: &Config) -> Vec<SocketAddr> {
     let admin = config.admin.as_ref().and_then(|a| a.listen);
     std::iter::once(config.server.listen)
         .chain(admin)
@@ -102,7 +102,7 @@ pub fn listen_addresses(config: &Config) -> Vec<SocketAddr> {
 /// `Err` naming the first of `addrs` that cannot be bound, so that a start on a busy port
 /// exits at once (Pingora would retry for half a minute, then lose the listener thread while
 /// the process, and its health answers, lived on).
-pub fn ensure_free(addrs: &[SocketAddr]) -> Result<(), String> {
+pub(crate) fn ensure_free(addrs: &[SocketAddr]) -> Result<(), String> {
     for addr in addrs {
         if let Err(e) = std::net::TcpListener::bind(addr) {
             return Err(format!(
@@ -114,7 +114,7 @@ pub fn ensure_free(addrs: &[SocketAddr]) -> Result<(), String> {
 }
 
 /// Adds the demo's echo upstream on `addr` to `server`.
-pub fn add_echo_upstream(server: &mut Server, addr: &str) {
+pub(crate) fn add_echo_upstream(server: &mut Server, addr: &str) {
     let mut echo = Service::new("echo upstream".to_string(), EchoApp);
     echo.add_tcp(addr);
     server.add_service(echo);

@@ -14,8 +14,8 @@ use bytes::Bytes;
 use http::request::Parts;
 use http::{header, HeaderValue, Method, Response, StatusCode};
 
-pub use origin::check as check_origin;
-pub use rate_limit::RateLimiter;
+pub(crate) use origin::check as check_origin;
+pub(crate) use rate_limit::RateLimiter;
 
 use crate::auth::validator::{Authenticated, ValidateOptions};
 use crate::auth::{AuthOutcome, Revocation, SessionValidator};
@@ -31,7 +31,7 @@ use json::{SessionJson, SessionWithUser, SnakeSessionWithUser};
 
 /// An endpoint Gatehouse serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Endpoint {
+pub(crate) enum Endpoint {
     GetSession,
     SignOut,
     ListSessions,
@@ -45,7 +45,7 @@ pub enum Endpoint {
 impl Endpoint {
     /// The endpoint for a request, if Gatehouse serves it (other methods and paths under the
     /// base path go to Better Auth).
-    pub fn matching(method: &Method, path: &str, base_path: &str) -> Option<Self> {
+    pub(crate) fn matching(method: &Method, path: &str, base_path: &str) -> Option<Self> {
         let name = path.strip_prefix(base_path)?.strip_prefix('/')?;
         let endpoint = match name {
             "get-session" => Endpoint::GetSession,
@@ -66,7 +66,7 @@ impl Endpoint {
     }
 
     /// The name in config (`rate_limit.endpoints.<name>`) and logs.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Endpoint::GetSession => "get-session",
             Endpoint::SignOut => "sign-out",
@@ -79,7 +79,7 @@ impl Endpoint {
     }
 
     /// Whether it changes state (POST, `Origin` checked, body read).
-    pub fn changes_state(self) -> bool {
+    pub(crate) fn changes_state(self) -> bool {
         matches!(
             self,
             Endpoint::SignOut
@@ -91,7 +91,7 @@ impl Endpoint {
 }
 
 /// The largest request body an endpoint reads.
-pub const MAX_BODY: usize = 16 * 1024;
+pub(crate) const MAX_BODY: usize = 16 * 1024;
 
 fn unauthorized() -> Response<Bytes> {
     json_response(
@@ -115,7 +115,7 @@ struct RevokeBody {
 }
 
 /// Better Auth's session API as Gatehouse serves it, with only what it uses.
-pub struct SessionApi {
+pub(crate) struct SessionApi {
     config: Arc<Config>,
     validator: Arc<SessionValidator>,
     store: Arc<dyn SessionStore>,
@@ -127,7 +127,7 @@ pub struct SessionApi {
 
 impl SessionApi {
     /// The session API of the gateway made of these parts.
-    pub fn new(
+    pub(crate) fn new(
         config: Arc<Config>,
         validator: Arc<SessionValidator>,
         store: Arc<dyn SessionStore>,
@@ -147,7 +147,7 @@ impl SessionApi {
     }
 
     /// Answers `endpoint` for a request with head `req`, body `body`, from `client`.
-    pub async fn serve(
+    pub(crate) async fn serve(
         &self,
         endpoint: Endpoint,
         req: &Parts,

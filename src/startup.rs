@@ -6,7 +6,7 @@ use crate::store::{self, StoreError};
 
 /// Runs `future` on a runtime that is dropped afterwards (startup work only: Pingora builds its
 /// own runtimes for serving).
-pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -16,7 +16,7 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
 
 /// Checks that the database has the configured tables and columns. An unreachable database is
 /// only a warning (requests then get 503 until it is back); a schema mismatch is fatal.
-pub fn check_schema(config: &Config) -> Result<(), String> {
+pub(crate) fn check_schema(config: &Config) -> Result<(), String> {
     if let Some(path) = store::missing_sqlite_file(config.database.url.expose()) {
         return Err(format!(
             "database.url: the SQLite file {} does not exist. Point database.url (or \

@@ -4,11 +4,11 @@
 //! Pools are created lazily on first use, inside whichever runtime serves the request, because a
 //! pool whose sockets belong to a dropped runtime stops working (Pingora builds its own runtimes).
 
-pub mod admin_indexes;
+pub(crate) mod admin_indexes;
 mod dialect;
 mod instrumented;
 pub mod migrate;
-pub mod notify;
+pub(crate) mod notify;
 pub mod session_listing;
 mod sql_store;
 
@@ -17,8 +17,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use sqlx::{MySql, Postgres, Sqlite};
 
-pub use dialect::{DateParam, Dialect, Queries, EXPIRED_BATCH};
-pub use instrumented::InstrumentedStore;
+pub(crate) use dialect::{DateParam, Dialect, Queries, EXPIRED_BATCH};
+pub(crate) use instrumented::InstrumentedStore;
 use sql_store::SqlStore;
 
 use crate::config::{DatabaseConfig, DatabaseKind};
@@ -88,7 +88,7 @@ pub trait SessionStore: Send + Sync {
 }
 
 /// The dialect a database URL selects.
-pub fn dialect_for(config: &DatabaseConfig) -> Result<Dialect, StoreError> {
+fn dialect_for(config: &DatabaseConfig) -> Result<Dialect, StoreError> {
     match DatabaseKind::of(config.url.expose()) {
         Some(DatabaseKind::Sqlite) => Ok(Dialect::Sqlite(config.schema.sqlite_dates)),
         Some(DatabaseKind::Postgres) => Ok(Dialect::Postgres),

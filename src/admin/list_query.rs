@@ -7,9 +7,9 @@ use serde::Deserialize;
 use crate::store::session_listing::{SortKey, StatusFilter};
 
 /// Rows per page when the query names none.
-pub const DEFAULT_PAGE_SIZE: u64 = 25;
+pub(crate) const DEFAULT_PAGE_SIZE: u64 = 25;
 /// The most rows a page may ask for.
-pub const MAX_PAGE_SIZE: u64 = 100;
+pub(crate) const MAX_PAGE_SIZE: u64 = 100;
 /// The longest search text, in bytes.
 const MAX_SEARCH: usize = 200;
 const MAX_PAGE: u64 = 1_000_000;
@@ -28,27 +28,27 @@ struct ListQuery {
 
 /// A valid request for one page of sessions.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListRequest {
+pub(crate) struct ListRequest {
     /// From 1.
-    pub page: u64,
-    pub page_size: u64,
-    pub status: StatusFilter,
-    pub sort: SortKey,
-    pub descending: bool,
+    pub(crate) page: u64,
+    pub(crate) page_size: u64,
+    pub(crate) status: StatusFilter,
+    pub(crate) sort: SortKey,
+    pub(crate) descending: bool,
     /// Trimmed; `None` when empty.
-    pub search: Option<String>,
+    pub(crate) search: Option<String>,
 }
 
 /// The parameter at fault and what it must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BadParameter {
-    pub name: &'static str,
-    pub why: &'static str,
+pub(crate) struct BadParameter {
+    pub(crate) name: &'static str,
+    pub(crate) why: &'static str,
 }
 
 impl ListRequest {
     /// The request a raw query string asks for.
-    pub fn parse(query: &str) -> Result<Self, BadParameter> {
+    pub(crate) fn parse(query: &str) -> Result<Self, BadParameter> {
         let query: ListQuery = serde_urlencoded::from_str(query).map_err(|_| BadParameter {
             name: "query",
             why: "must be a form-encoded query string naming each parameter at most once",

@@ -93,7 +93,7 @@ fn find(name: &str) -> Option<&'static Asset> {
 }
 
 /// The asset called `name`, if there is one.
-pub fn asset(name: &str) -> Option<&'static str> {
+pub(crate) fn asset(name: &str) -> Option<&'static str> {
     find(name).map(|a| a.name)
 }
 
@@ -120,12 +120,12 @@ fn respond(body: &'static str, content_type: &'static str) -> Response<Bytes> {
 }
 
 /// The dashboard page. It must be requested as `<mount>/` so its relative URLs resolve.
-pub fn index() -> Response<Bytes> {
+pub(crate) fn index() -> Response<Bytes> {
     respond(INDEX, "text/html; charset=utf-8")
 }
 
 /// One of the page's assets (`name` from [`asset`]; any other name is a 404).
-pub fn serve(name: &str) -> Response<Bytes> {
+pub(crate) fn serve(name: &str) -> Response<Bytes> {
     match find(name) {
         Some(a) => respond(a.body, a.content_type),
         None => super::not_found(),

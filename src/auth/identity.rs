@@ -9,15 +9,15 @@ use crate::session::SessionRecord;
 
 /// A validated session and the identity headers it puts on forwarded requests.
 #[derive(Debug)]
-pub struct AuthenticatedSession {
-    pub record: SessionRecord,
+pub(crate) struct AuthenticatedSession {
+    pub(crate) record: SessionRecord,
     /// The configured names and the values.
-    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl AuthenticatedSession {
     /// Builds the headers for `record` as `config` names them.
-    pub fn new(record: SessionRecord, config: &HeadersConfig) -> Self {
+    pub(crate) fn new(record: SessionRecord, config: &HeadersConfig) -> Self {
         let headers = identity_headers(&record, config);
         Self { record, headers }
     }
@@ -25,7 +25,7 @@ impl AuthenticatedSession {
 
 /// The identity headers for a session. Values that cannot be sent (control characters) are
 /// left out; everything else, UTF-8 included, is sent as its raw bytes.
-pub fn identity_headers(
+pub(crate) fn identity_headers(
     record: &SessionRecord,
     config: &HeadersConfig,
 ) -> Vec<(HeaderName, HeaderValue)> {

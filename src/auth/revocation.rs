@@ -9,7 +9,7 @@ use crate::metrics::Metrics;
 use crate::store::{SessionStore, StoreError};
 
 /// Deletes sessions and forgets them in this instance's caches.
-pub struct Revocation {
+pub(crate) struct Revocation {
     validator: Arc<SessionValidator>,
     store: Arc<dyn SessionStore>,
     metrics: Arc<Metrics>,
@@ -17,7 +17,7 @@ pub struct Revocation {
 
 impl Revocation {
     /// Revocation through `store`, forgetting in `validator`'s caches.
-    pub fn new(
+    pub(crate) fn new(
         validator: Arc<SessionValidator>,
         store: Arc<dyn SessionStore>,
         metrics: Arc<Metrics>,
@@ -30,7 +30,7 @@ impl Revocation {
     }
 
     /// Deletes the sessions with these tokens; how many existed. `via` labels the metric.
-    pub async fn revoke(&self, tokens: &[String], via: &str) -> Result<u64, StoreError> {
+    pub(crate) async fn revoke(&self, tokens: &[String], via: &str) -> Result<u64, StoreError> {
         let mut deleted = 0;
         for token in tokens {
             self.validator.forget(token).await;
@@ -41,7 +41,7 @@ impl Revocation {
     }
 
     /// Deletes every session of `user_id` except the one with token `keep`; how many.
-    pub async fn revoke_user(
+    pub(crate) async fn revoke_user(
         &self,
         user_id: &str,
         keep: Option<&str>,

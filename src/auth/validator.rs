@@ -25,7 +25,7 @@ use crate::time::{Clock, Timestamp};
 
 /// Why a request has no session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AnonReason {
+pub(crate) enum AnonReason {
     NoCookie,
     BadSignature,
     UnknownSession,
@@ -35,7 +35,7 @@ pub enum AnonReason {
 
 impl AnonReason {
     /// A stable label for logs and metrics.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             AnonReason::NoCookie => "no_cookie",
             AnonReason::BadSignature => "bad_signature",
@@ -48,7 +48,7 @@ impl AnonReason {
 
 /// What answered a session lookup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LookupSource {
+pub(crate) enum LookupSource {
     Memory,
     CookieCache,
     Database,
@@ -63,7 +63,7 @@ impl LookupSource {
     ];
 
     /// A stable label for logs and metrics.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             LookupSource::Memory => "memory",
             LookupSource::CookieCache => "cookie_cache",
@@ -74,18 +74,18 @@ impl LookupSource {
 
 /// A request with a valid session.
 #[derive(Debug, Clone)]
-pub struct Authenticated {
-    pub session: Arc<AuthenticatedSession>,
-    pub source: LookupSource,
+pub(crate) struct Authenticated {
+    pub(crate) session: Arc<AuthenticatedSession>,
+    pub(crate) source: LookupSource,
     /// The raw session token, for routes that act on the caller's own session. Never log it.
-    pub token: String,
+    pub(crate) token: String,
     /// `Set-Cookie` values the response must carry (refreshed session cookie).
-    pub set_cookies: Vec<String>,
+    pub(crate) set_cookies: Vec<String>,
 }
 
 /// The result of checking a request's cookies.
 #[derive(Debug, Clone)]
-pub enum AuthOutcome {
+pub(crate) enum AuthOutcome {
     Authenticated(Authenticated),
     Anonymous {
         reason: AnonReason,
@@ -105,24 +105,24 @@ impl AuthOutcome {
 
 /// Per-request switches, as Better Auth's `get-session` query parameters.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct ValidateOptions {
+pub(crate) struct ValidateOptions {
     /// `?disableRefresh`: never extend the session on this request.
-    pub disable_refresh: bool,
+    pub(crate) disable_refresh: bool,
     /// Read the database, not memory or the cookie cache (`?disableCookieCache`, and every
     /// state-changing route, as Better Auth's sensitive endpoints do).
-    pub authoritative: bool,
+    pub(crate) authoritative: bool,
 }
 
 /// The session store could not answer and the cache did not know the session.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("session store unavailable: {0}")]
-pub struct StoreUnavailable(pub Arc<StoreError>);
+pub(crate) struct StoreUnavailable(pub(crate) Arc<StoreError>);
 
 /// How long a refresh result is shared with requests that asked for it at the same time.
 const REFRESH_SHARING: Duration = Duration::from_secs(5);
 
 /// Checks session cookies against the cache and the store.
-pub struct SessionValidator {
+pub(crate) struct SessionValidator {
     key: SigningKey,
     cache: SessionCache<AuthenticatedSession>,
     refreshes: Cache<String, Arc<AuthenticatedSession>>,
@@ -141,7 +141,7 @@ pub struct SessionValidator {
 
 impl SessionValidator {
     /// A validator for `config`, reading sessions from `store`.
-    pub fn new(
+    pub(crate) fn new(
         config: Arc<Config>,
         store: Arc<dyn SessionStore>,
         clock: Arc<dyn Clock>,
@@ -182,7 +182,7 @@ impl SessionValidator {
     }
 
     /// Who sent a request with these `Cookie` header values.
-    pub async fn validate(
+    pub(crate) async fn validate(
         &self,
         cookie_headers: &[&str],
         options: ValidateOptions,
@@ -265,7 +265,7 @@ impl SessionValidator {
     /// The token of a correctly signed session cookie.
     ///
     /// SECURITY: only a correctly signed token ever reaches the cache or the database.
-    pub fn verified_token(&self, cookie_headers: &[&str]) -> Option<String> {
+    pub(crate) fn verified_token(&self, cookie_headers: &[&str]) -> Option<String> {
         let value = find_cookie(cookie_headers.iter().copied(), self.token_cookie())?;
         let token_len = self.key.verify_cookie_value(&value)?.len();
         // The token is the value's prefix: keep the (usually already decoded) value's buffer.
@@ -440,7 +440,7 @@ impl SessionValidator {
     }
 
     /// The session cookie Better Auth sets: same token, `Max-Age` = `expiresIn`.
-    pub fn session_cookie(&self, token: &str) -> String {
+    pub(crate) fn session_cookie(&self, token: &str) -> String {
         let ba = &self.config.better_auth;
         set_cookie(
             &ba.cookies.session_token,
@@ -451,7 +451,7 @@ impl SessionValidator {
     }
 
     /// `Set-Cookie` values that delete every Better Auth session cookie.
-    pub fn clear_cookies(&self) -> Vec<String> {
+    pub(crate) fn clear_cookies(&self) -> Vec<String> {
         let c = &self.config.better_auth.cookies;
         [&c.session_token, &c.session_data, &c.dont_remember]
             .into_iter()
@@ -476,7 +476,7 @@ impl SessionValidator {
     }
 
     /// Drops `token` from memory at once (after a revocation).
-    pub async fn forget(&self, token: &str) {
+    pub(crate) async fn forget(&self, token: &str) {
         self.revoked.insert(token.to_owned(), ()).await;
         self.cache.invalidate(token).await;
         self.refreshes.invalidate(token).await;
@@ -484,25 +484,20 @@ impl SessionValidator {
 
     /// Drops every session of a user from memory (after a ban or a deletion), and stops
     /// trusting cookie caches minted for them before.
-    pub async fn forget_user(&self, user_id: &str) {
+    pub(crate) async fn forget_user(&self, user_id: &str) {
         for token in self.cache.tokens_where(|s| s.record.user.id == user_id) {
             self.forget(&token).await;
         }
     }
 
     /// Drops every session from memory (when revocation notices may have been missed).
-    pub fn forget_all(&self) {
+    pub(crate) fn forget_all(&self) {
         self.cache.invalidate_all();
         self.refreshes.invalidate_all();
     }
 
-    /// The key that signs and verifies session cookies.
-    pub fn signing_key(&self) -> &SigningKey {
-        &self.key
-    }
-
     /// Sessions held in memory.
-    pub fn cached_sessions(&self) -> u64 {
+    pub(crate) fn cached_sessions(&self) -> u64 {
         self.cache.entry_count()
     }
 }

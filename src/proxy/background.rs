@@ -10,13 +10,13 @@ use pingora::services::background::BackgroundService;
 use crate::app::App;
 
 /// The housekeeping service.
-pub struct HousekeepingService {
+pub(crate) struct HousekeepingService {
     app: Arc<App>,
 }
 
 impl HousekeepingService {
     /// The housekeeping of `app` as a Pingora background service.
-    pub fn new(app: Arc<App>) -> Self {
+    pub(crate) fn new(app: Arc<App>) -> Self {
         Self { app }
     }
 }

@@ -8,7 +8,7 @@ use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
 
 /// Echoes method, path and headers back as JSON.
-pub struct EchoApp;
+pub(crate) struct EchoApp;
 
 #[async_trait]
 impl ServeHttp for EchoApp {

@@ -34,14 +34,14 @@ use tokio::time::{Instant, Sleep};
 
 /// A [`ServerApp`] that gives `inner` every accepted connection wrapped in a
 /// [`HeadDeadlineStream`].
-pub struct HeadDeadlineApp<A> {
+pub(crate) struct HeadDeadlineApp<A> {
     inner: Arc<A>,
     limit: Duration,
 }
 
 impl<A> HeadDeadlineApp<A> {
     /// `inner` with heads limited to `limit` each.
-    pub fn new(inner: A, limit: Duration) -> Self {
+    pub(crate) fn new(inner: A, limit: Duration) -> Self {
         Self {
             inner: Arc::new(inner),
             limit,
@@ -123,7 +123,7 @@ impl HeadState {
 }
 
 /// An accepted connection whose request heads must each arrive within a time limit.
-pub struct HeadDeadlineStream {
+pub(crate) struct HeadDeadlineStream {
     inner: Stream,
     limit: Duration,
     state: HeadState,

@@ -11,13 +11,13 @@ use pingora::protocols::http::ServerSession;
 use crate::app::App;
 
 /// Serves `/metrics`, `/healthz` and `/readyz`.
-pub struct OperationsApp {
+pub(crate) struct OperationsApp {
     app: Arc<App>,
 }
 
 impl OperationsApp {
     /// The operations endpoints of `app`.
-    pub fn new(app: Arc<App>) -> Self {
+    pub(crate) fn new(app: Arc<App>) -> Self {
         Self { app }
     }
 }

@@ -10,7 +10,7 @@ use crate::app::Body;
 
 /// Writes `response` with an exact `Content-Length` and the request ID, keeping the connection
 /// reusable.
-pub async fn write(
+pub(crate) async fn write(
     session: &mut Session,
     response: Response<Bytes>,
     request_id: &HeaderValue,
@@ -33,7 +33,7 @@ pub async fn write(
 }
 
 /// The request body, read up to `limit` bytes and no further.
-pub async fn read_body(session: &mut Session, limit: usize) -> Result<Body> {
+pub(crate) async fn read_body(session: &mut Session, limit: usize) -> Result<Body> {
     let mut body = Vec::new();
     while let Some(chunk) = session.read_request_body().await? {
         if body.len() + chunk.len() > limit {

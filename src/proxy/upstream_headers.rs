@@ -16,7 +16,7 @@ use crate::forwarding::HeaderEdits;
 
 /// Makes the client's request canonical in place, before anything decides on it; the upstream
 /// request is built from it.
-pub fn canonicalise(request: &mut RequestHeader, rewrite: Rewrite) -> Result<()> {
+pub(crate) fn canonicalise(request: &mut RequestHeader, rewrite: Rewrite) -> Result<()> {
     if let Some(target) = rewrite.target {
         request.set_uri(target);
     }
@@ -30,7 +30,7 @@ pub fn canonicalise(request: &mut RequestHeader, rewrite: Rewrite) -> Result<()>
 }
 
 /// Applies `edits` to `request`, keeping its method, target, version and extensions.
-pub fn apply(request: &mut RequestHeader, edits: HeaderEdits) -> Result<()> {
+pub(crate) fn apply(request: &mut RequestHeader, edits: HeaderEdits) -> Result<()> {
     // A target the URI does not reproduce (absolute-form, not UTF-8) goes upstream as received.
     let from_uri = request.uri.path_and_query().map(|p| p.as_str().as_bytes());
     let raw_target = (from_uri != Some(request.raw_path())).then(|| request.raw_path().to_vec());

@@ -16,7 +16,7 @@ fn iso(t: &Timestamp) -> String {
 /// A `session` row as Better Auth returns it.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SessionJson<'a> {
+pub(crate) struct SessionJson<'a> {
     #[serde(with = "iso_date")]
     expires_at: Timestamp,
     /// The session id standing in for the token (see the module docs).
@@ -51,7 +51,7 @@ impl<'a> From<&'a Session> for SessionJson<'a> {
 /// A `user` row as Better Auth returns it (admin plugin fields included).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct UserJson<'a> {
+pub(crate) struct UserJson<'a> {
     name: &'a str,
     email: &'a str,
     email_verified: bool,
@@ -88,7 +88,7 @@ impl<'a> From<&'a User> for UserJson<'a> {
 
 /// `get-session`'s answer: `{"session": {...}, "user": {...}}`.
 #[derive(Debug, Serialize)]
-pub struct SessionWithUser<'a> {
+pub(crate) struct SessionWithUser<'a> {
     session: SessionJson<'a>,
     user: UserJson<'a>,
 }
@@ -104,7 +104,7 @@ impl<'a> From<&'a SessionRecord> for SessionWithUser<'a> {
 
 /// The snake_case session of `GET /session` (the app API shape Gatehouse also serves).
 #[derive(Debug, Serialize)]
-pub struct SnakeSession<'a> {
+pub(crate) struct SnakeSession<'a> {
     user_id: &'a str,
     /// The session id standing in for the token (see the module docs).
     token: &'a str,
@@ -118,7 +118,7 @@ pub struct SnakeSession<'a> {
 /// The user of `GET /session`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SnakeUser<'a> {
+pub(crate) struct SnakeUser<'a> {
     id: &'a str,
     email: &'a str,
     name: &'a str,
@@ -131,14 +131,14 @@ pub struct SnakeUser<'a> {
 
 /// `GET /session`: `{"session": {...} | null, "user": {...} | null}`.
 #[derive(Debug, Serialize)]
-pub struct SnakeSessionWithUser<'a> {
+pub(crate) struct SnakeSessionWithUser<'a> {
     session: Option<SnakeSession<'a>>,
     user: Option<SnakeUser<'a>>,
 }
 
 impl<'a> SnakeSessionWithUser<'a> {
     /// The answer for `record`, or the signed-out answer.
-    pub fn new(record: Option<&'a SessionRecord>) -> Self {
+    pub(crate) fn new(record: Option<&'a SessionRecord>) -> Self {
         let Some(r) = record else {
             return Self {
                 session: None,
@@ -175,7 +175,7 @@ mod iso_date {
 
     use crate::time::Timestamp;
 
-    pub fn serialize<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&t.to_iso())
     }
 }
@@ -185,7 +185,7 @@ mod iso_date_opt {
 
     use crate::time::Timestamp;
 
-    pub fn serialize<S: Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
         match t {
             Some(t) => s.serialize_str(&t.to_iso()),
             None => s.serialize_none(),

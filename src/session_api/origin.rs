@@ -7,7 +7,7 @@ use crate::config::origin_of;
 
 /// Why a request's origin was refused, with Better Auth's error codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OriginRefused {
+pub(crate) enum OriginRefused {
     /// No `Origin` or `Referer`, or the literal `null`.
     Missing,
     /// An origin that is not trusted.
@@ -16,7 +16,7 @@ pub enum OriginRefused {
 
 impl OriginRefused {
     /// Better Auth's JSON body for this refusal.
-    pub fn body(self) -> &'static str {
+    pub(crate) fn body(self) -> &'static str {
         match self {
             OriginRefused::Missing => {
                 r#"{"code":"MISSING_OR_NULL_ORIGIN","message":"Missing or null Origin"}"#
@@ -31,7 +31,7 @@ impl OriginRefused {
 /// said) and the host the request was sent to.
 ///
 /// SECURITY: only `GET`, `HEAD` and `OPTIONS`, and requests without cookies, skip the check.
-pub fn check(
+pub(crate) fn check(
     method: &Method,
     headers: &HeaderMap,
     trusted: &[String],

@@ -33,7 +33,7 @@ impl Expiry<(IpAddr, &'static str), Arc<Window>> for WindowExpiry {
 }
 
 /// Counts requests per client and endpoint.
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     config: RateLimitConfig,
     clock: Arc<dyn Clock>,
     windows: Cache<(IpAddr, &'static str), Arc<Window>>,
@@ -41,7 +41,7 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     /// Limits as `config` sets them, timed by `clock`.
-    pub fn new(config: &RateLimitConfig, clock: Arc<dyn Clock>) -> Self {
+    pub(crate) fn new(config: &RateLimitConfig, clock: Arc<dyn Clock>) -> Self {
         Self {
             config: config.clone(),
             clock,
@@ -61,7 +61,7 @@ impl RateLimiter {
     }
 
     /// Counts one request; `Some(retry_after)` when it is over the limit.
-    pub fn check(&self, client: IpAddr, endpoint: &'static str) -> Option<Duration> {
+    pub(crate) fn check(&self, client: IpAddr, endpoint: &'static str) -> Option<Duration> {
         if !self.config.enabled {
             return None;
         }

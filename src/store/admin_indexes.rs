@@ -16,7 +16,7 @@ use super::StoreError;
 use crate::config::SchemaConfig;
 
 /// The statements, in order. `CONCURRENTLY` cannot run in a transaction, so each is sent alone.
-pub fn index_statements(schema: &SchemaConfig) -> Vec<String> {
+pub(crate) fn index_statements(schema: &SchemaConfig) -> Vec<String> {
     let q = |s: &str| format!("\"{s}\"");
     let col = |key: &str| q(&schema.columns[key]);
     let (session, user) = (q(&schema.session_table), q(&schema.user_table));
@@ -57,7 +57,7 @@ pub fn index_statements(schema: &SchemaConfig) -> Vec<String> {
 }
 
 /// Creates the indexes in the PostgreSQL database at `url`. Safe to run twice.
-pub async fn install(url: &str, schema: &SchemaConfig) -> Result<(), StoreError> {
+pub(crate) async fn install(url: &str, schema: &SchemaConfig) -> Result<(), StoreError> {
     let options = postgres_options(url).map_err(|e| StoreError::Url(e.to_string()))?;
     let pool = PoolOptions::<Postgres>::new()
         .max_connections(1)

@@ -9,22 +9,22 @@ use crate::config::{SchemaConfig, SqliteDates};
 
 /// Column names, quoted, as the session listing (`session_listing`) needs them.
 #[derive(Debug, Clone)]
-pub struct ListingColumns {
-    pub session_id: String,
-    pub user_id: String,
-    pub email: String,
-    pub ip: String,
-    pub expires_at: String,
-    pub created_at: String,
-    pub updated_at: String,
-    pub user_pk: String,
-    pub name: String,
-    pub session_table: String,
+pub(crate) struct ListingColumns {
+    pub(crate) session_id: String,
+    pub(crate) user_id: String,
+    pub(crate) email: String,
+    pub(crate) ip: String,
+    pub(crate) expires_at: String,
+    pub(crate) created_at: String,
+    pub(crate) updated_at: String,
+    pub(crate) user_pk: String,
+    pub(crate) name: String,
+    pub(crate) session_table: String,
 }
 
 /// A SQL dialect and its date storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
+pub(crate) enum Dialect {
     Sqlite(SqliteDates),
     Postgres,
     MySql,
@@ -32,7 +32,7 @@ pub enum Dialect {
 
 /// How a date parameter is bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DateParam {
+pub(crate) enum DateParam {
     /// An `i64` of epoch milliseconds.
     Millis,
     /// ISO-8601 text with milliseconds.
@@ -94,7 +94,7 @@ impl Dialect {
     }
 
     /// How date parameters are bound.
-    pub fn date_param(self) -> DateParam {
+    pub(crate) fn date_param(self) -> DateParam {
         match self {
             Dialect::Sqlite(SqliteDates::Iso) => DateParam::IsoText,
             _ => DateParam::Millis,
@@ -112,57 +112,57 @@ impl Dialect {
 
 /// The statements of a store, with their column order documented where it matters.
 #[derive(Debug, Clone)]
-pub struct Queries {
+pub(crate) struct Queries {
     /// The dialect these statements are written in.
-    pub dialect: Dialect,
+    pub(crate) dialect: Dialect,
     /// The select list of a record: session columns, then user columns, then extra ones.
-    pub record_select: String,
+    pub(crate) record_select: String,
     /// `FROM <session> s JOIN <user> u ON ...`, for statements that read records.
-    pub record_from: String,
+    pub(crate) record_from: String,
     /// One row: session columns, then user columns, then extra user columns; `$1` = token.
-    pub find_session: String,
+    pub(crate) find_session: String,
     /// Session columns of every session of user `$1`.
-    pub list_user_sessions: String,
+    pub(crate) list_user_sessions: String,
     /// Tokens of user `$1`'s sessions other than token `$2`.
-    pub user_tokens_except: String,
+    pub(crate) user_tokens_except: String,
     /// Deletes user `$1`'s sessions other than token `$2`.
-    pub delete_user_sessions_except: String,
+    pub(crate) delete_user_sessions_except: String,
     /// Binds: id, name, email, emailVerified, image, createdAt, updatedAt
     /// [, role, banned, banReason, banExpires].
-    pub insert_user: String,
+    pub(crate) insert_user: String,
     /// Binds: id, token, userId, expiresAt, createdAt, updatedAt, ipAddress, userAgent
     /// [, impersonatedBy].
-    pub insert_session: String,
+    pub(crate) insert_session: String,
     /// `$1` = token.
-    pub delete_session: String,
+    pub(crate) delete_session: String,
     /// Binds: new expiresAt, new updatedAt, token, expected expiresAt (epoch ms). Matches no row
     /// when another writer refreshed first, so a refresh is written once.
-    pub refresh_session: String,
+    pub(crate) refresh_session: String,
     /// Deletes at most `BATCH` sessions whose expiresAt (epoch ms) is before `$1`.
-    pub delete_expired: String,
+    pub(crate) delete_expired: String,
     /// Counts sessions whose expiresAt (epoch ms) is after `$1`.
-    pub count_active: String,
+    pub(crate) count_active: String,
     /// One record by session id `$1`.
-    pub find_session_by_id: String,
+    pub(crate) find_session_by_id: String,
     /// Up to `$1` user ids, at random.
-    pub sample_user_ids: String,
+    pub(crate) sample_user_ids: String,
     /// Binds: id, accountId, providerId, userId, createdAt, updatedAt.
-    pub insert_account: String,
+    pub(crate) insert_account: String,
     /// Column names for the session listing.
-    pub listing: ListingColumns,
+    pub(crate) listing: ListingColumns,
 }
 
 /// The session columns at the start of [`Queries::find_session`] and in
 /// [`Queries::list_user_sessions`].
-pub const SESSION_COLUMNS: usize = 9;
+pub(crate) const SESSION_COLUMNS: usize = 9;
 /// The user columns of [`Queries::find_session`], before the extra ones.
-pub const USER_COLUMNS: usize = 11;
+pub(crate) const USER_COLUMNS: usize = 11;
 /// How many expired sessions one cleanup statement deletes at most.
-pub const EXPIRED_BATCH: u32 = 500;
+pub(crate) const EXPIRED_BATCH: u32 = 500;
 
 impl Queries {
     /// Builds every statement for `schema` in `dialect`.
-    pub fn build(schema: &SchemaConfig, dialect: Dialect) -> Self {
+    pub(crate) fn build(schema: &SchemaConfig, dialect: Dialect) -> Self {
         let q = |s: &str| dialect.quote(s);
         let col = |key: &str| q(&schema.columns[key]);
         let s_col = |f: &str| format!("s.{}", col(&format!("session.{f}")));

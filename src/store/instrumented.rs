@@ -13,14 +13,14 @@ use crate::session::{Session, SessionRecord, User};
 use crate::time::Timestamp;
 
 /// Wraps a store and records how long each operation takes.
-pub struct InstrumentedStore {
+pub(crate) struct InstrumentedStore {
     inner: Arc<dyn SessionStore>,
     metrics: Arc<Metrics>,
 }
 
 impl InstrumentedStore {
     /// `inner`, timed into `metrics`.
-    pub fn new(inner: Arc<dyn SessionStore>, metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(inner: Arc<dyn SessionStore>, metrics: Arc<Metrics>) -> Self {
         Self { inner, metrics }
     }
 

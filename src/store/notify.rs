@@ -13,13 +13,13 @@ use super::StoreError;
 use crate::config::SchemaConfig;
 
 /// Channel for deleted sessions; the payload is the session token.
-pub const SESSION_CHANNEL: &str = "gatehouse_session_deleted";
+pub(crate) const SESSION_CHANNEL: &str = "gatehouse_session_deleted";
 /// Channel for users whose ban changed or who were deleted; the payload is the user id.
-pub const USER_CHANNEL: &str = "gatehouse_user_changed";
+pub(crate) const USER_CHANNEL: &str = "gatehouse_user_changed";
 
 /// Something the database told us.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Notice {
+pub(crate) enum Notice {
     /// This session's row is gone.
     SessionDeleted(String),
     /// This user was banned, unbanned or deleted.
@@ -29,7 +29,7 @@ pub enum Notice {
 }
 
 /// The trigger SQL for `schema` (idempotent: safe to run twice).
-pub fn trigger_sql(schema: &SchemaConfig) -> String {
+pub(crate) fn trigger_sql(schema: &SchemaConfig) -> String {
     let q = |s: &str| format!("\"{s}\"");
     let col = |key: &str| q(&schema.columns[key]);
     let (session, user) = (q(&schema.session_table), q(&schema.user_table));
@@ -70,7 +70,7 @@ CREATE TRIGGER gatehouse_user_changed AFTER UPDATE OR DELETE ON {user}
 }
 
 /// Installs the notification trigger in the PostgreSQL database at `url`.
-pub async fn install_trigger(url: &str, schema: &SchemaConfig) -> Result<(), StoreError> {
+pub(crate) async fn install_trigger(url: &str, schema: &SchemaConfig) -> Result<(), StoreError> {
     let options = postgres_options(url).map_err(|e| StoreError::Url(e.to_string()))?;
     let pool = PoolOptions::<Postgres>::new()
         .max_connections(1)
@@ -84,7 +84,7 @@ pub async fn install_trigger(url: &str, schema: &SchemaConfig) -> Result<(), Sto
 }
 
 /// A dedicated `LISTEN` connection that re-establishes itself.
-pub struct NoticeListener {
+pub(crate) struct NoticeListener {
     url: String,
     listener: PgListener,
 }
@@ -94,7 +94,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 impl NoticeListener {
     /// Connects to `url` and listens on both channels.
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+    pub(crate) async fn connect(url: &str) -> Result<Self, StoreError> {
         Ok(Self {
             url: url.to_owned(),
             listener: listen(url).await?,
@@ -104,7 +104,7 @@ impl NoticeListener {
     /// The next notice. When the connection drops, reconnects (retrying with backoff) and
     /// reports [`Notice::Reconnected`] once it is listening again, so that whatever was cached
     /// while notices could be missed can be dropped with nothing missed after that.
-    pub async fn next(&mut self) -> Notice {
+    pub(crate) async fn next(&mut self) -> Notice {
         match self.listener.try_recv().await {
             Ok(Some(n)) if n.channel() == SESSION_CHANNEL => {
                 Notice::SessionDeleted(n.payload().to_owned())
