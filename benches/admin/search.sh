@@ -22,6 +22,10 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
+# shellcheck source-path=SCRIPTDIR/../..
+# shellcheck source=.ci/lib.sh
+source "$ROOT/.ci/lib.sh"
+die_prefix="search.sh: "
 TIME_LIMIT=${TIME_LIMIT:-3600}
 
 # Bound the whole run: re-run this script under timeout(1); the EXIT trap still cleans up.
@@ -39,7 +43,6 @@ DB_URL=$PG_URL/$DB
 TOKEN=adminbench-token-$$-0123456789abcdef
 SECRET=adminbench-secret-$$-0123456789abcdef
 
-die() { echo "search.sh: $*" >&2; exit 1; }
 for c in psql curl timeout awk python3; do command -v "$c" >/dev/null || die "$c is not installed"; done
 [[ $SESSIONS =~ ^[1-9][0-9]*$ && $USERS =~ ^[1-9][0-9]*$ && $REPS =~ ^[1-9][0-9]*$ ]] \
     || die "bad SESSIONS, USERS or REPS"
@@ -56,19 +59,13 @@ psql_admin() { psql "$PG_URL/postgres" -X -q -v ON_ERROR_STOP=1 "$@"; }
 psql_db() { psql "$DB_URL" -X -q -v ON_ERROR_STOP=1 "$@"; }
 
 stop_gateway() {
-    if [[ -n $GW_PID ]] && kill -0 "$GW_PID" 2>/dev/null; then
-        kill -INT "$GW_PID" 2>/dev/null || true
-        for _ in $(seq 1 50); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$GW_PID" 2>/dev/null || true
-        wait "$GW_PID" 2>/dev/null || true
-    fi
+    stop_pids INT "$GW_PID"
     GW_PID=
     if [[ -n $PORT ]]; then rm -f "/tmp/gatehouse-$PORT.pid" "/tmp/gatehouse-$PORT.sock"; fi
 }
 
 cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
+    trap - INT TERM
     stop_gateway
     if [[ -n $DB_CREATED ]]; then
         if [[ -n ${KEEP_DB:-} ]]; then
@@ -78,13 +75,12 @@ cleanup() {
                 || echo "search.sh: could not drop database $DB" >&2
         fi
     fi
-    rm -rf "$TMP"
-    exit "$rc"
 }
-trap cleanup EXIT
+remove_on_exit "$TMP"
+on_exit cleanup
 trap 'exit 130' INT TERM
 
-log() { echo "$*" | tee -a "$OUT/summary.md"; }
+log_file=$OUT/summary.md
 has_phase() { [[ " $PHASES " == *" $1 "* ]]; }
 load_note() { # load average, and the busiest processes over the last second (top's 2nd sample)
     local top
@@ -109,10 +105,6 @@ if [[ -z ${BIN:-} ]]; then
     fi
 fi
 [[ -x $BIN ]] || die "no binary at $BIN"
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # --- 1. database ----------------------------------------------------------------------------------
 psql_admin -c "SELECT 1" >/dev/null || die "PostgreSQL does not answer at $PG_URL"
@@ -202,12 +194,10 @@ TOML
         GATEHOUSE_ADMIN_TOKEN=$TOKEN RUST_LOG=warn \
         "$BIN" serve --config "$TMP/gatehouse.toml" >>"$OUT/gateway.log" 2>&1 &
     GW_PID=$!
-    for _ in $(seq 1 300); do
-        kill -0 "$GW_PID" 2>/dev/null || { tail -20 "$OUT/gateway.log" >&2; die "gateway exited"; }
-        curl -fs -o /dev/null "http://127.0.0.1:$mport/readyz" && return 0
-        sleep 0.1
-    done
-    die "gateway not ready after 30 s"
+    local up=0
+    wait_for --pid "$GW_PID" 30 http_ok "http://127.0.0.1:$mport/readyz" || up=$?
+    ((up != 2)) || { tail -20 "$OUT/gateway.log" >&2; die "gateway exited"; }
+    ((up == 0)) || die "gateway not ready after 30 s"
 }
 
 # time_call PHASE LABEL QUERY: one warm-up, then REPS timed GETs; median/min/max in ms.

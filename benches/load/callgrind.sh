@@ -13,17 +13,23 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source-path=SCRIPTDIR/../..
+# shellcheck source=.ci/lib.sh
+source "$HERE/../../.ci/lib.sh"
+die_prefix="callgrind.sh: "
 BIN=${BIN:-$HERE/../../target/release/gatehouse}
 N=${N:-2000}
 WARM=${WARM:-50}
 TOP=${TOP:-30}
 OUT=${OUT:-$(mktemp -d -t gatehouse-callgrind.XXXXXX)}
-[[ -x $BIN ]] || { echo "callgrind.sh: no binary at $BIN" >&2; exit 1; }
-command -v valgrind >/dev/null || { echo "callgrind.sh: valgrind is not installed" >&2; exit 1; }
+[[ -x $BIN ]] || die "no binary at $BIN"
+command -v valgrind >/dev/null || die "valgrind is not installed"
 mkdir -p "$OUT"
 
 PID=
 DATA=
+# Not stop_pids: valgrind writes the callgrind file as the process exits, which may take long;
+# it is never killed.
 stop() {
     if [[ -n $PID ]]; then
         kill -INT "$PID" 2>/dev/null || true
@@ -33,23 +39,23 @@ stop() {
     if [[ -n $DATA ]]; then rm -rf "$DATA"; fi
     DATA=
 }
-trap stop EXIT
+on_exit stop
 
 # measure <label> <path> <requests>: one callgrind run; leaves $OUT/<label>.out
 measure() {
     local label=$1 path=$2 requests=$3 port cookie=
     DATA=$(mktemp -d -t gatehouse-cg.XXXXXX)
-    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    port=$(free_port)
     RUST_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$OUT/$label.out" \
         "$BIN" demo --data-dir "$DATA" --listen "127.0.0.1:$port" --threads 1 \
         >"$DATA/stdout" 2>"$OUT/$label.valgrind.log" &
     PID=$!
-    for _ in $(seq 1 1200); do   # up to 120 s: startup under valgrind is slow
+    demo_up() { # the demo printed its cookie and the gateway answers
         cookie=$(sed -n "s/.*'Cookie: \([^']*\)'.*/\1/p" "$DATA/stdout" | head -n1)
-        if [[ -n $cookie ]] && curl -s -o /dev/null "http://127.0.0.1:$port/public/ready"; then break; fi
-        sleep 0.1
-    done
-    [[ -n $cookie ]] || { echo "callgrind.sh: the demo did not start" >&2; exit 1; }
+        [[ -n $cookie ]] && http_answers "http://127.0.0.1:$port/public/ready"
+    }
+    wait_for 120 demo_up || true   # up to 120 s: startup under valgrind is slow
+    [[ -n $cookie ]] || die "the demo did not start"
     python3 - "$port" "$path" "$cookie" "$WARM" "$requests" <<'EOF'
 import http.client, sys
 port, path, cookie, warm, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])

@@ -30,8 +30,11 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 BIN=${BIN:-$ROOT/target/release/gatehouse}
 LUA=$HERE/summary.lua
+# shellcheck source-path=SCRIPTDIR/../..
+# shellcheck source=.ci/lib.sh
+source "$ROOT/.ci/lib.sh"
+die_prefix="run.sh: "
 
-die() { echo "run.sh: $*" >&2; exit 1; }
 command -v wrk >/dev/null || die "wrk is not installed (apt-get install wrk)"
 command -v curl >/dev/null || die "curl is not installed"
 
@@ -56,21 +59,6 @@ if [[ -z ${NO_BUILD:-} ]]; then
 fi
 [[ -x $BIN ]] || die "no binary at $BIN"
 
-# --- a free loopback port: ask the kernel (python3), else probe with bash's /dev/tcp ---
-free_port() {
-    if command -v python3 >/dev/null; then
-        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-        return
-    fi
-    local p
-    for _ in $(seq 1 200); do
-        p=$(( 20000 + RANDOM % 40000 ))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
-    done
-    die "no free port found"
-}
-
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RESULTS_DIR=$ROOT/target/load-results
 mkdir -p "$RESULTS_DIR"
@@ -80,31 +68,21 @@ PORT=$(free_port)
 GW_PID=
 NGX_PID=
 
-cleanup() {
-    local rc=$?
-    if [[ -n $NGX_PID ]]; then kill -QUIT "$NGX_PID" 2>/dev/null || true; wait "$NGX_PID" 2>/dev/null || true; fi
-    if [[ -n $GW_PID ]] && kill -0 "$GW_PID" 2>/dev/null; then
-        kill -INT "$GW_PID" 2>/dev/null || true          # SIGINT: Pingora's fast shutdown
-        for _ in $(seq 1 50); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$GW_PID" 2>/dev/null || true
-        wait "$GW_PID" 2>/dev/null || true
-    fi
-    rm -rf "$DATA"
-    rm -f "/tmp/gatehouse-$PORT.pid" "/tmp/gatehouse-$PORT.sock"
-    exit "$rc"
-}
-trap cleanup EXIT
+remove_on_exit "$DATA" "/tmp/gatehouse-$PORT.pid" "/tmp/gatehouse-$PORT.sock"
+# nginx: SIGQUIT, its graceful stop; the gateway: SIGINT, Pingora's fast shutdown.
+stop_servers() { stop_pids QUIT "$NGX_PID"; stop_pids INT "$GW_PID"; }
+on_exit stop_servers
 trap 'exit 130' INT TERM
 
-log() { echo "$*" | tee -a "$OUT"; }
+log_file=$OUT
 
 # PIN=1: gateway (and its echo upstream) on CPU 0, wrk (and nginx) on CPU 1.
-PIN_GW=""; PIN_WRK=""
-if [[ -n ${PIN:-} ]]; then PIN_GW="taskset -c 0"; PIN_WRK="taskset -c 1"; fi
+PIN_GW=(); PIN_WRK=()
+if [[ -n ${PIN:-} ]]; then PIN_GW=(taskset -c 0); PIN_WRK=(taskset -c 1); fi
 
 # --- the upstream: nginx (one worker, no access log, a fixed "ok"), or the demo's echo ---
 if [[ -z ${UPSTREAM:-} ]]; then
-    if command -v nginx >/dev/null; then UPSTREAM=nginx; else UPSTREAM=echo; fi
+    if command -v nginx >/dev/null; then UPSTREAM="nginx"; else UPSTREAM="echo"; fi
 fi
 UPSTREAM_ARGS=()
 case $UPSTREAM in
@@ -134,13 +112,10 @@ http {
     }
 }
 NGINX
-        $PIN_WRK nginx -c "$DATA/nginx/nginx.conf" -p "$DATA/nginx" 2>"$DATA/nginx/start.err" &
+        "${PIN_WRK[@]}" nginx -c "$DATA/nginx/nginx.conf" -p "$DATA/nginx" 2>"$DATA/nginx/start.err" &
         NGX_PID=$!
-        for _ in $(seq 1 50); do
-            curl -s -o /dev/null "http://127.0.0.1:$NGX_PORT/" && break
-            kill -0 "$NGX_PID" 2>/dev/null || die "nginx did not start: $(cat "$DATA/nginx/start.err")"
-            sleep 0.1
-        done
+        up=0; wait_for --pid "$NGX_PID" 5 http_answers "http://127.0.0.1:$NGX_PORT/" || up=$?
+        ((up != 2)) || die "nginx did not start: $(cat "$DATA/nginx/start.err")"
         UPSTREAM_ARGS=(--upstream "http://127.0.0.1:$NGX_PORT")
         IDENTITY_PATH=/bench/whoami
         ;;
@@ -149,21 +124,21 @@ NGINX
 esac
 
 # --- start the demo: SQLite + demo session, the gateway (and the echo upstream) ---
-RUST_LOG=${RUST_LOG:-warn} $PIN_GW "$BIN" demo --data-dir "$DATA" --listen "127.0.0.1:$PORT" \
+RUST_LOG=${RUST_LOG:-warn} "${PIN_GW[@]}" "$BIN" demo --data-dir "$DATA" --listen "127.0.0.1:$PORT" \
     --threads "${THREADS:-1}" "${UPSTREAM_ARGS[@]}" \
     >"$DATA/gateway.out" 2>"$DATA/gateway.err" &
 GW_PID=$!
 
 COOKIE=
-for _ in $(seq 1 300); do   # up to 30 s
-    if ! kill -0 "$GW_PID" 2>/dev/null; then
-        cat "$DATA/gateway.err" >&2
-        die "gateway exited during startup"
-    fi
+gateway_up() { # the demo printed its cookie and the gateway answers
     COOKIE=$(sed -n "s/.*'Cookie: \([^']*\)'.*/\1/p" "$DATA/gateway.out" | head -n1)
-    if [[ -n $COOKIE ]] && curl -s -o /dev/null "http://127.0.0.1:$PORT/public/ready"; then break; fi
-    sleep 0.1
-done
+    [[ -n $COOKIE ]] && http_answers "http://127.0.0.1:$PORT/public/ready"
+}
+up=0; wait_for --pid "$GW_PID" 30 gateway_up || up=$?
+if ((up == 2)); then
+    cat "$DATA/gateway.err" >&2
+    die "gateway exited during startup"
+fi
 [[ -n $COOKIE ]] \
     || die "no 'Cookie: ...' line from gatehouse demo (stdout: $(head -c 500 "$DATA/gateway.out"))"
 
@@ -193,13 +168,14 @@ CLK_TCK=$(getconf CLK_TCK)
 log "gatehouse load test  $STAMP"
 log "machine: nproc=$(nproc), CPU: ${CPU_MODEL:-unknown}, kernel $(uname -r)"
 log "commit: $COMMIT   binary: $BIN"
-log "gateway: gatehouse demo on 127.0.0.1:$PORT (pid $GW_PID, $(ls /proc/$GW_PID/task | wc -l) OS threads)"
+TASKS=("/proc/$GW_PID/task/"*)
+log "gateway: gatehouse demo on 127.0.0.1:$PORT (pid $GW_PID, ${#TASKS[@]} OS threads)"
 if [[ $UPSTREAM == nginx ]]; then
     log "upstream: $(nginx -v 2>&1 | sed 's/.*: //') on 127.0.0.1:$NGX_PORT, 1 worker, fixed \"ok\""
 else
     log "upstream: the demo's echo, in the gateway process (fixed \"ok\" for ?quiet)"
 fi
-if [[ -n $PIN_GW ]]; then log "pinning: gateway on CPU 0, wrk on CPU 1"; else log "pinning: none"; fi
+if ((${#PIN_GW[@]})); then log "pinning: gateway on CPU 0, wrk on CPU 1"; else log "pinning: none"; fi
 log "load: wrk -t1 -c$CONNECTIONS -d$DURATION --latency -H 'Cookie: <demo session>' -s summary.lua"
 log "      warm-up $WARMUP before each run; $REPS reps, order a,b"
 log "(a) GET $URL_A  (public)    (b) GET $URL_B  (required, warm cache)"
@@ -231,7 +207,7 @@ OTHER_MAX=${OTHER_MAX:-10}
 # run_wrk <duration> <url> -> "requests duration_us p50_us p99_us mean_us status_errors socket_errors"
 run_wrk() {
     local dur=$1 url=$2 out line
-    out=$($PIN_WRK timeout $(( $(to_secs "$dur") + 30 )) \
+    out=$("${PIN_WRK[@]}" timeout $(( $(to_secs "$dur") + 30 )) \
         wrk -t1 -c"$CONNECTIONS" -d"$dur" --latency -H "Cookie: $COOKIE" -s "$LUA" "$url") \
         || die "wrk failed or hung against $url"
     line=$(grep '^RESULT ' <<<"$out" | tail -n1)

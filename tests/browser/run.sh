@@ -18,6 +18,10 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
+# shellcheck source-path=SCRIPTDIR/../..
+# shellcheck source=.ci/lib.sh
+source "$repo/.ci/lib.sh"
+log_prefix="run.sh: "
 bin=${GATEHOUSE_BIN:-$repo/target/debug/gatehouse}
 chromium=${CHROMIUM:-/usr/bin/chromium}
 pg_admin=${GATEHOUSE_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
@@ -32,19 +36,6 @@ passed=0
 failed=0
 started=$SECONDS
 
-log() { echo "run.sh: $*"; }
-
-stop_all() {
-  local pid i
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do
-    for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
-    wait "$pid" 2>/dev/null || true
-  done
-  pids=()
-}
-
 show_logs() {
   local f
   for f in "$work"/*.log; do
@@ -58,7 +49,8 @@ finish() {
   local rc=$?
   trap - EXIT INT TERM
   set +e
-  stop_all
+  stop_pids TERM "${pids[@]}"
+  pids=()
   if [[ -n "$db_created" ]]; then
     timeout 20 psql "$pg_admin" -XAtq -c "DROP DATABASE IF EXISTS \"$db_name\" WITH (FORCE)" >/dev/null 2>&1 \
       || log "could not drop database $db_name"
@@ -78,7 +70,7 @@ finish() {
   ((failed == 0)) || exit 1
   exit 0
 }
-trap finish EXIT
+on_exit finish
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -89,50 +81,16 @@ setup_fail() {
   exit 1
 }
 
-# Waits up to $2 seconds for file $1 to hold a `READY <port>` line while process $3 lives;
-# prints the port.
-wait_ready_line() {
-  local file=$1 seconds=$2 pid=$3 i line
-  for ((i = 0; i < seconds * 10; i++)); do
-    line=$(grep -m1 '^READY [0-9]*$' "$file" 2>/dev/null || true)
-    if [[ -n "$line" ]]; then echo "${line#READY }"; return 0; fi
-    kill -0 "$pid" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 1
-}
-
-# Waits up to $2 seconds for GET $1 to answer 200 while process $3 lives.
-wait_http_ok() {
-  timeout $(($2 + 5)) node -e '
-    const [url, seconds, pid] = process.argv.slice(1);
-    const until = Date.now() + Number(seconds) * 1000;
-    (async () => {
-      for (;;) {
-        try { process.kill(Number(pid), 0); } catch { process.exit(3); }
-        try {
-          const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-          if (res.status === 200) process.exit(0);
-        } catch {}
-        if (Date.now() > until) process.exit(1);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    })();' "$1" "$2" "$3"
-}
-
-# Prints n free loopback ports (bound together, then released).
-free_ports() {
-  node -e '
-    const net = require("node:net");
-    const n = Number(process.argv[1]);
-    const servers = Array.from({ length: n }, () => net.createServer());
-    Promise.all(servers.map((s) => new Promise((ok, ko) => s.once("error", ko).listen(0, "127.0.0.1", ok))))
-      .then(() => { console.log(servers.map((s) => s.address().port).join(" ")); servers.forEach((s) => s.close()); })
-      .catch((e) => { console.error(e.message); process.exit(1); });' "$1"
+# The port of file $1's `READY <port>` line; fails while there is none.
+ready_port() {
+  local line
+  line=$(grep -m1 '^READY [0-9]*$' "$1" 2>/dev/null) || return 1
+  echo "${line#READY }"
 }
 
 # ---- 1. tools: node packages, Chromium, the gateway binary, PostgreSQL ----
-command -v node >/dev/null && command -v npm >/dev/null || setup_fail "node and npm are needed"
+{ command -v node && command -v npm; } >/dev/null || setup_fail "node and npm are needed"
+command -v curl >/dev/null || setup_fail "curl is needed"
 command -v psql >/dev/null || setup_fail "psql is needed (Debian: postgresql-client)"
 if [[ ! -d "$here/node_modules/playwright-core" ]]; then
   log "installing tests/browser node packages (npm ci)"
@@ -173,11 +131,11 @@ gateway="http://127.0.0.1:$gw_port"
     BA_MIGRATE=1 PORT=0 node server.mjs
 ) >"$work/better-auth.out" 2>"$work/better-auth.log" </dev/null &
 pids+=($!)
-ba_port=$(wait_ready_line "$work/better-auth.out" 60 "${pids[-1]}") || setup_fail "Better Auth did not print READY within 60 s"
+ba_port=$(wait_for --pid "${pids[-1]}" 60 ready_port "$work/better-auth.out") || setup_fail "Better Auth did not print READY within 60 s"
 
 PORT=0 node "$here/upstream.mjs" >"$work/upstream.out" 2>"$work/upstream.log" </dev/null &
 pids+=($!)
-up_port=$(wait_ready_line "$work/upstream.out" 20 "${pids[-1]}") || setup_fail "the upstream did not print READY within 20 s"
+up_port=$(wait_for --pid "${pids[-1]}" 20 ready_port "$work/upstream.out") || setup_fail "the upstream did not print READY within 20 s"
 
 cat >"$work/gatehouse.toml" <<EOF
 [server]
@@ -204,9 +162,9 @@ env -u DATABASE_URL -u GATEHOUSE_CONFIG -u GATEHOUSE_ADMIN_TOKEN -u GATEHOUSE_GE
   GATEHOUSE_METRICS_LISTEN="127.0.0.1:$metrics_port" GATEHOUSE_UPSTREAM="http://127.0.0.1:$up_port" \
   "$bin" serve --config "$work/gatehouse.toml" >"$work/gateway.log" 2>&1 </dev/null &
 pids+=($!)
-wait_http_ok "http://127.0.0.1:$metrics_port/readyz" 30 "${pids[-1]}" \
+wait_for --pid "${pids[-1]}" 30 http_ok "http://127.0.0.1:$metrics_port/readyz" \
   || setup_fail "the gateway was not ready within 30 s"
-wait_http_ok "$gateway/_gatehouse/" 10 "${pids[-1]}" \
+wait_for --pid "${pids[-1]}" 10 http_ok "$gateway/_gatehouse/" \
   || setup_fail "the gateway does not serve the dashboard at $gateway/_gatehouse/"
 log "ready in $((SECONDS - started)) s: gateway $gateway, Better Auth :$ba_port, upstream :$up_port, database $db_name"
 
