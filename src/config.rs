@@ -30,15 +30,32 @@ use std::time::Duration;
 use http::HeaderName;
 use ipnet::IpNet;
 
-pub use admin::*;
-pub use better_auth::*;
-pub use database::*;
+pub use admin::{AdminConfig, GeoConfig, GeoProvider};
+pub use better_auth::{
+    origin_of, BetterAuthConfig, CookieCacheConfig, CookieCacheStrategy, CookieConfig,
+    SessionsConfig,
+};
+pub use database::{
+    CacheConfig, DatabaseConfig, DatabaseKind, SchemaConfig, SqliteDates, ACCOUNT_FIELDS,
+    SESSION_FIELDS, USER_FIELDS,
+};
 pub use env::{EnvSource, MapEnv, ProcessEnv};
+pub use operations::{LogConfig, MetricsConfig};
+pub use rate_limit::{RateLimitConfig, RateRule, SERVED_ENDPOINTS};
+pub use routes::{
+    strip_port, HeadersConfig, Policy, ProxyConfig, RouteConfig, ServerConfig, Unauthenticated,
+    Upstream,
+};
+
+// Each section's validation, called by `Config::from_file`.
+use admin::{admin, geo};
+use better_auth::{better_auth, sessions};
+use database::{cache, database};
 use file::ConfigFile;
-pub use operations::*;
+use operations::{log, metrics};
 use parse::{duration, header_name, identifier, nonzero, upstream};
-pub use rate_limit::*;
-pub use routes::*;
+use rate_limit::rate_limit;
+use routes::{headers, proxy, route, server};
 
 /// A config problem: the key at fault and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
