@@ -30,6 +30,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 BIN=${BIN:-$ROOT/target/release/gatehouse}
 LUA=$HERE/summary.lua
+STATS=$HERE/stats.py
 # shellcheck source-path=SCRIPTDIR/../..
 # shellcheck source=.ci/lib.sh
 source "$ROOT/.ci/lib.sh"
@@ -37,6 +38,7 @@ die_prefix="run.sh: "
 
 command -v wrk >/dev/null || die "wrk is not installed (apt-get install wrk)"
 command -v curl >/dev/null || die "curl is not installed"
+command -v python3 >/dev/null || die "python3 is not installed (benches/load/stats.py computes the figures)"
 
 # "10s" / "1m" / "10" -> whole seconds (for the outer timeouts).
 to_secs() {
@@ -233,11 +235,10 @@ for rep in $(seq 1 "$REPS"); do
         g1=$(gw_ticks); u1=$(up_ticks); w1=$(child_ticks); read -r b1 t1 < <(sys_ticks)
         read -r reqs dur_us p50 p99 _mean serr sockerr <<<"$res"
 
-        rps=$(awk -v r="$reqs" -v d="$dur_us" 'BEGIN { printf "%.0f", r / (d / 1e6) }')
-        cpu=$(awk -v t=$(( g1 - g0 )) -v k="$CLK_TCK" -v r="$reqs" \
-            'BEGIN { printf "%.1f", (r > 0) ? t / k * 1e6 / r : 0 }')
-        other=$(awk -v b=$(( b1 - b0 )) -v g=$(( g1 - g0 + u1 - u0 )) -v w=$(( w1 - w0 )) -v t=$(( t1 - t0 )) \
-            'BEGIN { o = (t > 0) ? 100 * (b - g - w) / t : 0; printf "%.0f", (o < 0) ? 0 : o }')
+        figures=$(python3 "$STATS" run "$reqs" "$dur_us" $(( g1 - g0 )) "$CLK_TCK" \
+            $(( b1 - b0 )) $(( g1 - g0 + u1 - u0 )) $(( w1 - w0 )) $(( t1 - t0 ))) \
+            || die "stats.py run failed"
+        read -r rps cpu other <<<"$figures"
         flag=""
         if (( other > OTHER_MAX )); then flag=" noisy"; clean=0; fi
         printf -v row '%-4s %-3s %9s %9s %9s %9s %7s %7s %11s %7s' \
@@ -253,59 +254,13 @@ for rep in $(seq 1 "$REPS"); do
     CLEAN+=("$clean")
 done
 
-median() {
-    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
-        END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-ratio() { awk -v x="$1" -v y="$2" 'BEGIN { printf "%.3f", (y > 0) ? x / y : 0 }'; }
-# median_ci <values...>: a distribution-free 95% interval for the median, "low high": the k-th
-# smallest and k-th largest values, with k the largest rank such that P(Binomial(n, 1/2) < k)
-# <= 0.025 (n = 15 gives the 4th and 12th of 15, 96.5% coverage). Empty below 6 values.
-median_ci() {
-    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
-        END {
-            n = NR; p = 0.5 ^ n; cdf = 0; k = 0
-            for (i = 0; i < n; i++) { cdf += p; if (cdf > 0.025) break; k = i + 1; p = p * (n - i) / (i + 1) }
-            if (k >= 1) print v[k], v[n + 1 - k]
-        }'
-}
-
-mra=$(median "${RPS_A[@]}"); mrb=$(median "${RPS_B[@]}")
-per_rep=""; clean_a=(); clean_b=(); rep_ratios=()
+# The medians, the per-rep ratios and the interval: benches/load/stats.py, from the figures as
+# printed in the table above.
 for i in "${!RPS_A[@]}"; do
-    rep_ratios+=("$(ratio "${RPS_B[$i]}" "${RPS_A[$i]}")")
-    per_rep+="${rep_ratios[-1]}"
-    if (( CLEAN[i] )); then clean_a+=("${RPS_A[$i]}"); clean_b+=("${RPS_B[$i]}"); else per_rep+="*"; fi
-    per_rep+=" "
-done
-
-log ""
-log "medians of $REPS reps        req/s    p50(us)    p99(us)  cpu/req(us)"
-printf -v row '(a) public            %8s %10s %10s %12s' \
-    "$mra" "$(median "${P50_A[@]}")" "$(median "${P99_A[@]}")" "$(median "${CPU_A[@]}")"
-log "$row"
-printf -v row '(b) required, warm    %8s %10s %10s %12s' \
-    "$mrb" "$(median "${P50_B[@]}")" "$(median "${P99_B[@]}")" "$(median "${CPU_B[@]}")"
-log "$row"
-log ""
-log "(b)/(a) req/s, median of the per-rep ratios: $(median "${rep_ratios[@]}")   (target >= 0.9)"
-read -r ci_low ci_high < <(median_ci "${rep_ratios[@]}") || true
-if [[ -n ${ci_low:-} ]]; then
-    log "  95% interval for that median (order statistics of the $REPS reps): $ci_low - $ci_high"
-fi
-log "  ratio of medians: $(ratio "$mrb" "$mra")   per rep: ${per_rep% }"
-if (( ${#clean_a[@]} < REPS )); then
-    if (( ${#clean_a[@]} > 0 )); then
-        clean_ratio=$(ratio "$(median "${clean_b[@]}")" "$(median "${clean_a[@]}")")
-        log "  over the ${#clean_a[@]} clean rep(s) only: $clean_ratio   (* = rep with other% > $OTHER_MAX)"
-    else
-        log "  every rep had other% > $OTHER_MAX: other programs were using the CPUs;" \
-            "rerun on a quiet machine"
-    fi
-fi
-log "(b)/(a) gateway cpu/req, ratio of medians: $(ratio "$(median "${CPU_B[@]}")" "$(median "${CPU_A[@]}")")"
-log "cpu/req = gateway process CPU per request (with UPSTREAM=echo, the echo's too);" \
-    "other% = CPU used by other programs"
+    echo "${RPS_A[$i]} ${P50_A[$i]} ${P99_A[$i]} ${CPU_A[$i]} ${RPS_B[$i]} ${P50_B[$i]} ${P99_B[$i]} ${CPU_B[$i]} ${CLEAN[$i]}"
+done >"$DATA/reps.txt"
+summary=$(python3 "$STATS" summary "$REPS" "$OTHER_MAX" "$DATA/reps.txt") || die "stats.py summary failed"
+while IFS= read -r line; do log "$line"; done <<<"$summary"
 if (( FAILED )); then
     log "FAILED: some responses were not 2xx (see the non2xx column)"
     exit 1
