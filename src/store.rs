@@ -38,6 +38,9 @@ pub enum StoreError {
     /// The session was deleted while it was being refreshed.
     #[error("the session was deleted during its refresh")]
     SessionGone,
+    /// The conditional refresh `UPDATE` matched no row, yet the row is there, unrefreshed.
+    #[error("the refresh matched no row and nobody else refreshed the session")]
+    RefreshNotWritten,
 }
 
 /// Better Auth's tables, seen from the gateway.

@@ -262,3 +262,72 @@ async fn extra_user_columns_are_read_as_text() {
         vec![Some("pro".to_string()), Some("7".to_string())]
     );
 }
+
+/// An expiry another writer stored with sub-millisecond precision (plain SQL, another ORM) is
+/// refreshed all the same: the conditional UPDATE compares it the way it was read.
+async fn sub_millisecond_expiries_are_refreshed(kind: Kind) {
+    let Some(db) = TestDb::migrated(kind).await else {
+        return;
+    };
+    let store = db.store("");
+    let token = "microTokenmicroTokenmicroToken01";
+    let now = Timestamp::from_millis(Timestamp::now().millis());
+    store.insert_user(&user("micro", now)).await.unwrap();
+    let day = Duration::from_secs(86_400);
+    store
+        .insert_session(&session(token, "micro", now.plus(day), now))
+        .await
+        .unwrap();
+    // 2030-01-01T00:00:00.123456Z, in each database's own way of holding microseconds.
+    let writes: Vec<String> = match kind {
+        Kind::Sqlite => vec![
+            format!(r#"UPDATE "session" SET "expiresAt" = '2030-01-01T00:00:00.123456Z' WHERE "token" = '{token}'"#),
+            format!(r#"UPDATE "session" SET "expiresAt" = 1893456000123.456 WHERE "token" = '{token}'"#),
+        ],
+        Kind::Postgres => vec![format!(
+            r#"UPDATE "session" SET "expiresAt" = '2030-01-01 00:00:00.123456+00' WHERE "token" = '{token}'"#
+        )],
+        Kind::MySql => vec![
+            "ALTER TABLE `session` MODIFY `expiresAt` timestamp(6) NOT NULL".to_string(),
+            format!("UPDATE `session` SET `expiresAt` = '2030-01-01 00:00:00.123456' WHERE `token` = '{token}'"),
+        ],
+    };
+    for write in writes.iter().filter(|w| w.starts_with("UPDATE")) {
+        for setup in writes.iter().filter(|w| !w.starts_with("UPDATE")) {
+            db.exec(setup).await;
+        }
+        db.exec(write).await;
+        let read = store.find_session(token).await.unwrap().unwrap().session;
+        assert_eq!(
+            read.expires_at.millis() / 1000,
+            1_893_456_000,
+            "{kind:?}: {write}"
+        );
+        let extended = now.plus(7 * day);
+        let written = store
+            .refresh_session(token, read.expires_at, extended, now)
+            .await
+            .unwrap();
+        assert!(
+            written,
+            "{kind:?}: the UPDATE matched nothing after {write}"
+        );
+        let after = store.find_session(token).await.unwrap().unwrap().session;
+        assert_eq!(after.expires_at, extended, "{kind:?}");
+    }
+}
+
+#[tokio::test]
+async fn sqlite_sub_millisecond_expiries_are_refreshed() {
+    sub_millisecond_expiries_are_refreshed(Kind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_sub_millisecond_expiries_are_refreshed() {
+    sub_millisecond_expiries_are_refreshed(Kind::Postgres).await;
+}
+
+#[tokio::test]
+async fn mysql_sub_millisecond_expiries_are_refreshed() {
+    sub_millisecond_expiries_are_refreshed(Kind::MySql).await;
+}

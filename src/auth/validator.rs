@@ -388,6 +388,25 @@ impl SessionValidator {
                     .store
                     .refresh_session(&token, old, expires_at, now)
                     .await?;
+                let record = if written {
+                    let mut record = session.record.clone();
+                    record.session.expires_at = expires_at;
+                    record.session.updated_at = now;
+                    record
+                } else {
+                    // Another request or instance wrote it first: take what it wrote. If the
+                    // row still holds the expiry this refresh expected, nobody did: the UPDATE
+                    // missed, and no cookie may claim an extension that was not written.
+                    let record = self
+                        .store
+                        .find_session(&token)
+                        .await?
+                        .ok_or(StoreError::SessionGone)?;
+                    if record.session.expires_at <= old {
+                        return Err(StoreError::RefreshNotWritten);
+                    }
+                    record
+                };
                 let result = if written {
                     "written"
                 } else {
@@ -397,18 +416,6 @@ impl SessionValidator {
                     .session_refreshes
                     .with_label_values(&[result])
                     .inc();
-                let record = if written {
-                    let mut record = session.record.clone();
-                    record.session.expires_at = expires_at;
-                    record.session.updated_at = now;
-                    record
-                } else {
-                    // Another request or instance wrote it first: take what it wrote.
-                    match self.store.find_session(&token).await? {
-                        Some(record) => record,
-                        None => return Err(StoreError::SessionGone),
-                    }
-                };
                 let until = record.session.expires_at;
                 let (fresh, until) = self.entry(record, until);
                 let fresh = Arc::new(fresh);

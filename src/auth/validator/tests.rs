@@ -313,6 +313,36 @@ async fn a_session_past_update_age_is_refreshed_with_the_same_token() {
 }
 
 #[tokio::test]
+async fn a_refresh_the_database_did_not_write_sends_no_cookie() {
+    let f = fixture().await;
+    // The row is there but the UPDATE changes nothing (as a condition on an expiry stored with
+    // more precision than it was read with would): nobody else refreshed it either.
+    let pool = sqlx::SqlitePool::connect(&f.url).await.unwrap();
+    sqlx::raw_sql(
+        r#"CREATE TRIGGER ignore_session_updates BEFORE UPDATE ON "session"
+           BEGIN SELECT RAISE(IGNORE); END;"#,
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let before = f.store.find_session("good").await.unwrap().unwrap().session;
+    f.clock.advance(Duration::from_secs(86_400));
+    let outcome = f.check(&f.cookie("good")).await;
+    assert!(matches!(outcome, AuthOutcome::Authenticated(_)));
+    assert!(
+        set_cookies(&outcome).is_empty(),
+        "no Max-Age for an expiry that was not written"
+    );
+    let after = f.store.find_session("good").await.unwrap().unwrap().session;
+    assert_eq!(after.expires_at, before.expires_at);
+    let metrics = f.validator.metrics.render().unwrap();
+    assert!(
+        metrics.contains(r#"gatehouse_session_refreshes_total{result="failed"} 1"#),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
 async fn fifty_concurrent_requests_refresh_once() {
     let f = Arc::new(fixture().await);
     install_update_counter(&f).await;
