@@ -6,13 +6,15 @@
 //! problem as a [`ConfigError`] naming the key and how to fix it.
 //!
 //! Each group of sections has its typed values and their validation in one file:
-//! `better_auth.rs` (Better Auth's settings, session rules), `database.rs` (tables, cache),
+//! `better_auth.rs` (Better Auth's settings, session rules), `cookies.rs` (cookie names and
+//! attributes), `database.rs` (tables, cache),
 //! `routes.rs` (listener, upstreams, headers, routes), `rate_limit.rs`, `admin.rs` (sessions
 //! admin, geolocation) and `operations.rs` (the operations listener, logs); `parse.rs` holds
 //! the single-value parsers they share.
 
 mod admin;
 mod better_auth;
+mod cookies;
 mod database;
 pub mod env;
 pub mod file;
@@ -32,9 +34,9 @@ use ipnet::IpNet;
 
 pub use admin::{AdminConfig, GeoConfig, GeoProvider};
 pub use better_auth::{
-    origin_of, BetterAuthConfig, CookieCacheConfig, CookieCacheStrategy, CookieConfig,
-    SessionsConfig,
+    origin_of, BetterAuthConfig, CookieCacheConfig, CookieCacheStrategy, SessionsConfig,
 };
+pub use cookies::{CookieAttributes, CookieConfig, SameSite};
 pub use database::{
     CacheConfig, DatabaseConfig, DatabaseKind, SchemaConfig, SqliteDates, ACCOUNT_FIELDS,
     SESSION_FIELDS, USER_FIELDS,
@@ -50,6 +52,7 @@ pub use routes::{
 // Each section's validation, called by `Config::from_file`.
 use admin::{admin, geo};
 use better_auth::{better_auth, sessions};
+use cookies::{cookies, is_cookie_name_char};
 use database::{cache, database};
 use file::ConfigFile;
 use operations::{log, metrics};

@@ -217,6 +217,7 @@ fn forwarded_for(headers: &HeaderMap, client: &ClientAddr, edits: &mut HeaderEdi
 
 fn strip_auth_cookies(headers: &HeaderMap, config: &Config, edits: &mut HeaderEdits) {
     let names = &config.better_auth.cookies;
+    let multi_session = format!("{}_multi-", names.session_token).to_ascii_lowercase();
     let is_auth_cookie = |name: &str| {
         name == names.session_token
             || name == names.dont_remember
@@ -224,6 +225,7 @@ fn strip_auth_cookies(headers: &HeaderMap, config: &Config, edits: &mut HeaderEd
             || name
                 .strip_prefix(names.session_data.as_str())
                 .is_some_and(|rest| rest.starts_with('.'))
+            || name.to_ascii_lowercase().starts_with(&multi_session)
     };
     let kept: Vec<String> = headers
         .get_all(header::COOKIE)

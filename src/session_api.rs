@@ -196,7 +196,7 @@ impl SessionApi {
             Err(e) => return store_unavailable(endpoint.name(), &e),
         };
         match (endpoint, outcome) {
-            (Endpoint::SignOut, outcome) => self.sign_out(outcome).await,
+            (Endpoint::SignOut, outcome) => self.sign_out(outcome, &cookies).await,
             (Endpoint::GetSession, AuthOutcome::Authenticated(a)) => with_cookies(
                 json(StatusCode::OK, &SessionWithUser::from(&a.session.record)),
                 &a.set_cookies,
@@ -220,27 +220,41 @@ impl SessionApi {
             }
             (Endpoint::ListSessions, AuthOutcome::Authenticated(a)) => self.list_sessions(a).await,
             (Endpoint::RevokeSession, AuthOutcome::Authenticated(a)) => {
-                self.revoke_session(a, body).await
+                self.revoke_session(a, req, body).await
             }
             (Endpoint::RevokeSessions, AuthOutcome::Authenticated(a)) => {
-                self.revoke_sessions(a, false).await
+                self.revoke_sessions(a, req, false).await
             }
             (Endpoint::RevokeOtherSessions, AuthOutcome::Authenticated(a)) => {
-                self.revoke_sessions(a, true).await
+                self.revoke_sessions(a, req, true).await
             }
         }
     }
 
-    /// Deletes the caller's session (if any) and expires every session cookie.
-    async fn sign_out(&self, outcome: AuthOutcome) -> Response<Bytes> {
+    /// Deletes the caller's session (if any) and expires every session cookie; with the
+    /// multi-session plugin, also every session of a correctly signed `*_multi-*` cookie (all
+    /// accounts signed in on this browser), whose cookies it expires too, as the plugin's
+    /// sign-out hook does.
+    async fn sign_out(&self, outcome: AuthOutcome, cookies: &[&str]) -> Response<Bytes> {
+        let mut tokens = Vec::new();
         if let AuthOutcome::Authenticated(a) = outcome {
-            if let Err(e) = self.revocation.revoke(&[a.token], "sign_out").await {
+            tokens.push(a.token);
+        }
+        let mut set_cookies = self.validator.clear_cookies(cookies);
+        if self.config.better_auth.multi_session {
+            for (name, token) in self.validator.multi_session_cookies(cookies) {
+                set_cookies.push(self.validator.expire_multi_session_cookie(&name));
+                tokens.push(token);
+            }
+        }
+        if !tokens.is_empty() {
+            if let Err(e) = self.revocation.revoke(&tokens, "sign_out").await {
                 return store_unavailable("sign-out", &e);
             }
         }
         with_cookies(
             json_response(StatusCode::OK, r#"{"success":true}"#),
-            &self.validator.clear_cookies(),
+            &set_cookies,
         )
     }
 
@@ -265,7 +279,12 @@ impl SessionApi {
 
     /// Revokes one of the caller's own sessions, named by its id (what `list-sessions` gives
     /// as `token`) or its token; 404 when the caller has no such session.
-    async fn revoke_session(&self, caller: Authenticated, body: &[u8]) -> Response<Bytes> {
+    async fn revoke_session(
+        &self,
+        caller: Authenticated,
+        req: &Parts,
+        body: &[u8],
+    ) -> Response<Bytes> {
         let Ok(RevokeBody { token: wanted }) = serde_json::from_slice(body) else {
             return json_response(
                 StatusCode::BAD_REQUEST,
@@ -300,7 +319,7 @@ impl SessionApi {
             Err(e) => return store_unavailable("revoke-session", &e),
         };
         let cookies = if revoked_own {
-            self.validator.clear_cookies()
+            self.validator.clear_cookies(&cookie_headers(req))
         } else {
             caller.set_cookies
         };
@@ -310,7 +329,12 @@ impl SessionApi {
     }
 
     /// Revokes all of the caller's sessions, or all but the current one.
-    async fn revoke_sessions(&self, caller: Authenticated, keep_current: bool) -> Response<Bytes> {
+    async fn revoke_sessions(
+        &self,
+        caller: Authenticated,
+        req: &Parts,
+        keep_current: bool,
+    ) -> Response<Bytes> {
         let user_id = &caller.session.record.user.id;
         let keep = keep_current.then_some(caller.token.as_str());
         let revoked = match self
@@ -328,7 +352,7 @@ impl SessionApi {
         let cookies = if keep_current {
             caller.set_cookies
         } else {
-            self.validator.clear_cookies()
+            self.validator.clear_cookies(&cookie_headers(req))
         };
         with_cookies(response, &cookies)
     }

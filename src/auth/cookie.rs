@@ -13,6 +13,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use sha2::Sha256;
 
+use crate::config::CookieAttributes;
+
 /// The characters JavaScript's `encodeURIComponent` escapes (better-call encodes cookie values).
 pub(crate) const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
@@ -102,6 +104,28 @@ pub fn find_cookie<'a>(
     })
 }
 
+/// The multi-session plugin's cookies (any name containing `_multi-`) whose signature verifies,
+/// each as the plugin's sign-out hook sees it: the name lower-cased with the `__Secure-` prefix
+/// restored (the name it expires), and the session token it carries. First occurrence of a name
+/// wins, as in [`find_cookie`].
+pub fn multi_session_cookies(header_values: &[&str], key: &SigningKey) -> Vec<(String, String)> {
+    let mut seen: Vec<&str> = Vec::new();
+    let mut out = Vec::new();
+    for (name, raw) in header_values.iter().flat_map(|h| cookie_pairs(h)) {
+        if !name.contains("_multi-") || seen.contains(&name) {
+            continue;
+        }
+        seen.push(name);
+        let value = decode_value(raw);
+        if let Some(token) = key.verify_cookie_value(&value) {
+            let lower = name.to_ascii_lowercase();
+            let expired_name = lower.replacen("__secure-", "__Secure-", 1);
+            out.push((expired_name, token.to_owned()));
+        }
+    }
+    out
+}
+
 /// Strips surrounding quotes, then percent-decodes if the value contains `%` (keeping the raw
 /// value when decoding fails, as `decodeURIComponent` errors are ignored by better-call).
 fn decode_value(raw: &str) -> Cow<'_, str> {
@@ -147,10 +171,16 @@ fn hex_byte(digits: &[u8]) -> Option<u8> {
     u8::try_from(value).ok()
 }
 
-/// A `Set-Cookie` value with Better Auth's attributes, in better-call's order:
-/// `name=value; Max-Age=N; Path=/; HttpOnly; Secure; SameSite=Lax`. `value` is written as is
-/// (already encoded); `Max-Age` only when given, `Secure` only when `secure`.
-pub fn set_cookie(name: &str, value: &str, max_age: Option<u64>, secure: bool) -> String {
+/// A `Set-Cookie` value as better-call serialises it:
+/// `name=value; Max-Age=N; Domain=D; Path=P; HttpOnly; Secure; SameSite=Lax; Partitioned`, each
+/// attribute only when `attributes` (or `max_age`) has it. `value` is written as is (already
+/// encoded).
+pub fn set_cookie(
+    name: &str,
+    value: &str,
+    max_age: Option<u64>,
+    attributes: &CookieAttributes,
+) -> String {
     let mut out = String::with_capacity(name.len() + value.len() + 64);
     out.push_str(name);
     out.push('=');
@@ -159,17 +189,34 @@ pub fn set_cookie(name: &str, value: &str, max_age: Option<u64>, secure: bool) -
         out.push_str("; Max-Age=");
         out.push_str(&secs.to_string());
     }
-    out.push_str("; Path=/; HttpOnly");
-    if secure {
+    if let Some(domain) = &attributes.domain {
+        out.push_str("; Domain=");
+        out.push_str(domain);
+    }
+    if !attributes.path.is_empty() {
+        out.push_str("; Path=");
+        out.push_str(&attributes.path);
+    }
+    if attributes.http_only {
+        out.push_str("; HttpOnly");
+    }
+    if attributes.secure {
         out.push_str("; Secure");
     }
-    out.push_str("; SameSite=Lax");
+    if let Some(same_site) = attributes.same_site {
+        out.push_str("; SameSite=");
+        out.push_str(same_site.as_str());
+    }
+    if attributes.partitioned {
+        out.push_str("; Partitioned");
+    }
     out
 }
 
-/// The `Set-Cookie` value that deletes cookie `name`, as Better Auth's `expireCookie` writes it.
-pub fn expire_cookie(name: &str, secure: bool) -> String {
-    set_cookie(name, "", Some(0), secure)
+/// The `Set-Cookie` value that deletes cookie `name`, as Better Auth's `expireCookie` writes it
+/// (the cookie's own attributes, so that a `Domain` cookie is the one removed).
+pub fn expire_cookie(name: &str, attributes: &CookieAttributes) -> String {
+    set_cookie(name, "", Some(0), attributes)
 }
 
 /// Every cookie name in the `Cookie` header values, in order (for stripping cookies upstream).
@@ -183,6 +230,7 @@ pub fn cookie_pairs(header: &str) -> impl Iterator<Item = (&str, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::SameSite;
 
     const SECRET: &str = "better-auth-secret-12345678901234567890";
 
@@ -280,18 +328,80 @@ mod tests {
         let value =
             "kgkgA28pJNWPyf6bl5FNujooXTtdAXT7.yb6Y5TNvReNPD%2BgZC1pRbCj4joXCxkE3ClE5C3pc8cc%3D";
         assert_eq!(
-            set_cookie("better-auth.session_token", value, Some(604_800), false),
+            set_cookie(
+                "better-auth.session_token",
+                value,
+                Some(604_800),
+                &CookieAttributes::better_auth_defaults(false)
+            ),
             format!(
                 "better-auth.session_token={value}; Max-Age=604800; Path=/; HttpOnly; SameSite=Lax"
             )
         );
         assert_eq!(
-            expire_cookie("better-auth.session_token", false),
+            expire_cookie(
+                "better-auth.session_token",
+                &CookieAttributes::better_auth_defaults(false)
+            ),
             "better-auth.session_token=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax"
         );
         assert_eq!(
-            set_cookie("__Secure-a.dont_remember", "v", None, true),
+            set_cookie(
+                "__Secure-a.dont_remember",
+                "v",
+                None,
+                &CookieAttributes::better_auth_defaults(true)
+            ),
             "__Secure-a.dont_remember=v; Path=/; HttpOnly; Secure; SameSite=Lax"
+        );
+    }
+
+    #[test]
+    fn every_attribute_is_written_in_better_calls_order() {
+        let attributes = CookieAttributes {
+            domain: Some("example.com".into()),
+            path: "/app".into(),
+            http_only: false,
+            secure: true,
+            same_site: Some(SameSite::None),
+            partitioned: true,
+        };
+        assert_eq!(
+            set_cookie("n", "v", Some(5), &attributes),
+            "n=v; Max-Age=5; Domain=example.com; Path=/app; Secure; SameSite=None; Partitioned"
+        );
+        let bare = CookieAttributes {
+            domain: None,
+            path: String::new(),
+            http_only: false,
+            secure: false,
+            same_site: None,
+            partitioned: false,
+        };
+        assert_eq!(expire_cookie("n", &bare), "n=; Max-Age=0");
+    }
+
+    #[test]
+    fn multi_session_cookies_are_the_correctly_signed_ones() {
+        let key = SigningKey::new(SECRET);
+        let forged = SigningKey::new("another-secret-another-secret-00000");
+        let header = format!(
+            "a.session_token_multi-tok1={}; __Secure-A.session_token_multi-TOK2={}; \
+             a.session_token_multi-tok3={}; a.session_token_multi-tok1=dup; plain={}",
+            key.sign_cookie_value("Tok1"),
+            key.sign_cookie_value("TOK2"),
+            forged.sign_cookie_value("tok3"),
+            key.sign_cookie_value("plain"),
+        );
+        assert_eq!(
+            multi_session_cookies(&[header.as_str()], &key),
+            vec![
+                ("a.session_token_multi-tok1".to_owned(), "Tok1".to_owned()),
+                (
+                    "__Secure-a.session_token_multi-tok2".to_owned(),
+                    "TOK2".to_owned()
+                ),
+            ]
         );
     }
 

@@ -14,7 +14,7 @@ use moka::future::Cache;
 use prometheus::IntCounter;
 
 use super::cache::SessionCache;
-use super::cookie::{expire_cookie, find_cookie, set_cookie, SigningKey};
+use super::cookie::{expire_cookie, find_cookie, multi_session_cookies, set_cookie, SigningKey};
 use super::cookie_cache::{chunk_names, read_chunked, set_cookie_headers, CookieCache};
 use super::identity::AuthenticatedSession;
 use crate::config::Config;
@@ -223,12 +223,12 @@ impl SessionValidator {
             // A signed token with no session is a dead cookie: clear it, as Better Auth does.
             return Ok(AuthOutcome::Anonymous {
                 reason: AnonReason::UnknownSession,
-                set_cookies: self.clear_cookies(),
+                set_cookies: self.clear_cookies(cookie_headers),
             });
         };
         if session.record.is_expired(now) {
             self.metrics.lookup(source.as_str(), "expired");
-            return Ok(self.expire(&token).await);
+            return Ok(self.expire(&token, cookie_headers).await);
         }
         if self.config.sessions.reject_banned && session.record.is_banned(now) {
             self.metrics.lookup(source.as_str(), "banned");
@@ -352,7 +352,7 @@ impl SessionValidator {
             &cookies.session_data,
             &codec.encode(record, now, false),
             codec.cookie_max_age(false),
-            cookies.secure,
+            &cookies.session_data_attributes,
             &stale,
         )
     }
@@ -453,21 +453,42 @@ impl SessionValidator {
             &ba.cookies.session_token,
             &self.key.sign_cookie_value(token),
             Some(ba.expires_in.as_secs()),
-            ba.cookies.secure,
+            &ba.cookies.session_token_attributes,
         )
     }
 
-    /// `Set-Cookie` values that delete every Better Auth session cookie.
-    pub(crate) fn clear_cookies(&self) -> Vec<String> {
+    /// `Set-Cookie` values that delete every Better Auth session cookie, in the order Better
+    /// Auth's `deleteSessionCookie` writes them: the token, `session_data`, then `session_data`
+    /// and each of its chunks the request carries (again), then `dont_remember`.
+    pub(crate) fn clear_cookies(&self, cookie_headers: &[&str]) -> Vec<String> {
         let c = &self.config.better_auth.cookies;
-        [&c.session_token, &c.session_data, &c.dont_remember]
-            .into_iter()
-            .map(|name| expire_cookie(name, c.secure))
-            .collect()
+        let mut out = vec![
+            expire_cookie(&c.session_token, &c.session_token_attributes),
+            expire_cookie(&c.session_data, &c.session_data_attributes),
+        ];
+        out.extend(
+            chunk_names(cookie_headers, &c.session_data)
+                .iter()
+                .map(|name| expire_cookie(name, &c.session_data_attributes)),
+        );
+        out.push(expire_cookie(&c.dont_remember, &c.dont_remember_attributes));
+        out
+    }
+
+    /// The multi-session plugin's correctly signed cookies in the request: (name, token).
+    pub(crate) fn multi_session_cookies(&self, cookie_headers: &[&str]) -> Vec<(String, String)> {
+        multi_session_cookies(cookie_headers, &self.key)
+    }
+
+    /// The `Set-Cookie` that expires multi-session cookie `name` (with the session token's
+    /// attributes, as the plugin does).
+    pub(crate) fn expire_multi_session_cookie(&self, name: &str) -> String {
+        let c = &self.config.better_auth.cookies;
+        expire_cookie(name, &c.session_token_attributes)
     }
 
     /// An expired session: forgotten, its row deleted, its cookies cleared.
-    async fn expire(&self, token: &str) -> AuthOutcome {
+    async fn expire(&self, token: &str, cookie_headers: &[&str]) -> AuthOutcome {
         self.metrics
             .revocations
             .with_label_values(&["expired"])
@@ -478,7 +499,7 @@ impl SessionValidator {
         }
         AuthOutcome::Anonymous {
             reason: AnonReason::Expired,
-            set_cookies: self.clear_cookies(),
+            set_cookies: self.clear_cookies(cookie_headers),
         }
     }
 

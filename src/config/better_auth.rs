@@ -18,6 +18,9 @@ pub struct BetterAuthConfig {
     /// Origins allowed to make state-changing requests with cookies (`trustedOrigins`, always
     /// including the base URL's origin), as `scheme://host[:port]`.
     pub trusted_origins: Vec<String>,
+    /// Better Auth runs the multi-session plugin: sign-out also revokes the sessions of the
+    /// browser's `*_multi-*` cookies and expires them.
+    pub multi_session: bool,
 }
 
 /// Gatehouse's own session rules.
@@ -54,16 +57,6 @@ pub enum CookieCacheStrategy {
     Jwt,
     /// A `dir` + `A256CBC-HS512` JWE keyed by HKDF of the secret.
     Jwe,
-}
-
-/// Cookie names and attributes, decided as Better Auth decides them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CookieConfig {
-    pub session_token: String,
-    pub session_data: String,
-    pub dont_remember: String,
-    /// `Secure` attribute and `__Secure-` name prefix.
-    pub secure: bool,
 }
 
 pub(super) fn better_auth(
@@ -105,22 +98,6 @@ pub(super) fn better_auth(
         Some(url) => url.starts_with("https://"),
         None => env.var("NODE_ENV").as_deref() == Some("production"),
     });
-    let name = |key: &str, over: &Option<String>, suffix: &str| -> Result<String, ConfigError> {
-        let base = over
-            .clone()
-            .unwrap_or_else(|| format!("{}.{suffix}", b.cookie_prefix));
-        if base.is_empty() || !base.chars().all(is_cookie_name_char) {
-            return Err(ConfigError::new(
-                format!("better_auth.cookies.{key}"),
-                "must be a cookie name (letters, digits, `-`, `_`, `.`)",
-            ));
-        }
-        Ok(if secure {
-            format!("__Secure-{base}")
-        } else {
-            base
-        })
-    };
     let upstream = match &b.upstream {
         Some(u) => upstream("better_auth.upstream", u)?,
         None => default_upstream.clone(),
@@ -129,12 +106,7 @@ pub(super) fn better_auth(
         secret: Secret(secret),
         base_path: b.base_path.clone(),
         upstream,
-        cookies: CookieConfig {
-            session_token: name("session_token", &b.cookies.session_token, "session_token")?,
-            session_data: name("session_data", &b.cookies.session_data, "session_data")?,
-            dont_remember: name("dont_remember", &b.cookies.dont_remember, "dont_remember")?,
-            secure,
-        },
+        cookies: cookies(b, secure)?,
         expires_in: nonzero(
             "better_auth.expires_in",
             duration("better_auth.expires_in", &b.expires_in)?,
@@ -142,6 +114,7 @@ pub(super) fn better_auth(
         update_age: duration("better_auth.update_age", &b.update_age)?,
         cookie_cache: cookie_cache(&b.cookie_cache)?,
         trusted_origins: trusted_origins(b)?,
+        multi_session: b.multi_session,
     })
 }
 
@@ -213,8 +186,4 @@ pub(super) fn sessions(s: &file::SessionsSection) -> Result<SessionsConfig, Conf
         cleanup_interval: (!interval.is_zero()).then_some(interval),
         fresh_age: duration("sessions.fresh_age", &s.fresh_age)?,
     })
-}
-
-pub(super) fn is_cookie_name_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
 }

@@ -73,8 +73,12 @@ pub struct BetterAuthSection {
     pub expires_in: DurationValue,
     pub update_age: DurationValue,
     pub cookies: CookieNamesSection,
+    pub cross_sub_domain_cookies: CrossSubDomainCookiesSection,
+    pub default_cookie_attributes: CookieAttributesSection,
+    pub cookie_attributes: PerCookieAttributesSection,
     pub cookie_cache: CookieCacheSection,
     pub trusted_origins: Vec<String>,
+    pub multi_session: bool,
 }
 
 impl Default for BetterAuthSection {
@@ -89,8 +93,12 @@ impl Default for BetterAuthSection {
             expires_in: DurationValue::Seconds(604_800),
             update_age: DurationValue::Seconds(86_400),
             cookies: CookieNamesSection::default(),
+            cross_sub_domain_cookies: CrossSubDomainCookiesSection::default(),
+            default_cookie_attributes: CookieAttributesSection::default(),
+            cookie_attributes: PerCookieAttributesSection::default(),
             cookie_cache: CookieCacheSection::default(),
             trusted_origins: Vec::new(),
+            multi_session: false,
         }
     }
 }
@@ -125,6 +133,37 @@ pub struct CookieNamesSection {
     pub session_token: Option<String>,
     pub session_data: Option<String>,
     pub dont_remember: Option<String>,
+}
+
+/// Better Auth's `advanced.crossSubDomainCookies`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CrossSubDomainCookiesSection {
+    pub enabled: bool,
+    /// Defaults to the host of `better_auth.url`.
+    pub domain: Option<String>,
+}
+
+/// Cookie attributes, as Better Auth's `advanced.defaultCookieAttributes` and
+/// `advanced.cookies.<cookie>.attributes`; unset keys keep what comes before.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CookieAttributesSection {
+    pub domain: Option<String>,
+    pub path: Option<String>,
+    pub secure: Option<bool>,
+    pub http_only: Option<bool>,
+    pub same_site: Option<String>,
+    pub partitioned: Option<bool>,
+}
+
+/// Per-cookie attributes, as Better Auth's `advanced.cookies.<cookie>.attributes`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PerCookieAttributesSection {
+    pub session_token: CookieAttributesSection,
+    pub session_data: CookieAttributesSection,
+    pub dont_remember: CookieAttributesSection,
 }
 
 #[derive(Debug, Deserialize)]

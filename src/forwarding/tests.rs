@@ -143,7 +143,8 @@ fn forwarded_headers_from_trusted_proxies_are_extended() {
 fn auth_cookies_are_stripped_only_when_asked() {
     let req = headers(&[(
         "cookie",
-        "theme=dark; better-auth.session_token=abc.sig; better-auth.session_data.0=x; better-auth.session_data=y",
+        "theme=dark; better-auth.session_token=abc.sig; better-auth.session_data.0=x; better-auth.session_data=y; \
+         better-auth.session_token_multi-abc=abc.sig; Better-Auth.Session_Token_Multi-Def=d.sig; my_multi-thing=1",
     )]);
     let keep = config("");
     let out = apply(
@@ -166,7 +167,10 @@ fn auth_cookies_are_stripped_only_when_asked() {
             &strip,
         ),
     );
-    assert_eq!(out["cookie"], "theme=dark");
+    assert_eq!(
+        out["cookie"], "theme=dark; my_multi-thing=1",
+        "the multi-session plugin's cookies go too, in any case"
+    );
     let only_auth = headers(&[("cookie", "better-auth.session_token=abc.sig")]);
     let out = apply(
         only_auth.clone(),

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use percent_encoding::utf8_percent_encode;
 
 use crate::auth::cookie::{expire_cookie, find_cookie, set_cookie, URI_COMPONENT};
+use crate::config::CookieAttributes;
 
 /// Better Auth's per-cookie byte ceiling (`MAX_COOKIE_SIZE`).
 const MAX_COOKIE_SIZE: usize = 4050;
@@ -83,9 +84,9 @@ fn chunk_index(name: &str, cookie: &str) -> Option<u64> {
         .filter(|&n| n <= MAX_SAFE_INTEGER)
 }
 
-/// The `Set-Cookie` header values that store `name=value` as Better Auth does:
-/// `name=value; Max-Age=N; Path=/; HttpOnly; Secure; SameSite=Lax` (`Max-Age` only when given,
-/// `Secure` only when `secure`), the value percent-encoded as `encodeURIComponent` would.
+/// The `Set-Cookie` header values that store `name=value` as Better Auth does, with the cookie's
+/// `attributes` (and `Max-Age` when given), the value percent-encoded as `encodeURIComponent`
+/// would.
 ///
 /// When the value is longer than what fits in 4050 bytes next to the worst-case name `name.99`
 /// and the attributes, it is split into `name.0`, `name.1`, ...; when that would take more than
@@ -97,11 +98,11 @@ pub fn set_cookie_headers(
     name: &str,
     value: &str,
     max_age: Option<u64>,
-    secure: bool,
+    attributes: &CookieAttributes,
     stale_chunks: &[String],
 ) -> Vec<String> {
     // The attributes as `set_cookie` writes them: everything after `name=value`.
-    let attrs_len = set_cookie("", "", max_age, secure).len() - "=".len();
+    let attrs_len = set_cookie("", "", max_age, attributes).len() - "=".len();
     // `getMaxCookieValueSize(name + ".99", options)`: 4050 minus `name.99=` and the attributes.
     let chunk_size = MAX_COOKIE_SIZE.saturating_sub(name.len() + ".99=".len() + attrs_len);
 
@@ -125,7 +126,7 @@ pub fn set_cookie_headers(
             n,
             &utf8_percent_encode(v, URI_COMPONENT).to_string(),
             max_age,
-            secure,
+            attributes,
         )
     };
     let mut out = Vec::with_capacity(new.len() + stale_chunks.len());
@@ -137,7 +138,7 @@ pub fn set_cookie_headers(
         emitted.push(stale.as_str());
         match new.iter().find(|(n, _)| n == stale) {
             Some((n, v)) => out.push(set(n, v)),
-            None => out.push(expire_cookie(stale, secure)),
+            None => out.push(expire_cookie(stale, attributes)),
         }
     }
     for (n, v) in &new {

@@ -24,6 +24,7 @@ use sha2::{Digest, Sha256};
 
 use super::payload::{json_string, parse_iso, raw_member};
 use super::*;
+use crate::config::CookieAttributes;
 use crate::session::{Session, User};
 
 const SECRET: &str = "gatehouse-golden-secret-0123456789abcdef";
@@ -319,7 +320,13 @@ fn chunked_cookies_are_byte_identical_to_better_auth() {
     let value = cache(CookieCacheStrategy::Compact).encode(&record, NOW, false);
     assert_eq!(value.len(), 7742);
     assert_eq!(sha256_hex(&value), BA_CHUNKED_VALUE_SHA256);
-    let headers = set_cookie_headers(COOKIE, &value, Some(300), false, &[]);
+    let headers = set_cookie_headers(
+        COOKIE,
+        &value,
+        Some(300),
+        &CookieAttributes::better_auth_defaults(false),
+        &[],
+    );
     let hashes: Vec<String> = headers.iter().map(|h| sha256_hex(h)).collect();
     assert_eq!(hashes, BA_CHUNKED_SET_COOKIE_SHA256);
     // And it reads back.
@@ -1210,7 +1217,13 @@ fn lists_chunk_names_once_in_order() {
 fn small_values_are_one_cookie_and_stale_chunks_are_deleted() {
     let stale = vec!["x.0".to_owned(), "x.1".to_owned(), "x.0".to_owned()];
     assert_eq!(
-        set_cookie_headers("x", "abc", Some(300), true, &stale),
+        set_cookie_headers(
+            "x",
+            "abc",
+            Some(300),
+            &CookieAttributes::better_auth_defaults(true),
+            &stale
+        ),
         [
             "x.0=; Max-Age=0; Path=/; HttpOnly; Secure; SameSite=Lax",
             "x.1=; Max-Age=0; Path=/; HttpOnly; Secure; SameSite=Lax",
@@ -1218,7 +1231,13 @@ fn small_values_are_one_cookie_and_stale_chunks_are_deleted() {
         ]
     );
     assert_eq!(
-        set_cookie_headers("x", "a+b", None, false, &["x".to_owned()]),
+        set_cookie_headers(
+            "x",
+            "a+b",
+            None,
+            &CookieAttributes::better_auth_defaults(false),
+            &["x".to_owned()]
+        ),
         ["x=a%2Bb; Path=/; HttpOnly; SameSite=Lax"]
     );
 }
@@ -1233,7 +1252,13 @@ fn large_values_are_split_under_the_limit() {
         format!("{COOKIE}.1"),
         format!("{COOKIE}.5"),
     ];
-    let headers = set_cookie_headers(COOKIE, &value, Some(300), true, &stale);
+    let headers = set_cookie_headers(
+        COOKIE,
+        &value,
+        Some(300),
+        &CookieAttributes::better_auth_defaults(true),
+        &stale,
+    );
     let names: Vec<&str> = headers
         .iter()
         .map(|h| h.split('=').next().unwrap())
@@ -1275,7 +1300,13 @@ fn large_values_are_split_under_the_limit() {
 fn re_set_chunks_keep_their_request_position() {
     let value = "v".repeat(5000);
     let stale = vec!["x.1".to_owned(), "x.7".to_owned()];
-    let headers = set_cookie_headers("x", &value, None, false, &stale);
+    let headers = set_cookie_headers(
+        "x",
+        &value,
+        None,
+        &CookieAttributes::better_auth_defaults(false),
+        &stale,
+    );
     let names: Vec<&str> = headers
         .iter()
         .map(|h| h.split('=').next().unwrap())
@@ -1287,22 +1318,48 @@ fn re_set_chunks_keep_their_request_position() {
 #[test]
 fn oversized_values_are_not_stored() {
     let value = "v".repeat(101 * 4000);
-    let headers = set_cookie_headers("x", &value, Some(300), false, &["x".to_owned()]);
+    let headers = set_cookie_headers(
+        "x",
+        &value,
+        Some(300),
+        &CookieAttributes::better_auth_defaults(false),
+        &["x".to_owned()],
+    );
     assert_eq!(headers, ["x=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax"]);
     let at_limit = "v".repeat(
         100 * (4050 - "x.99=".len() - "; Max-Age=300; Path=/; HttpOnly; SameSite=Lax".len()),
     );
     assert_eq!(
-        set_cookie_headers("x", &at_limit, Some(300), false, &[]).len(),
+        set_cookie_headers(
+            "x",
+            &at_limit,
+            Some(300),
+            &CookieAttributes::better_auth_defaults(false),
+            &[]
+        )
+        .len(),
         100
     );
     let long_name = "n".repeat(4100);
-    assert!(set_cookie_headers(&long_name, "v", None, false, &[]).is_empty());
+    assert!(set_cookie_headers(
+        &long_name,
+        "v",
+        None,
+        &CookieAttributes::better_auth_defaults(false),
+        &[]
+    )
+    .is_empty());
 }
 
 #[test]
 fn splitting_never_cuts_a_character() {
     let value = "é".repeat(3000);
-    let headers = set_cookie_headers("x", &value, None, false, &[]);
+    let headers = set_cookie_headers(
+        "x",
+        &value,
+        None,
+        &CookieAttributes::better_auth_defaults(false),
+        &[],
+    );
     assert!(headers.len() > 1);
 }

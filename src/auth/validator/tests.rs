@@ -438,6 +438,42 @@ async fn an_expired_session_is_deleted_and_its_cookies_cleared() {
     );
 }
 
+#[tokio::test]
+async fn configured_cookie_attributes_reach_refreshes_and_clears_and_every_chunk_is_cleared() {
+    let f = fixture_with(
+        "[better_auth.cross_sub_domain_cookies]\nenabled = true\ndomain = \"example.com\"\n\
+         [better_auth.default_cookie_attributes]\nsame_site = \"none\"\npartitioned = true\n",
+    )
+    .await;
+    f.clock.advance(Duration::from_secs(86_400));
+    assert_eq!(
+        set_cookies(&f.check(&f.cookie("good")).await),
+        vec![format!(
+            "better-auth.session_token={}; Max-Age=604800; Domain=example.com; Path=/; HttpOnly; \
+             Secure; SameSite=None; Partitioned",
+            f.key.sign_cookie_value("good")
+        )]
+    );
+    // "soon" has expired by now: every cookie goes, with the attributes it was set with, and
+    // so does each chunk of session_data the browser sent (after the plain name, as Better
+    // Auth's session store cleans them).
+    let attrs = "Domain=example.com; Path=/; HttpOnly; Secure; SameSite=None; Partitioned";
+    let request = format!(
+        "{}; better-auth.session_data.0=a; better-auth.session_data.1=b; better-auth.session_data.x=c",
+        f.cookie("soon")
+    );
+    assert_eq!(
+        set_cookies(&f.check(&request).await),
+        vec![
+            format!("better-auth.session_token=; Max-Age=0; {attrs}"),
+            format!("better-auth.session_data=; Max-Age=0; {attrs}"),
+            format!("better-auth.session_data.0=; Max-Age=0; {attrs}"),
+            format!("better-auth.session_data.1=; Max-Age=0; {attrs}"),
+            format!("better-auth.dont_remember=; Max-Age=0; {attrs}"),
+        ]
+    );
+}
+
 const COOKIE_CACHE: &str = "[better_auth.cookie_cache]\nenabled = true\nmax_trust = 120\n";
 
 fn cookie_cache() -> crate::auth::cookie_cache::CookieCache {
