@@ -68,9 +68,25 @@ pub async fn better_auth_stack(
     gateway::Gateway,
     String,
 ) {
+    better_auth_stack_with(db, &[], config).await
+}
+
+/// [`better_auth_stack`] with `auth_env` for the Better Auth server (see tests/interop/README.md).
+pub async fn better_auth_stack_with(
+    db: &db::TestDb,
+    auth_env: &[(&str, &str)],
+    config: &str,
+) -> (
+    better_auth::BetterAuth,
+    upstream::Upstream,
+    gateway::Gateway,
+    String,
+) {
     let gateway_addr = format!("127.0.0.1:{}", free_port());
     let public_url = format!("http://{gateway_addr}");
-    let auth = better_auth::BetterAuth::start(&db.url, &[("BETTER_AUTH_URL", &public_url)]);
+    let mut env = vec![("BETTER_AUTH_URL", public_url.as_str())];
+    env.extend_from_slice(auth_env);
+    let auth = better_auth::BetterAuth::start(&db.url, &env);
     let upstream = upstream::Upstream::start().await;
     let config = format!("[better_auth]\nupstream = \"{}\"\n{config}", auth.url());
     let env = [

@@ -7,6 +7,13 @@
 //   PORT                port to listen on at 127.0.0.1 (default 0 = any free port)
 //   COOKIE_CACHE        unset = cookie cache off; compact | jwt | jwe = on with that strategy, maxAge 300
 //   TRUSTED_ORIGINS     comma-separated origins added to trustedOrigins
+//   UPDATE_AGE          session.updateAge in seconds (default one day; 0 refreshes every read)
+//   MULTI_SESSION=1     add the multi-session plugin
+//   COOKIE_DOMAIN       advanced.crossSubDomainCookies = { enabled: true, domain: COOKIE_DOMAIN }
+//   COOKIE_ATTRIBUTES   JSON for advanced.defaultCookieAttributes
+//   COOKIES             JSON for advanced.cookies (per-cookie { name?, attributes? })
+//   BETTER_AUTH_SECRETS read by Better Auth itself ("2:new,1:old"; BETTER_AUTH_SECRET stays the
+//                       legacy secret)
 //   BA_MIGRATE=1        run Better Auth's own migrator before listening
 //   BA_CHECK_SCHEMA=1   compare the database with what Better Auth expects, then exit without
 //                       listening: 0 = nothing to create or add, 3 = differences (printed to stderr)
@@ -17,7 +24,7 @@
 import http from "node:http";
 import pg from "pg";
 import { betterAuth } from "better-auth";
-import { admin } from "better-auth/plugins";
+import { admin, multiSession } from "better-auth/plugins";
 import { toNodeHandler } from "better-auth/node";
 import { getMigrations } from "better-auth/db/migration";
 import { getSchema } from "better-auth/db";
@@ -52,6 +59,24 @@ const extraTrustedOrigins = (process.env.TRUSTED_ORIGINS ?? "")
   .split(",")
   .map((origin) => origin.trim())
   .filter((origin) => origin !== "");
+
+function jsonEnv(name) {
+  const text = process.env[name];
+  if (text === undefined || text === "") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    fail(`${name} must be JSON: ${err.message}`, EXIT_USAGE);
+  }
+}
+
+const updateAgeText = process.env.UPDATE_AGE ?? "86400";
+if (!/^\d+$/.test(updateAgeText)) fail(`UPDATE_AGE must be whole seconds, got ${JSON.stringify(updateAgeText)}`, EXIT_USAGE);
+const updateAge = Number(updateAgeText);
+const multiSessionPlugin = process.env.MULTI_SESSION === "1";
+const cookieDomain = process.env.COOKIE_DOMAIN || undefined;
+const defaultCookieAttributes = jsonEnv("COOKIE_ATTRIBUTES");
+const cookies = jsonEnv("COOKIES");
 
 const migrate = process.env.BA_MIGRATE === "1";
 const checkSchema = process.env.BA_CHECK_SCHEMA === "1";
@@ -89,12 +114,17 @@ function buildOptions(baseURL) {
     emailAndPassword: { enabled: true },
     session: {
       expiresIn: 60 * 60 * 24 * 7,
-      updateAge: 60 * 60 * 24,
+      updateAge,
       cookieCache: cookieCacheStrategy
         ? { enabled: true, strategy: cookieCacheStrategy, maxAge: 300 }
         : { enabled: false },
     },
-    plugins: [admin()],
+    advanced: {
+      ...(cookieDomain ? { crossSubDomainCookies: { enabled: true, domain: cookieDomain } } : {}),
+      ...(defaultCookieAttributes ? { defaultCookieAttributes } : {}),
+      ...(cookies ? { cookies } : {}),
+    },
+    plugins: multiSessionPlugin ? [admin(), multiSession()] : [admin()],
   };
 }
 
