@@ -8,7 +8,7 @@
 //! Each group of sections has its typed values and their validation in one file:
 //! `better_auth.rs` (Better Auth's settings, session rules), `cookies.rs` (cookie names and
 //! attributes), `database.rs` (tables, cache),
-//! `routes.rs` (listener, upstreams, headers, routes), `rate_limit.rs`, `admin.rs` (sessions
+//! `routes.rs` (listener, upstreams, headers, routes), `secrets.rs` (which secret signs), `rate_limit.rs`, `admin.rs` (sessions
 //! admin, geolocation) and `operations.rs` (the operations listener, logs); `parse.rs` holds
 //! the single-value parsers they share.
 
@@ -22,6 +22,7 @@ mod operations;
 mod parse;
 mod rate_limit;
 mod routes;
+mod secrets;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -59,6 +60,7 @@ use operations::{log, metrics};
 use parse::{duration, header_name, identifier, nonzero, upstream};
 use rate_limit::rate_limit;
 use routes::{headers, proxy, route, server};
+use secrets::secrets;
 
 /// A config problem: the key at fault and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -233,8 +235,15 @@ pub fn parse_toml(text: &str) -> Result<ConfigFile, ConfigError> {
 }
 
 fn apply_env(file: &mut ConfigFile, env: &dyn EnvSource) {
-    if let Some(v) = env.var("BETTER_AUTH_SECRET") {
+    // Better Auth's order: BETTER_AUTH_SECRET, else AUTH_SECRET.
+    if let Some(v) = env
+        .var("BETTER_AUTH_SECRET")
+        .or_else(|| env.var("AUTH_SECRET"))
+    {
         file.better_auth.secret = Some(v);
+    }
+    if let Some(v) = env.var("BETTER_AUTH_SECRETS") {
+        file.better_auth.secrets = Some(v);
     }
     if let Some(v) = env.var("BETTER_AUTH_URL") {
         file.better_auth.url = Some(v);

@@ -274,3 +274,87 @@ async fn sign_out_in_a_two_account_browser(
         .await;
     assert_eq!(left, 0, "{label}: both accounts' sessions are gone");
 }
+
+/// Better Auth 1.7's key rotation (`BETTER_AUTH_SECRETS="2:new,1:old"`): the first secret signs
+/// everything and is the only one that checks a signed cookie, so cookies signed before the
+/// rotation are refused by both; cookies signed after it are accepted by both, and Gatehouse's
+/// refresh signs with the new secret as Better Auth's does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_secret_signs_and_the_old_one_no_longer_does() {
+    if !better_auth::installed() {
+        return;
+    }
+    let Some(db) = TestDb::empty(Kind::Postgres).await else {
+        return;
+    };
+    db.migrate_with(&[]);
+    const NEW: &str = "rotated-integration-secret-0123456789";
+    let http = client();
+
+    // Before the rotation: a session signed with the old secret (SECRET).
+    let old_server = better_auth::BetterAuth::start(&db.url, &[("COOKIE_CACHE", "jwe")]);
+    let mut before = Browser::default();
+    let signed_up = http
+        .post(format!("{}/api/auth/sign-up/email", old_server.url()))
+        .header("origin", old_server.url())
+        .json(&json!({"email": "rot@example.com", "password": "correct horse battery", "name": "Rot"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_up.status(), 200);
+    before.take(&signed_up);
+    drop(old_server);
+
+    let rotation = format!("2:{NEW},1:{SECRET}");
+    let (auth, _upstream, gateway, public_url) = common::better_auth_stack_with(
+        &db,
+        &[
+            ("BETTER_AUTH_SECRETS", &rotation),
+            ("COOKIE_CACHE", "jwe"),
+            ("UPDATE_AGE", "0"),
+        ],
+        &format!("secrets = \"{rotation}\"\nupdate_age = 0\n[better_auth.cookie_cache]\nenabled = true\nstrategy = \"jwe\"\n"),
+    )
+    .await;
+    let d = Deployment {
+        http,
+        direct: auth.url(),
+        gateway: gateway.url(""),
+        origin: public_url,
+    };
+
+    // The old cookies (token and JWE cache) sign no one in, on either side.
+    let old_cookies = before.cookies.join("; ");
+    for base in [&d.direct, &d.gateway] {
+        let (set, body) = d.get_session(base, &old_cookies).await;
+        assert_eq!(body, Value::Null, "{base}: an old-secret cookie is refused");
+        assert!(
+            !set.iter()
+                .any(|c| c.contains("session_token=") && !c.contains("Max-Age=0")),
+            "{base}: nothing is signed for it: {set:?}"
+        );
+    }
+
+    // Signed in again after the rotation: both accept it, and a refresh (updateAge 0) signs
+    // the same cookie with the new secret on both sides.
+    let mut after = Browser::default();
+    let token = d.sign_up(&mut after, "rot2@example.com").await;
+    let new_cookie = format!(
+        "better-auth.session_token={}",
+        SigningKey::new(NEW).sign_cookie_value(&token)
+    );
+    assert!(
+        after.cookies.contains(&new_cookie),
+        "Better Auth signs with the new secret"
+    );
+    let request = after.without("session_data");
+    let (direct, direct_body) = d.get_session(&d.direct, &request).await;
+    let (through, through_body) = d.get_session(&d.gateway, &request).await;
+    assert_eq!(direct_body["user"]["email"], "rot2@example.com");
+    assert_eq!(through_body["session"]["id"], direct_body["session"]["id"]);
+    assert_eq!(through, direct);
+    assert!(
+        through[0].starts_with(&format!("{new_cookie}; Max-Age=604800")),
+        "{through:?}"
+    );
+}

@@ -43,8 +43,9 @@ pub struct CookieCache {
     strategy: CookieCacheStrategy,
     /// HMAC-SHA256 with the raw secret: compact signatures and HS256.
     key: SigningKey,
-    /// The JWE content key and its `kid`.
-    jwe: jose::JweKey,
+    /// The JWE content keys and their `kid`s: the current secret's (which mints), then older
+    /// secrets' (which still decrypt, as Better Auth's do).
+    jwe: Vec<jose::JweKey>,
     version: String,
     max_age_secs: u64,
 }
@@ -127,7 +128,7 @@ impl CookieCache {
         Self {
             strategy: config.strategy,
             key: SigningKey::new(secret),
-            jwe: jose::JweKey::derive(secret),
+            jwe: vec![jose::JweKey::derive(secret)],
             version: config.version.clone(),
             max_age_secs: if secs == 0 {
                 DEFAULT_MAX_AGE_SECS
@@ -135,6 +136,14 @@ impl CookieCache {
                 secs
             },
         }
+    }
+
+    /// Also decrypts `jwe` caches minted with these older secrets (Better Auth's `secrets`
+    /// rotation: `symmetricDecodeJWT` tries every configured secret; `compact` and `jwt` caches
+    /// are signed and checked with the current secret only, there as here).
+    pub fn accepting_older_secrets<'a>(mut self, older: impl IntoIterator<Item = &'a str>) -> Self {
+        self.jwe.extend(older.into_iter().map(jose::JweKey::derive));
+        self
     }
 
     /// The strategy this codec reads and writes.
@@ -200,7 +209,8 @@ impl CookieCache {
                 jose::sign_jwt(&p, now, self.token_ttl(dont_remember), &self.key)
             }
             CookieCacheStrategy::Jwe => {
-                jose::encrypt_jwe(&p, now, self.token_ttl(dont_remember), &self.jwe)
+                jose::encrypt_jwe(&p, now, self.token_ttl(dont_remember), &self.jwe[0])
+                // the current secret's: `new` puts it first
             }
         }
     }

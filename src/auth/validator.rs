@@ -17,7 +17,7 @@ use super::cache::SessionCache;
 use super::cookie::{expire_cookie, find_cookie, multi_session_cookies, set_cookie, SigningKey};
 use super::cookie_cache::{chunk_names, read_chunked, set_cookie_headers, CookieCache};
 use super::identity::AuthenticatedSession;
-use crate::config::Config;
+use crate::config::{Config, Secret};
 use crate::metrics::Metrics;
 use crate::session::SessionRecord;
 use crate::store::{SessionStore, StoreError};
@@ -154,11 +154,11 @@ impl SessionValidator {
                 .max_capacity(config.cache.max_entries)
                 .time_to_live(REFRESH_SHARING)
                 .build(),
-            cookie_cache: config
-                .better_auth
-                .cookie_cache
-                .as_ref()
-                .map(|c| CookieCache::new(c, config.better_auth.secret.expose())),
+            cookie_cache: config.better_auth.cookie_cache.as_ref().map(|c| {
+                let ba = &config.better_auth;
+                CookieCache::new(c, ba.secret.expose())
+                    .accepting_older_secrets(ba.older_secrets.iter().map(Secret::expose))
+            }),
             revoked: Cache::builder()
                 .max_capacity(config.cache.max_entries)
                 .time_to_live(

@@ -6,7 +6,11 @@ use super::*;
 /// What Gatehouse must agree on with the Better Auth server it stands in front of.
 #[derive(Debug, Clone)]
 pub struct BetterAuthConfig {
+    /// The current secret: it signs and checks every cookie.
     pub secret: Secret,
+    /// Older secrets (`secrets` rotation, then the legacy `secret`): they only still decrypt
+    /// `jwe` cookie caches, as in Better Auth.
+    pub older_secrets: Vec<Secret>,
     pub base_path: String,
     /// Where requests under `base_path` go (defaults to `proxy.upstream`).
     pub upstream: Upstream,
@@ -64,12 +68,7 @@ pub(super) fn better_auth(
     default_upstream: &Upstream,
     env: &dyn EnvSource,
 ) -> Result<BetterAuthConfig, ConfigError> {
-    let secret = b.secret.clone().filter(|s| !s.is_empty()).ok_or_else(|| {
-        ConfigError::new(
-            "better_auth.secret",
-            "not set; set BETTER_AUTH_SECRET to the secret your Better Auth server uses",
-        )
-    })?;
+    let (secret, older_secrets) = secrets(b)?;
     if let Some(url) = &b.url {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(ConfigError::new(
@@ -103,7 +102,8 @@ pub(super) fn better_auth(
         None => default_upstream.clone(),
     };
     Ok(BetterAuthConfig {
-        secret: Secret(secret),
+        secret,
+        older_secrets,
         base_path: b.base_path.clone(),
         upstream,
         cookies: cookies(b, secure)?,

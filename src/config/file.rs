@@ -65,6 +65,8 @@ impl Default for ServerSection {
 #[serde(deny_unknown_fields, default)]
 pub struct BetterAuthSection {
     pub secret: Option<String>,
+    /// Better Auth's key rotation, as `BETTER_AUTH_SECRETS`: `"2:new,1:old"`, current first.
+    pub secrets: Option<String>,
     pub url: Option<String>,
     pub base_path: String,
     pub upstream: Option<String>,
@@ -85,6 +87,7 @@ impl Default for BetterAuthSection {
     fn default() -> Self {
         Self {
             secret: None,
+            secrets: None,
             url: None,
             base_path: "/api/auth".into(),
             upstream: None,

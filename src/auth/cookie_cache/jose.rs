@@ -180,14 +180,16 @@ pub(super) fn encrypt_jwe(p: &str, now: Timestamp, ttl_secs: u64, key: &JweKey) 
     key.compact(&header, &iv, &ct)
 }
 
-/// Better Auth's `symmetricDecodeJWT` (one secret): jose `jwtDecrypt` with `alg: dir` and a
-/// 64-byte key, 15 s clock tolerance; returns the claims and `exp * 1000`.
+/// Better Auth's `symmetricDecodeJWT`: jose `jwtDecrypt` with `alg: dir` and a 64-byte key,
+/// 15 s clock tolerance; returns the claims and `exp * 1000`. `keys` are the current secret's
+/// first, then the older ones (`secrets` rotation): a token with a `kid` is decrypted only with
+/// the key of that thumbprint, one without with the first key whose tag verifies.
 ///
 /// Better Auth also lists `A256GCM`, but jose refuses a 64-byte key for it, so such a token can
 /// never decrypt there; it is rejected here too.
 pub(super) fn decrypt_jwe(
     token: &str,
-    key: &JweKey,
+    keys: &[JweKey],
     now: Timestamp,
 ) -> Result<(Map<String, Value>, Timestamp), CacheRejected> {
     let parts: Vec<&str> = token.splitn(6, '.').collect();
@@ -202,11 +204,16 @@ pub(super) fn decrypt_jwe(
     {
         return Err(CacheRejected::UnsupportedAlgorithm);
     }
-    if let Some(kid) = header.get("kid") {
-        if kid.as_str() != Some(key.kid()) {
-            return Err(CacheRejected::UnknownKey);
+    let candidates: Vec<&JweKey> = match header.get("kid") {
+        Some(kid) => {
+            let key = keys
+                .iter()
+                .find(|k| kid.as_str() == Some(k.kid()))
+                .ok_or(CacheRejected::UnknownKey)?;
+            vec![key]
         }
-    }
+        None => keys.iter().collect(),
+    };
     if !encrypted_key.is_empty() {
         return Err(CacheRejected::Malformed);
     }
@@ -224,9 +231,14 @@ pub(super) fn decrypt_jwe(
         return Err(CacheRejected::Malformed);
     }
     // SECURITY: the tag is checked (constant time) before anything is decrypted.
-    key.tag_mac(h.as_bytes(), &iv, &ct)
-        .verify_truncated_left(&tag)
-        .map_err(|_| CacheRejected::BadSignature)?;
+    let key = candidates
+        .into_iter()
+        .find(|key| {
+            key.tag_mac(h.as_bytes(), &iv, &ct)
+                .verify_truncated_left(&tag)
+                .is_ok()
+        })
+        .ok_or(CacheRejected::BadSignature)?;
     let plaintext = cbc::Decryptor::<Aes256>::new_from_slices(&key.enc_key, &iv)
         .map_err(|_| CacheRejected::Malformed)?
         .decrypt_padded_vec::<Pkcs7>(&ct)

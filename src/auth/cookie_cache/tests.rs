@@ -383,7 +383,7 @@ fn jwe_mints_differ_each_time_but_decode_the_same() {
 fn jwe_claims_carry_a_v4_uuid_jti() {
     let key = jose::JweKey::derive(SECRET);
     let value = cache(CookieCacheStrategy::Jwe).encode(&golden_record(None), NOW, false);
-    let (claims, _) = jose::decrypt_jwe(&value, &key, NOW).unwrap();
+    let (claims, _) = jose::decrypt_jwe(&value, std::slice::from_ref(&key), NOW).unwrap();
     let jti = claims["jti"].as_str().unwrap();
     assert_eq!(jti.len(), 36);
     assert_eq!(&jti[14..15], "4");
@@ -521,9 +521,51 @@ fn wrong_secret_is_rejected() {
     );
 }
 
+#[test]
+fn after_rotation_only_jwe_caches_of_older_secrets_still_decode() {
+    const NEW: &str = "rotated-secret-rotated-secret-0000";
+    let rotated = |strategy| {
+        CookieCache::new(&config(strategy, 300, "1"), NEW).accepting_older_secrets([SECRET])
+    };
+    // Minted before the rotation, with SECRET: Better Auth's symmetricDecodeJWT tries every
+    // secret (by kid), while compact and jwt are checked with the current secret only.
+    assert_eq!(
+        rotated(CookieCacheStrategy::Jwe)
+            .decode(BA_JWE, NOW)
+            .unwrap()
+            .record,
+        golden_record(None)
+    );
+    assert_eq!(
+        rotated(CookieCacheStrategy::Compact).decode(BA_COMPACT, NOW),
+        Err(CacheRejected::BadSignature)
+    );
+    assert_eq!(
+        rotated(CookieCacheStrategy::Jwt).decode(BA_JWT, NOW),
+        Err(CacheRejected::BadSignature)
+    );
+    // Without a kid, every key is tried; a key nobody configured still fails.
+    let claims = unb64_jwe_claims(BA_JWE);
+    let no_kid = "{\"alg\":\"dir\",\"enc\":\"A256CBC-HS512\"}";
+    let old_sealed = jose::JweKey::derive(SECRET).seal(no_kid, claims.as_bytes(), true);
+    assert!(rotated(CookieCacheStrategy::Jwe)
+        .decode(&old_sealed, NOW)
+        .is_ok());
+    let stranger = jose::JweKey::derive("stranger-secret-stranger-secret-00");
+    assert_eq!(
+        rotated(CookieCacheStrategy::Jwe)
+            .decode(&stranger.seal(no_kid, claims.as_bytes(), true), NOW),
+        Err(CacheRejected::BadSignature)
+    );
+    // New caches are minted with the current secret: its kid, readable without the old one.
+    let minted = rotated(CookieCacheStrategy::Jwe).encode(&golden_record(None), NOW, false);
+    let current_only = CookieCache::new(&config(CookieCacheStrategy::Jwe, 300, "1"), NEW);
+    assert!(current_only.decode(&minted, NOW).is_ok());
+}
+
 /// The plaintext claims of a JWE minted with [`SECRET`].
 fn unb64_jwe_claims(token: &str) -> String {
-    let (claims, _) = jose::decrypt_jwe(token, &jose::JweKey::derive(SECRET), NOW).unwrap();
+    let (claims, _) = jose::decrypt_jwe(token, &[jose::JweKey::derive(SECRET)], NOW).unwrap();
     serde_json::to_string(&claims).unwrap()
 }
 
@@ -894,7 +936,7 @@ fn jwe_clock_tolerance_is_inside_but_caller_sees_exp() {
             claims.as_bytes(),
             true,
         ),
-        &key,
+        std::slice::from_ref(&key),
         NOW,
     )
     .unwrap();
