@@ -17,6 +17,7 @@ mod better_auth;
 mod cookies;
 mod database;
 pub mod env;
+mod fields;
 pub mod file;
 mod operations;
 mod parse;
@@ -43,6 +44,7 @@ pub use database::{
     SESSION_FIELDS, USER_FIELDS,
 };
 pub use env::{EnvSource, MapEnv, ProcessEnv};
+pub use fields::{AdditionalField, AdditionalFields, FieldRef, FieldTable, FieldType};
 pub use operations::{LogConfig, MetricsConfig};
 pub use rate_limit::{RateLimitConfig, RateRule, SERVED_ENDPOINTS};
 pub use routes::{
@@ -55,6 +57,7 @@ use admin::{admin, geo};
 use better_auth::{better_auth, sessions};
 use cookies::{cookies, is_cookie_name_char};
 use database::{cache, database};
+use fields::additional_fields;
 use file::ConfigFile;
 use operations::{log, metrics};
 use parse::{duration, header_name, identifier, nonzero, upstream};
@@ -142,8 +145,8 @@ impl Config {
         let server = server(&file.server)?;
         let proxy = proxy(&file.proxy)?;
         let better_auth = better_auth(&file.better_auth, &proxy.upstream, env)?;
-        let headers = headers(&file.headers)?;
-        let database = database(&file.database, &headers)?;
+        let headers = headers(&file.headers, &better_auth.additional_fields)?;
+        let database = database(&file.database, &headers, &better_auth.additional_fields)?;
         let cache = cache(&file.cache)?;
         let routes = file
             .routes
@@ -165,7 +168,7 @@ impl Config {
                 ));
             }
         }
-        let sessions = sessions(&file.sessions)?;
+        let sessions = sessions(&file.sessions, &better_auth.additional_fields)?;
         let rate_limit = rate_limit(&file.rate_limit)?;
         let metrics = metrics(&file.metrics)?;
         let log = log(&file.log)?;

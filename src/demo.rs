@@ -144,6 +144,7 @@ fn prepare(
                     ban_reason: None,
                     ban_expires: None,
                     extra: Vec::new(),
+                    additional: Vec::new(),
                 })
                 .await?;
         }
@@ -158,6 +159,7 @@ fn prepare(
                 ip_address: Some("127.0.0.1".into()),
                 user_agent: Some("gatehouse demo".into()),
                 impersonated_by: None,
+                additional: Vec::new(),
             })
             .await
     })

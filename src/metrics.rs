@@ -13,7 +13,7 @@ pub(crate) struct Metrics {
     /// `route`, `outcome`.
     pub(crate) requests: IntCounterVec,
     /// `source` (memory, cookie_cache, database), `result` (hit, miss, invalid, expired,
-    /// revoked, banned).
+    /// revoked, banned, rejected).
     pub(crate) session_lookups: IntCounterVec,
     /// `result` (written, already_refreshed, failed).
     pub(crate) session_refreshes: IntCounterVec,

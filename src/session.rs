@@ -2,6 +2,7 @@
 //! and ids made as Better Auth makes them. Below both `auth` and `store`, which share these rows.
 
 use rand::distributions::{Alphanumeric, DistString};
+use serde_json::Value;
 
 use crate::time::Timestamp;
 
@@ -24,6 +25,9 @@ pub struct Session {
     pub user_agent: Option<String>,
     /// Admin plugin: the admin impersonating this user.
     pub impersonated_by: Option<String>,
+    /// Values of `better_auth.additional_fields.session`, in config order, as Better Auth's JSON
+    /// gives them (dates as ISO strings); `Null` for SQL NULL.
+    pub additional: Vec<Value>,
 }
 
 /// A `user` row.
@@ -43,6 +47,9 @@ pub struct User {
     pub ban_expires: Option<Timestamp>,
     /// Extra columns read for `headers.user_columns`, in config order.
     pub extra: Vec<Option<String>>,
+    /// Values of `better_auth.additional_fields.user`, in config order (see
+    /// [`Session::additional`]).
+    pub additional: Vec<Value>,
 }
 
 /// A session joined with its user: what one store lookup returns.
@@ -97,6 +104,7 @@ pub(crate) mod fixtures {
                 ip_address: Some("203.0.113.7".into()),
                 user_agent: None,
                 impersonated_by: None,
+                additional: Vec::new(),
             },
             user: User {
                 id: "user-1".into(),
@@ -111,6 +119,7 @@ pub(crate) mod fixtures {
                 ban_reason: None,
                 ban_expires: None,
                 extra: Vec::new(),
+                additional: Vec::new(),
             },
         }
     }

@@ -198,13 +198,22 @@ impl SessionApi {
         match (endpoint, outcome) {
             (Endpoint::SignOut, outcome) => self.sign_out(outcome, &cookies).await,
             (Endpoint::GetSession, AuthOutcome::Authenticated(a)) => with_cookies(
-                json(StatusCode::OK, &SessionWithUser::from(&a.session.record)),
+                json(
+                    StatusCode::OK,
+                    &SessionWithUser::new(
+                        &a.session.record,
+                        &self.config.better_auth.additional_fields,
+                    ),
+                ),
                 &a.set_cookies,
             ),
             (Endpoint::Session, AuthOutcome::Authenticated(a)) => with_cookies(
                 json(
                     StatusCode::OK,
-                    &SnakeSessionWithUser::new(Some(&a.session.record)),
+                    &SnakeSessionWithUser::new(
+                        Some(&a.session.record),
+                        &self.config.better_auth.additional_fields,
+                    ),
                 ),
                 &a.set_cookies,
             ),
@@ -212,7 +221,10 @@ impl SessionApi {
                 with_cookies(json_response(StatusCode::OK, "null"), &set_cookies)
             }
             (Endpoint::Session, AuthOutcome::Anonymous { set_cookies, .. }) => with_cookies(
-                json(StatusCode::OK, &SnakeSessionWithUser::new(None)),
+                json(
+                    StatusCode::OK,
+                    &SnakeSessionWithUser::new(None, &self.config.better_auth.additional_fields),
+                ),
                 &set_cookies,
             ),
             (_, AuthOutcome::Anonymous { set_cookies, .. }) => {
@@ -272,7 +284,7 @@ impl SessionApi {
         let active: Vec<SessionJson<'_>> = sessions
             .iter()
             .filter(|s| s.expires_at > now && s.impersonated_by.is_none())
-            .map(SessionJson::from)
+            .map(|s| SessionJson::new(s, &self.config.better_auth.additional_fields.session))
             .collect();
         with_cookies(json(StatusCode::OK, &active), &caller.set_cookies)
     }

@@ -6,6 +6,7 @@
 
 pub(crate) mod admin_indexes;
 mod dialect;
+mod field_values;
 mod instrumented;
 pub mod migrate;
 pub(crate) mod notify;

@@ -33,6 +33,7 @@ const AUTH_ENV: &[(&str, &str)] = &[
 ];
 /// The same deployment in Gatehouse's terms (appended to its `[better_auth]` table).
 const GATEWAY_TOML: &str = r#"update_age = 0
+[better_auth.plugins]
 multi_session = true
 [better_auth.cookie_cache]
 enabled = true

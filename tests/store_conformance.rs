@@ -331,3 +331,147 @@ async fn postgres_sub_millisecond_expiries_are_refreshed() {
 async fn mysql_sub_millisecond_expiries_are_refreshed() {
     sub_millisecond_expiries_are_refreshed(Kind::MySql).await;
 }
+
+/// Better Auth's additional fields of every type, in the column types Better Auth's migrator
+/// creates on each database, come back as Better Auth's JSON gives them; `fieldName` maps a
+/// field to another column, and a configured column that does not exist is an error naming it.
+async fn additional_fields_are_decoded_as_better_auth_returns_them(kind: Kind) {
+    let Some(db) = TestDb::migrated(kind).await else {
+        return;
+    };
+    let (user_t, session_t, q) = match kind {
+        Kind::MySql => ("`user`", "`session`", "`"),
+        _ => ("\"user\"", "\"session\"", "\""),
+    };
+    // Better Auth's getMigrations type map: string, number, boolean, date, json/arrays.
+    let (text, int, boolean, date, json) = match kind {
+        Kind::Sqlite => ("text", "integer", "integer", "date", "text"),
+        Kind::Postgres => ("text", "integer", "boolean", "timestamptz", "jsonb"),
+        Kind::MySql => ("text", "integer", "boolean", "timestamp(3) NULL", "json"),
+    };
+    for (table, column, ty) in [
+        (user_t, "profession", text),
+        (user_t, "age", int),
+        (user_t, "isActive", boolean),
+        (user_t, "hiredAt", date),
+        (user_t, "tags", json),
+        (user_t, "scores", json),
+        (user_t, "prefs", json),
+        (user_t, "nothing", text),
+        (user_t, "secret_note", text),
+        (session_t, "activeOrganizationId", text),
+    ] {
+        db.exec(&format!(
+            "ALTER TABLE {table} ADD COLUMN {q}{column}{q} {ty}"
+        ))
+        .await;
+    }
+    let store = db.store("");
+    let now = Timestamp::from_millis(Timestamp::now().millis());
+    store.insert_user(&user("fields", now)).await.unwrap();
+    let token = "fieldTokenfieldTokenfieldToken01";
+    store
+        .insert_session(&session(
+            token,
+            "fields",
+            now.plus(Duration::from_secs(3600)),
+            now,
+        ))
+        .await
+        .unwrap();
+    let (yes, hired) = match kind {
+        Kind::Postgres => ("true", "'2026-01-15 10:30:00.123+00'"),
+        Kind::MySql => ("1", "'2026-01-15 10:30:00.123'"),
+        Kind::Sqlite => ("1", "'2026-01-15T10:30:00.123Z'"),
+    };
+    db.exec(&format!(
+        "UPDATE {user_t} SET {q}profession{q} = 'Biotechnology Engineer', {q}age{q} = 42, \
+         {q}isActive{q} = {yes}, {q}hiredAt{q} = {hired}, {q}tags{q} = '[\"a\",\"b\"]', \
+         {q}scores{q} = '[1,2.5]', {q}prefs{q} = '{{\"theme\":\"dark\",\"n\":[1,null]}}', \
+         {q}secret_note{q} = 'hush' WHERE {q}id{q} = 'fields'"
+    ))
+    .await;
+    db.exec(&format!(
+        "UPDATE {session_t} SET {q}activeOrganizationId{q} = 'org-1' WHERE {q}token{q} = '{token}'"
+    ))
+    .await;
+
+    let fields = r#"
+[better_auth.user.additional_fields]
+profession = { type = "string" }
+age = { type = "number" }
+isActive = { type = "boolean" }
+hiredAt = { type = "date" }
+tags = { type = "string[]" }
+scores = { type = "number[]" }
+prefs = { type = "json" }
+nothing = { type = "string" }
+note = { type = "string", field_name = "secret_note", returned = false }
+[better_auth.plugins]
+organization = true
+"#;
+    let open = |extra: &str| {
+        let toml = format!("{extra}\n[database]\nurl = \"{}\"\n", db.url);
+        let env = gatehouse::config::MapEnv::from_pairs(&[("BETTER_AUTH_SECRET", "s")]);
+        let config = gatehouse::config::Config::from_file(
+            gatehouse::config::parse_toml(&toml).unwrap(),
+            &env,
+        )
+        .unwrap();
+        let names: Vec<String> = config
+            .better_auth
+            .additional_fields
+            .user
+            .iter()
+            .map(|f| f.name.clone())
+            .collect();
+        (gatehouse::store::open(&config.database).unwrap(), names)
+    };
+    let (store, names) = open(fields);
+    let found = store.find_session(token).await.unwrap().unwrap();
+    let by_name: serde_json::Map<String, serde_json::Value> = names
+        .into_iter()
+        .zip(found.user.additional.iter().cloned())
+        .collect();
+    assert_eq!(
+        serde_json::Value::Object(by_name),
+        serde_json::json!({
+            "profession": "Biotechnology Engineer",
+            "age": 42,
+            "isActive": true,
+            "hiredAt": "2026-01-15T10:30:00.123Z",
+            "tags": ["a", "b"],
+            "scores": [1, 2.5],
+            "prefs": {"theme": "dark", "n": [1, null]},
+            "nothing": null,
+            "note": "hush",
+        }),
+        "{kind:?}"
+    );
+    assert_eq!(
+        found.session.additional,
+        vec![serde_json::json!("org-1")],
+        "{kind:?}"
+    );
+
+    // A configured column the table lacks: the database's error names it.
+    let (store, _) =
+        open("[better_auth.user.additional_fields]\nmissing_col = { type = \"string\" }\n");
+    let err = store.find_session(token).await.unwrap_err().to_string();
+    assert!(err.contains("missing_col"), "{kind:?}: {err}");
+}
+
+#[tokio::test]
+async fn sqlite_additional_fields_are_decoded_as_better_auth_returns_them() {
+    additional_fields_are_decoded_as_better_auth_returns_them(Kind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_additional_fields_are_decoded_as_better_auth_returns_them() {
+    additional_fields_are_decoded_as_better_auth_returns_them(Kind::Postgres).await;
+}
+
+#[tokio::test]
+async fn mysql_additional_fields_are_decoded_as_better_auth_returns_them() {
+    additional_fields_are_decoded_as_better_auth_returns_them(Kind::MySql).await;
+}

@@ -360,6 +360,7 @@ fn seeded_session(user_id: String, now: Timestamp, expires_at: Timestamp) -> Ses
         ip_address: Some(ip),
         user_agent: Some("gatehouse seed".into()),
         impersonated_by: None,
+        additional: Vec::new(),
     }
 }
 

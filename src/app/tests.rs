@@ -78,6 +78,7 @@ fn user(id: &str, role: &str, banned: bool) -> User {
         ban_reason: None,
         ban_expires: None,
         extra: Vec::new(),
+        additional: Vec::new(),
     }
 }
 
@@ -93,6 +94,7 @@ fn session(token: &str, user_id: &str, expires_in_secs: i64, ip: &str) -> Sessio
         ip_address: Some(ip.into()),
         user_agent: None,
         impersonated_by: None,
+        additional: Vec::new(),
     }
 }
 

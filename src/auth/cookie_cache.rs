@@ -29,7 +29,7 @@ use std::fmt;
 pub use chunks::{chunk_names, read_chunked, set_cookie_headers};
 
 use crate::auth::cookie::SigningKey;
-use crate::config::{CookieCacheConfig, CookieCacheStrategy};
+use crate::config::{AdditionalFields, CookieCacheConfig, CookieCacheStrategy};
 use crate::session::SessionRecord;
 use crate::time::Timestamp;
 
@@ -48,6 +48,8 @@ pub struct CookieCache {
     jwe: Vec<jose::JweKey>,
     version: String,
     max_age_secs: u64,
+    /// The additional fields written into and read from the payload.
+    fields: AdditionalFields,
 }
 
 impl fmt::Debug for CookieCache {
@@ -130,6 +132,7 @@ impl CookieCache {
             key: SigningKey::new(secret),
             jwe: vec![jose::JweKey::derive(secret)],
             version: config.version.clone(),
+            fields: AdditionalFields::default(),
             max_age_secs: if secs == 0 {
                 DEFAULT_MAX_AGE_SECS
             } else {
@@ -143,6 +146,13 @@ impl CookieCache {
     /// are signed and checked with the current secret only, there as here).
     pub fn accepting_older_secrets<'a>(mut self, older: impl IntoIterator<Item = &'a str>) -> Self {
         self.jwe.extend(older.into_iter().map(jose::JweKey::derive));
+        self
+    }
+
+    /// Also writes and reads these additional fields (Better Auth puts the returned ones in
+    /// the cache).
+    pub fn with_additional_fields(mut self, fields: AdditionalFields) -> Self {
+        self.fields = fields;
         self
     }
 
@@ -169,7 +179,7 @@ impl CookieCache {
             CookieCacheStrategy::Jwt => jose::verify_jwt(value, &self.key, now)?,
             CookieCacheStrategy::Jwe => jose::decrypt_jwe(value, &self.jwe, now)?,
         };
-        let decoded = payload::parse(&p, now)?;
+        let decoded = payload::parse(&p, now, &self.fields)?;
         if decoded.version != self.version {
             return Err(CacheRejected::WrongVersion);
         }
@@ -191,7 +201,7 @@ impl CookieCache {
     /// 60 s; jwt/jwe then last 300 s whatever `max_age` is (Better Auth's `maxAge || 300` with no
     /// `maxAge`).
     pub fn encode(&self, record: &SessionRecord, now: Timestamp, dont_remember: bool) -> String {
-        let p = payload::write(record, now, &self.version);
+        let p = payload::write(record, now, &self.version, &self.fields);
         match self.strategy {
             CookieCacheStrategy::Compact => {
                 let window = if dont_remember {

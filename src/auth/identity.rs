@@ -4,7 +4,9 @@
 
 use http::{HeaderName, HeaderValue};
 
-use crate::config::HeadersConfig;
+use serde_json::Value;
+
+use crate::config::{FieldTable, HeadersConfig};
 use crate::session::SessionRecord;
 
 /// A validated session and the identity headers it puts on forwarded requests.
@@ -42,14 +44,30 @@ pub(crate) fn identity_headers(
         .iter()
         .zip(&user.extra)
         .map(|((name, _), value)| (name, value.as_deref()));
-    fixed
+    let mut headers: Vec<(HeaderName, HeaderValue)> = fixed
         .into_iter()
         .chain(extra)
         .filter_map(|(name, value)| {
             let value = HeaderValue::from_bytes(value?.as_bytes()).ok()?;
             Some((name.clone(), value))
         })
-        .collect()
+        .collect();
+    for (name, field) in &config.fields {
+        let values = match field.table {
+            FieldTable::User => &user.additional,
+            FieldTable::Session => &session.additional,
+        };
+        let text = match values.get(field.index) {
+            None | Some(Value::Null) => continue,
+            Some(Value::String(s)) => s.clone(),
+            // Numbers, booleans, arrays and objects as their JSON text.
+            Some(other) => other.to_string(),
+        };
+        if let Ok(value) = HeaderValue::from_bytes(text.as_bytes()) {
+            headers.push((name.clone(), value));
+        }
+    }
+    headers
 }
 
 #[cfg(test)]
@@ -99,6 +117,31 @@ mod tests {
         let h = identity_headers(&r, &cfg);
         assert_eq!(find(&h, "x-remote-user"), Some(&b"user-1"[..]));
         assert_eq!(find(&h, "x-dept"), Some(&b"R&D"[..]));
+    }
+
+    #[test]
+    fn additional_fields_become_headers_as_text() {
+        let cfg = headers_config(
+            "[better_auth.user.additional_fields]\nisActive = { type = \"boolean\" }\n\
+             tags = { type = \"string[]\" }\n\
+             [better_auth.plugins]\norganization = true\n\
+             [headers.fields]\n\"x-active\" = \"user.isActive\"\n\"x-tags\" = \"user.tags\"\n\
+             \"x-org\" = \"session.activeOrganizationId\"\n",
+        );
+        let mut r = record("t", Timestamp::from_millis(1));
+        // Config order: isActive, tags (sorted by name).
+        r.user.additional = vec![serde_json::json!(true), serde_json::json!(["a", "b"])];
+        r.session.additional = vec![serde_json::json!("org-1")];
+        let h = identity_headers(&r, &cfg);
+        assert_eq!(find(&h, "x-active"), Some(&b"true"[..]));
+        assert_eq!(find(&h, "x-tags"), Some(&br#"["a","b"]"#[..]));
+        assert_eq!(find(&h, "x-org"), Some(&b"org-1"[..]));
+        r.session.additional = vec![Value::Null];
+        assert_eq!(
+            find(&identity_headers(&r, &cfg), "x-org"),
+            None,
+            "null sends nothing"
+        );
     }
 
     #[test]

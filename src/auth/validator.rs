@@ -17,7 +17,7 @@ use super::cache::SessionCache;
 use super::cookie::{expire_cookie, find_cookie, multi_session_cookies, set_cookie, SigningKey};
 use super::cookie_cache::{chunk_names, read_chunked, set_cookie_headers, CookieCache};
 use super::identity::AuthenticatedSession;
-use crate::config::{Config, Secret};
+use crate::config::{Config, FieldTable, Secret};
 use crate::metrics::Metrics;
 use crate::session::SessionRecord;
 use crate::store::{SessionStore, StoreError};
@@ -31,6 +31,8 @@ pub(crate) enum AnonReason {
     UnknownSession,
     Expired,
     Banned,
+    /// A `sessions.reject_when` rule matched (an account status such as `isActive = false`).
+    Rejected,
 }
 
 impl AnonReason {
@@ -42,6 +44,7 @@ impl AnonReason {
             AnonReason::UnknownSession => "unknown_session",
             AnonReason::Expired => "expired",
             AnonReason::Banned => "banned",
+            AnonReason::Rejected => "rejected",
         }
     }
 }
@@ -234,6 +237,10 @@ impl SessionValidator {
             self.metrics.lookup(source.as_str(), "banned");
             return Ok(AuthOutcome::anonymous(AnonReason::Banned));
         }
+        if self.rejected_by_rule(&session.record) {
+            self.metrics.lookup(source.as_str(), "rejected");
+            return Ok(AuthOutcome::anonymous(AnonReason::Rejected));
+        }
         self.hits[source as usize].inc();
         let refresh_due = !options.disable_refresh && self.refresh_due(&session.record, now);
         // `dont_remember` scans the cookies again: only when its answer matters (a memory hit
@@ -278,6 +285,30 @@ impl SessionValidator {
         &self.config.better_auth.cookies.session_token
     }
 
+    /// Whether a `sessions.reject_when` rule matches `record` (same JSON value in that field).
+    fn rejected_by_rule(&self, record: &SessionRecord) -> bool {
+        self.config.sessions.reject_when.iter().any(|(at, value)| {
+            let values = match at.table {
+                FieldTable::User => &record.user.additional,
+                FieldTable::Session => &record.session.additional,
+            };
+            values.get(at.index) == Some(value)
+        })
+    }
+
+    /// Whether a `sessions.reject_when` rule reads a `returned = false` field, which no
+    /// `session_data` carries: such deployments never trust the cookie cache.
+    fn rules_need_unreturned_fields(&self) -> bool {
+        let fields = &self.config.better_auth.additional_fields;
+        self.config.sessions.reject_when.iter().any(|(at, _)| {
+            let list = match at.table {
+                FieldTable::User => &fields.user,
+                FieldTable::Session => &fields.session,
+            };
+            list.get(at.index).is_some_and(|f| !f.returned)
+        })
+    }
+
     /// A valid `dont_remember` cookie (the signed string `true`): such sessions never refresh.
     fn dont_remember(&self, cookie_headers: &[&str]) -> bool {
         let name = &self.config.better_auth.cookies.dont_remember;
@@ -303,7 +334,7 @@ impl SessionValidator {
     ) -> Option<(SessionRecord, Timestamp)> {
         let codec = self.cookie_cache.as_ref()?;
         let settings = self.config.better_auth.cookie_cache.as_ref()?;
-        if !self.config.headers.user_columns.is_empty() {
+        if !self.config.headers.user_columns.is_empty() || self.rules_need_unreturned_fields() {
             return None;
         }
         let value = read_chunked(

@@ -25,6 +25,8 @@ pub struct BetterAuthConfig {
     /// Better Auth runs the multi-session plugin: sign-out also revokes the sessions of the
     /// browser's `*_multi-*` cookies and expires them.
     pub multi_session: bool,
+    /// `user.additionalFields`, `session.additionalFields` and plugin fields.
+    pub additional_fields: AdditionalFields,
 }
 
 /// Gatehouse's own session rules.
@@ -38,6 +40,9 @@ pub struct SessionsConfig {
     pub cleanup_interval: Option<Duration>,
     /// Better Auth's `freshAge`, for `list-sessions`.
     pub fresh_age: Duration,
+    /// Sessions whose field equals the value are rejected on every request (an account status
+    /// such as `user.isActive = false`), as banned users are.
+    pub reject_when: Vec<(FieldRef, serde_json::Value)>,
 }
 
 /// Better Auth's cookie cache (`session_data`), as configured in `session.cookieCache`.
@@ -114,7 +119,12 @@ pub(super) fn better_auth(
         update_age: duration("better_auth.update_age", &b.update_age)?,
         cookie_cache: cookie_cache(&b.cookie_cache)?,
         trusted_origins: trusted_origins(b)?,
-        multi_session: b.multi_session,
+        multi_session: b.plugins.multi_session,
+        additional_fields: additional_fields(
+            &b.user.additional_fields,
+            &b.session.additional_fields,
+            &b.plugins,
+        )?,
     })
 }
 
@@ -178,12 +188,36 @@ pub(super) fn trusted_origins(b: &file::BetterAuthSection) -> Result<Vec<String>
     Ok(origins)
 }
 
-pub(super) fn sessions(s: &file::SessionsSection) -> Result<SessionsConfig, ConfigError> {
+pub(super) fn sessions(
+    s: &file::SessionsSection,
+    additional: &AdditionalFields,
+) -> Result<SessionsConfig, ConfigError> {
     let interval = duration("sessions.cleanup_interval", &s.cleanup_interval)?;
+    let mut reject_when = Vec::new();
+    for (field, value) in &s.reject_when {
+        let key = format!("sessions.reject_when.\"{field}\"");
+        let (at, _) = additional.find(field).ok_or_else(|| {
+            ConfigError::new(
+                &key,
+                format!("`{field}` is not a declared field; write user.<name> or session.<name> of a field in better_auth.user/session.additional_fields or a plugin's"),
+            )
+        })?;
+        let value = match value {
+            toml::Value::String(_)
+            | toml::Value::Integer(_)
+            | toml::Value::Float(_)
+            | toml::Value::Boolean(_) => {
+                serde_json::to_value(value).map_err(|e| ConfigError::new(&key, e.to_string()))?
+            }
+            _ => return Err(ConfigError::new(key, "must be a string, number or boolean")),
+        };
+        reject_when.push((at, value));
+    }
     Ok(SessionsConfig {
         reject_banned: s.reject_banned,
         disable_refresh: s.disable_refresh,
         cleanup_interval: (!interval.is_zero()).then_some(interval),
         fresh_age: duration("sessions.fresh_age", &s.fresh_age)?,
+        reject_when,
     })
 }

@@ -25,6 +25,8 @@ pub struct SchemaConfig {
     pub sqlite_dates: SqliteDates,
     /// Extra `user` columns to read, for `headers.user_columns`.
     pub extra_user_columns: Vec<String>,
+    /// Additional and plugin fields to read (`better_auth.additional_fields`).
+    pub additional_fields: AdditionalFields,
 }
 
 /// How dates are stored in SQLite.
@@ -85,6 +87,7 @@ pub const USER_FIELDS: &[&str] = &[
 pub(super) fn database(
     d: &file::DatabaseSection,
     headers: &HeadersConfig,
+    additional_fields: &AdditionalFields,
 ) -> Result<DatabaseConfig, ConfigError> {
     let url = d
         .url
@@ -169,6 +172,7 @@ pub(super) fn database(
                 .iter()
                 .map(|(_, c)| c.clone())
                 .collect(),
+            additional_fields: additional_fields.clone(),
         },
     })
 }

@@ -80,7 +80,9 @@ pub struct BetterAuthSection {
     pub cookie_attributes: PerCookieAttributesSection,
     pub cookie_cache: CookieCacheSection,
     pub trusted_origins: Vec<String>,
-    pub multi_session: bool,
+    pub user: ModelSection,
+    pub session: ModelSection,
+    pub plugins: PluginsSection,
 }
 
 impl Default for BetterAuthSection {
@@ -101,7 +103,9 @@ impl Default for BetterAuthSection {
             cookie_attributes: PerCookieAttributesSection::default(),
             cookie_cache: CookieCacheSection::default(),
             trusted_origins: Vec::new(),
-            multi_session: false,
+            user: ModelSection::default(),
+            session: ModelSection::default(),
+            plugins: PluginsSection::default(),
         }
     }
 }
@@ -136,6 +140,43 @@ pub struct CookieNamesSection {
     pub session_token: Option<String>,
     pub session_data: Option<String>,
     pub dont_remember: Option<String>,
+}
+
+/// Better Auth's `user` or `session` options that Gatehouse must know.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelSection {
+    /// Better Auth's `additionalFields`, by field name.
+    pub additional_fields: BTreeMap<String, FieldSection>,
+}
+
+/// One of Better Auth's `additionalFields`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldSection {
+    #[serde(rename = "type")]
+    pub field_type: String,
+    #[serde(default = "returned_by_default")]
+    pub returned: bool,
+    /// Better Auth's `fieldName`: the column, when it differs from the field's name.
+    #[serde(default)]
+    pub field_name: Option<String>,
+}
+
+fn returned_by_default() -> bool {
+    true
+}
+
+/// The Better Auth plugins whose data Gatehouse carries.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginsSection {
+    /// `organization()`: the session's `activeOrganizationId`.
+    pub organization: bool,
+    /// `organization({ teams: { enabled: true } })`: the session's `activeTeamId` too.
+    pub organization_teams: bool,
+    /// `multiSession()`.
+    pub multi_session: bool,
 }
 
 /// Better Auth's `advanced.crossSubDomainCookies`.
@@ -243,6 +284,8 @@ pub struct HeadersSection {
     pub session_id: String,
     pub strip_prefixes: Vec<String>,
     pub user_columns: BTreeMap<String, String>,
+    /// Header name -> `user.<field>` or `session.<field>` (an additional or plugin field).
+    pub fields: BTreeMap<String, String>,
 }
 
 impl Default for HeadersSection {
@@ -255,6 +298,7 @@ impl Default for HeadersSection {
             session_id: "x-auth-session-id".into(),
             strip_prefixes: vec!["x-auth-".into()],
             user_columns: BTreeMap::new(),
+            fields: BTreeMap::new(),
         }
     }
 }
@@ -338,6 +382,8 @@ pub struct SessionsSection {
     pub disable_refresh: bool,
     pub cleanup_interval: DurationValue,
     pub fresh_age: DurationValue,
+    /// `user.<field>` or `session.<field>` -> a value that rejects the session on every request.
+    pub reject_when: BTreeMap<String, toml::Value>,
 }
 
 impl Default for SessionsSection {
@@ -347,6 +393,7 @@ impl Default for SessionsSection {
             disable_refresh: false,
             cleanup_interval: DurationValue::Text("1h".into()),
             fresh_age: DurationValue::Seconds(86_400),
+            reject_when: BTreeMap::new(),
         }
     }
 }

@@ -28,6 +28,8 @@ pub struct HeadersConfig {
     pub strip_prefixes: Vec<String>,
     /// Extra headers filled from `user` columns.
     pub user_columns: Vec<(HeaderName, String)>,
+    /// Extra headers filled from additional or plugin fields (`[headers.fields]`).
+    pub fields: Vec<(HeaderName, FieldRef)>,
 }
 
 /// Proxy behaviour shared by all routes.
@@ -127,7 +129,31 @@ pub(super) fn server(s: &file::ServerSection) -> Result<ServerConfig, ConfigErro
     })
 }
 
-pub(super) fn headers(h: &file::HeadersSection) -> Result<HeadersConfig, ConfigError> {
+pub(super) fn headers(
+    h: &file::HeadersSection,
+    additional: &AdditionalFields,
+) -> Result<HeadersConfig, ConfigError> {
+    let mut fields = Vec::new();
+    for (name, field) in &h.fields {
+        let key = format!("headers.fields.\"{name}\"");
+        let Some((at, declared)) = additional.find(field) else {
+            return Err(ConfigError::new(
+                key,
+                format!(
+                    "`{field}` is not a declared field; write user.<name> or session.<name> of \
+                         a field in better_auth.user/session.additional_fields or a plugin's"
+                ),
+            ));
+        };
+        if !declared.returned {
+            return Err(ConfigError::new(
+                key,
+                format!("`{field}` has returned = false: Better Auth never shows it, so Gatehouse \
+                         does not send it either (use headers.user_columns to send a column on purpose)"),
+            ));
+        }
+        fields.push((header_name(&key, name)?, at));
+    }
     let mut user_columns = Vec::new();
     for (name, column) in &h.user_columns {
         let key = format!("headers.user_columns.\"{name}\"");
@@ -157,6 +183,7 @@ pub(super) fn headers(h: &file::HeadersSection) -> Result<HeadersConfig, ConfigE
             .map(|p| p.to_ascii_lowercase())
             .collect(),
         user_columns,
+        fields,
     })
 }
 

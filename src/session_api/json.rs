@@ -4,8 +4,11 @@
 //! session's `id`. The token never leaves in a body; `revoke-session` accepts the id in its
 //! place, so Better Auth's client (`listSessions` then `revokeSession({ token })`) still works.
 
-use serde::Serialize;
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+use serde_json::Value;
 
+use crate::config::{AdditionalField, AdditionalFields};
 use crate::session::{Session, SessionRecord, User};
 use crate::time::Timestamp;
 
@@ -29,11 +32,33 @@ pub(crate) struct SessionJson<'a> {
     user_agent: Option<&'a str>,
     user_id: &'a str,
     impersonated_by: Option<&'a str>,
+    #[serde(flatten)]
+    additional: Additional<'a>,
     id: &'a str,
 }
 
-impl<'a> From<&'a Session> for SessionJson<'a> {
-    fn from(s: &'a Session) -> Self {
+/// Additional fields as Better Auth returns them: by name, `returned = false` ones left out.
+#[derive(Debug)]
+pub(crate) struct Additional<'a> {
+    fields: &'a [AdditionalField],
+    values: &'a [Value],
+}
+
+impl Serialize for Additional<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        for (field, value) in self.fields.iter().zip(self.values) {
+            if field.returned {
+                map.serialize_entry(&field.name, value)?;
+            }
+        }
+        map.end()
+    }
+}
+
+impl<'a> SessionJson<'a> {
+    /// Session `s` with its additional `fields`.
+    pub(crate) fn new(s: &'a Session, fields: &'a [AdditionalField]) -> Self {
         Self {
             expires_at: s.expires_at,
             token: &s.id,
@@ -43,6 +68,10 @@ impl<'a> From<&'a Session> for SessionJson<'a> {
             user_agent: s.user_agent.as_deref(),
             user_id: &s.user_id,
             impersonated_by: s.impersonated_by.as_deref(),
+            additional: Additional {
+                fields,
+                values: &s.additional,
+            },
             id: &s.id,
         }
     }
@@ -65,11 +94,14 @@ pub(crate) struct UserJson<'a> {
     ban_reason: Option<&'a str>,
     #[serde(with = "iso_date_opt")]
     ban_expires: Option<Timestamp>,
+    #[serde(flatten)]
+    additional: Additional<'a>,
     id: &'a str,
 }
 
-impl<'a> From<&'a User> for UserJson<'a> {
-    fn from(u: &'a User) -> Self {
+impl<'a> UserJson<'a> {
+    /// User `u` with its additional `fields`.
+    fn new(u: &'a User, fields: &'a [AdditionalField]) -> Self {
         Self {
             name: &u.name,
             email: &u.email,
@@ -81,6 +113,10 @@ impl<'a> From<&'a User> for UserJson<'a> {
             banned: u.banned,
             ban_reason: u.ban_reason.as_deref(),
             ban_expires: u.ban_expires,
+            additional: Additional {
+                fields,
+                values: &u.additional,
+            },
             id: &u.id,
         }
     }
@@ -93,11 +129,12 @@ pub(crate) struct SessionWithUser<'a> {
     user: UserJson<'a>,
 }
 
-impl<'a> From<&'a SessionRecord> for SessionWithUser<'a> {
-    fn from(r: &'a SessionRecord) -> Self {
+impl<'a> SessionWithUser<'a> {
+    /// `r` with the additional `fields` Better Auth returns.
+    pub(crate) fn new(r: &'a SessionRecord, fields: &'a AdditionalFields) -> Self {
         Self {
-            session: (&r.session).into(),
-            user: (&r.user).into(),
+            session: SessionJson::new(&r.session, &fields.session),
+            user: UserJson::new(&r.user, &fields.user),
         }
     }
 }
@@ -122,6 +159,9 @@ pub(crate) struct SnakeUser<'a> {
     id: &'a str,
     email: &'a str,
     name: &'a str,
+    /// The app's own user fields (`type`, `profession`, `isActive`, ... in seed 004), by name.
+    #[serde(flatten)]
+    additional: Additional<'a>,
     image: Option<&'a str>,
     is_email_verified: bool,
     role: Option<&'a str>,
@@ -137,8 +177,8 @@ pub(crate) struct SnakeSessionWithUser<'a> {
 }
 
 impl<'a> SnakeSessionWithUser<'a> {
-    /// The answer for `record`, or the signed-out answer.
-    pub(crate) fn new(record: Option<&'a SessionRecord>) -> Self {
+    /// The answer for `record` (with the user's additional `fields`), or the signed-out answer.
+    pub(crate) fn new(record: Option<&'a SessionRecord>, fields: &'a AdditionalFields) -> Self {
         let Some(r) = record else {
             return Self {
                 session: None,
@@ -160,6 +200,10 @@ impl<'a> SnakeSessionWithUser<'a> {
                 id: &u.id,
                 email: &u.email,
                 name: &u.name,
+                additional: Additional {
+                    fields: &fields.user,
+                    values: &u.additional,
+                },
                 image: u.image.as_deref(),
                 is_email_verified: u.email_verified,
                 role: u.role.as_deref(),
@@ -201,7 +245,8 @@ mod tests {
     #[test]
     fn better_auth_shape_never_carries_the_token() {
         let r = record("secret-token", Timestamp::from_millis(1_795_395_501_238));
-        let json = serde_json::to_string(&SessionWithUser::from(&r)).unwrap();
+        let fields = AdditionalFields::default();
+        let json = serde_json::to_string(&SessionWithUser::new(&r, &fields)).unwrap();
         assert!(!json.contains(r#""secret-token""#), "{json}");
         let v: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(v["session"]["token"], "sess-secret-token");
@@ -212,15 +257,52 @@ mod tests {
     }
 
     #[test]
+    fn additional_fields_are_returned_by_name_unless_returned_is_false() {
+        use crate::config::FieldType;
+        let field = |name: &str, returned| AdditionalField {
+            name: name.into(),
+            column: name.into(),
+            field_type: FieldType::String,
+            returned,
+        };
+        let fields = AdditionalFields {
+            user: vec![field("profession", true), field("salary", false)],
+            session: vec![field("activeOrganizationId", true)],
+        };
+        let mut r = record("t", Timestamp::from_millis(0));
+        r.user.additional = vec![serde_json::json!("pilot"), serde_json::json!(99)];
+        r.session.additional = vec![Value::Null];
+        let v = serde_json::to_value(SessionWithUser::new(&r, &fields)).unwrap();
+        assert_eq!(v["user"]["profession"], "pilot");
+        assert!(
+            v["user"].get("salary").is_none(),
+            "returned = false never leaves"
+        );
+        assert_eq!(v["session"]["activeOrganizationId"], Value::Null);
+        assert!(v["session"]
+            .as_object()
+            .unwrap()
+            .contains_key("activeOrganizationId"));
+    }
+
+    #[test]
     fn snake_case_shape_and_signed_out_answer() {
         let r = record("secret-token", Timestamp::from_millis(0));
-        let v = serde_json::to_value(SnakeSessionWithUser::new(Some(&r))).unwrap();
+        let v = serde_json::to_value(SnakeSessionWithUser::new(
+            Some(&r),
+            &AdditionalFields::default(),
+        ))
+        .unwrap();
         assert_eq!(v["session"]["user_id"], "user-1");
         assert_eq!(v["session"]["expires_at"], "1970-01-01T00:00:00.000Z");
         assert_eq!(v["session"]["ip_address"], "203.0.113.7");
         assert_eq!(v["user"]["isEmailVerified"], true);
         assert!(!v.to_string().contains(r#""secret-token""#));
-        let out = serde_json::to_string(&SnakeSessionWithUser::new(None)).unwrap();
+        let out = serde_json::to_string(&SnakeSessionWithUser::new(
+            None,
+            &AdditionalFields::default(),
+        ))
+        .unwrap();
         assert_eq!(out, r#"{"session":null,"user":null}"#);
     }
 }

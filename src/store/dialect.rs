@@ -5,7 +5,7 @@
 //! decoder serves all three. Identifiers were validated as `[A-Za-z0-9_]` by the config, so
 //! quoting them is safe.
 
-use crate::config::{SchemaConfig, SqliteDates};
+use crate::config::{AdditionalField, FieldType, SchemaConfig, SqliteDates};
 
 /// Column names, quoted, as the session listing (`session_listing`) needs them.
 #[derive(Debug, Clone)]
@@ -115,7 +115,8 @@ impl Dialect {
 pub(crate) struct Queries {
     /// The dialect these statements are written in.
     pub(crate) dialect: Dialect,
-    /// The select list of a record: session columns, then user columns, then extra ones.
+    /// The select list of a record: session columns, user columns, extra user columns, then
+    /// the user's and the session's additional fields.
     pub(crate) record_select: String,
     /// `FROM <session> s JOIN <user> u ON ...`, for statements that read records.
     pub(crate) record_from: String,
@@ -207,6 +208,17 @@ impl Queries {
                 .iter()
                 .map(|c| dialect.text(&format!("u.{}", q(c)))),
         );
+        // Additional fields: the user's, then the session's (see `RecordLayout`).
+        let field = |alias: &str, f: &AdditionalField| {
+            let column = format!("{alias}.{}", q(&f.column));
+            match f.field_type {
+                FieldType::Date => dialect.millis(&column),
+                _ => dialect.text(&column),
+            }
+        };
+        let fields = &schema.additional_fields;
+        user_select.extend(fields.user.iter().map(|f| field("u", f)));
+        user_select.extend(fields.session.iter().map(|f| field("s", f)));
         let (session_table, user_table) = (q(&schema.session_table), q(&schema.user_table));
         let (token, user_id, expires_at) = (
             col("session.token"),

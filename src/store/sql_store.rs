@@ -4,6 +4,7 @@ use std::str::FromStr;
 use std::sync::OnceLock;
 
 use async_trait::async_trait;
+use serde_json::Value;
 use sqlx::mysql::{MySql, MySqlConnectOptions};
 use sqlx::pool::{Pool, PoolOptions};
 use sqlx::postgres::{PgConnectOptions, Postgres};
@@ -11,9 +12,10 @@ use sqlx::sqlite::{Sqlite, SqliteConnectOptions};
 use sqlx::{AssertSqlSafe, ColumnIndex, Database, Decode, Encode, Executor, Row, Type};
 
 use super::dialect::{SESSION_COLUMNS, USER_COLUMNS};
+use super::field_values;
 use super::session_listing::{Account, Bind, SessionPage, SessionSearch, SessionStats, UserCount};
 use super::{DateParam, Dialect, Queries, SessionStore, StoreError};
-use crate::config::{DatabaseConfig, SchemaConfig};
+use crate::config::{AdditionalField, DatabaseConfig, FieldType, SchemaConfig};
 use crate::session::{Session, SessionRecord, User};
 use crate::time::Timestamp;
 
@@ -48,7 +50,16 @@ pub(super) struct SqlStore<DB: Database> {
     queries: Queries,
     dates: DateParam,
     admin_plugin: bool,
+    layout: RecordLayout,
+}
+
+/// What follows the fixed columns of a record row: `headers.user_columns`, then the user's
+/// and the session's additional fields.
+#[derive(Debug, Clone)]
+struct RecordLayout {
     extra_columns: usize,
+    user_fields: Vec<FieldType>,
+    session_fields: Vec<FieldType>,
 }
 
 impl<DB: Database> SqlStore<DB> {
@@ -66,7 +77,11 @@ impl<DB: Database> SqlStore<DB> {
             queries,
             dates: dialect.date_param(),
             admin_plugin: schema.admin_plugin,
-            extra_columns: schema.extra_user_columns.len(),
+            layout: RecordLayout {
+                extra_columns: schema.extra_user_columns.len(),
+                user_fields: field_types(&schema.additional_fields.user),
+                session_fields: field_types(&schema.additional_fields.session),
+            },
         }
     }
 
@@ -123,10 +138,39 @@ where
         ip_address: row.try_get(6)?,
         user_agent: row.try_get(7)?,
         impersonated_by: row.try_get(8)?,
+        additional: Vec::new(),
     })
 }
 
-fn decode_record<'r, R>(row: &'r R, extra_columns: usize) -> Result<SessionRecord, sqlx::Error>
+fn field_types(fields: &[AdditionalField]) -> Vec<FieldType> {
+    fields.iter().map(|f| f.field_type).collect()
+}
+
+/// The additional fields of `types` starting at column `first`.
+fn decode_fields<'r, R>(
+    row: &'r R,
+    first: usize,
+    types: &[FieldType],
+) -> Result<Vec<Value>, sqlx::Error>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    types
+        .iter()
+        .enumerate()
+        .map(|(i, ty)| {
+            Ok(match ty {
+                FieldType::Date => field_values::from_millis(row.try_get(first + i)?),
+                _ => field_values::from_text(*ty, row.try_get(first + i)?),
+            })
+        })
+        .collect()
+}
+
+fn decode_record<'r, R>(row: &'r R, layout: &RecordLayout) -> Result<SessionRecord, sqlx::Error>
 where
     R: Row,
     usize: ColumnIndex<R>,
@@ -136,6 +180,7 @@ where
 {
     let ts = |i: usize| row.try_get::<i64, _>(i).map(Timestamp::from_millis);
     let u = SESSION_COLUMNS;
+    let user_fields_at = u + USER_COLUMNS + layout.extra_columns;
     let user = User {
         id: row.try_get(u)?,
         name: row.try_get(u + 1)?,
@@ -150,14 +195,18 @@ where
         ban_expires: row
             .try_get::<Option<i64>, _>(u + 10)?
             .map(Timestamp::from_millis),
-        extra: (0..extra_columns)
+        extra: (0..layout.extra_columns)
             .map(|i| row.try_get(u + USER_COLUMNS + i))
             .collect::<Result<_, _>>()?,
+        additional: decode_fields(row, user_fields_at, &layout.user_fields)?,
     };
-    Ok(SessionRecord {
-        session: decode_session(row)?,
-        user,
-    })
+    let mut session = decode_session(row)?;
+    session.additional = decode_fields(
+        row,
+        user_fields_at + layout.user_fields.len(),
+        &layout.session_fields,
+    )?;
+    Ok(SessionRecord { session, user })
 }
 
 /// A date bound the way the dialect stores it.
@@ -217,9 +266,7 @@ where
             .bind(token.to_string())
             .fetch_optional(self.pool())
             .await?;
-        Ok(row
-            .map(|r| decode_record(&r, self.extra_columns))
-            .transpose()?)
+        Ok(row.map(|r| decode_record(&r, &self.layout)).transpose()?)
     }
 
     async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
@@ -357,7 +404,7 @@ where
             .await?;
         let sessions = rows
             .iter()
-            .map(|r| decode_record(r, self.extra_columns))
+            .map(|r| decode_record(r, &self.layout))
             .collect::<Result<_, _>>()?;
         Ok(SessionPage {
             total: u64::try_from(total).unwrap_or(0),
@@ -370,9 +417,7 @@ where
             .bind(id.to_string())
             .fetch_optional(self.pool())
             .await?;
-        Ok(row
-            .map(|r| decode_record(&r, self.extra_columns))
-            .transpose()?)
+        Ok(row.map(|r| decode_record(&r, &self.layout)).transpose()?)
     }
 
     async fn session_stats(&self, now: Timestamp) -> Result<SessionStats, StoreError> {

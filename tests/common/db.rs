@@ -190,6 +190,7 @@ pub fn user(id: &str, now: Timestamp) -> User {
         ban_reason: None,
         ban_expires: None,
         extra: Vec::new(),
+        additional: Vec::new(),
     }
 }
 
@@ -205,6 +206,7 @@ pub fn session(token: &str, user_id: &str, expires_at: Timestamp, now: Timestamp
         ip_address: Some("203.0.113.7".into()),
         user_agent: Some("test".into()),
         impersonated_by: None,
+        additional: Vec::new(),
     }
 }
 

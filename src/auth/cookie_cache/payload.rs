@@ -5,6 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::CacheRejected;
+use crate::config::{AdditionalField, AdditionalFields};
 use crate::session::{Session, SessionRecord, User};
 use crate::time::Timestamp;
 
@@ -18,8 +19,14 @@ pub(super) struct Payload {
 
 // ---- writing -----------------------------------------------------------------------------------
 
-/// `JSON.stringify(P)` for `record` minted at `now`, with Better Auth's key order.
-pub(super) fn write(record: &SessionRecord, now: Timestamp, version: &str) -> String {
+/// `JSON.stringify(P)` for `record` minted at `now`, with Better Auth's key order (additional
+/// fields after the core and plugin ones, `returned = false` ones left out).
+pub(super) fn write(
+    record: &SessionRecord,
+    now: Timestamp,
+    version: &str,
+    fields: &AdditionalFields,
+) -> String {
     let (s, u) = (&record.session, &record.user);
     let mut out = String::with_capacity(768);
     out.push_str("{\"session\":{");
@@ -31,6 +38,7 @@ pub(super) fn write(record: &SessionRecord, now: Timestamp, version: &str) -> St
     member_str(&mut out, "userAgent", s.user_agent.as_deref());
     member_str(&mut out, "userId", Some(&s.user_id));
     member_str(&mut out, "impersonatedBy", s.impersonated_by.as_deref());
+    members_additional(&mut out, &fields.session, &s.additional);
     member_str(&mut out, "id", Some(&s.id));
     out.push_str("},\"user\":{");
     key(&mut out, "name", true);
@@ -56,6 +64,7 @@ pub(super) fn write(record: &SessionRecord, now: Timestamp, version: &str) -> St
         Some(t) => member_date(&mut out, "banExpires", t, false),
         None => member_raw(&mut out, "banExpires", "null"),
     }
+    members_additional(&mut out, &fields.user, &u.additional);
     member_str(&mut out, "id", Some(&u.id));
     out.push_str("},\"updatedAt\":");
     out.push_str(&now.millis().to_string());
@@ -72,6 +81,16 @@ fn key(out: &mut String, name: &str, first: bool) {
     out.push('"');
     out.push_str(name);
     out.push_str("\":");
+}
+
+/// The returned additional fields, each `"name":<JSON value>`.
+fn members_additional(out: &mut String, fields: &[AdditionalField], values: &[Value]) {
+    for (field, value) in fields.iter().zip(values) {
+        if field.returned {
+            key(out, &field.name, false);
+            out.push_str(&value.to_string());
+        }
+    }
 }
 
 fn member_raw(out: &mut String, name: &str, raw: &str) {
@@ -147,7 +166,13 @@ pub(super) enum ClaimValue<'a> {
 /// Maps a verified payload object to a record, applying Better Auth's schema
 /// (`cookieCachePayloadSchema` after `safeJSONParse`'s date revival). Extra keys are ignored;
 /// `createdAt`/`updatedAt` default to `now` when absent, as zod's `.default(() => new Date())`.
-pub(super) fn parse(p: &Map<String, Value>, now: Timestamp) -> Result<Payload, CacheRejected> {
+/// Additional fields are taken by name as they are (`null` when absent, as `returned = false`
+/// ones always are).
+pub(super) fn parse(
+    p: &Map<String, Value>,
+    now: Timestamp,
+    fields: &AdditionalFields,
+) -> Result<Payload, CacheRejected> {
     let bad = || CacheRejected::InvalidPayload;
     let s = p
         .get("session")
@@ -181,6 +206,7 @@ pub(super) fn parse(p: &Map<String, Value>, now: Timestamp) -> Result<Payload, C
         ip_address: nullish_string(s, "ipAddress")?,
         user_agent: nullish_string(s, "userAgent")?,
         impersonated_by: loose_string(s, "impersonatedBy"),
+        additional: additional_values(s, &fields.session),
     };
     let user = User {
         id: required_string(u, "id")?,
@@ -200,12 +226,26 @@ pub(super) fn parse(p: &Map<String, Value>, now: Timestamp) -> Result<Payload, C
         ban_reason: loose_string(u, "banReason"),
         ban_expires: date(u.get("banExpires")),
         extra: Vec::new(),
+        additional: additional_values(u, &fields.user),
     };
     Ok(Payload {
         record: SessionRecord { session, user },
         minted_at: Timestamp::from_millis(minted_at),
         version,
     })
+}
+
+/// The values of `fields` in `obj`, by name.
+fn additional_values(obj: &Map<String, Value>, fields: &[AdditionalField]) -> Vec<Value> {
+    fields
+        .iter()
+        .map(|f| {
+            f.returned
+                .then(|| obj.get(&f.name).cloned())
+                .flatten()
+                .unwrap_or(Value::Null)
+        })
+        .collect()
 }
 
 /// A `z.string()` field. A string that Better Auth's JSON reviver turns into a `Date` fails it.

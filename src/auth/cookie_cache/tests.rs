@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 
 use super::payload::{json_string, parse_iso, raw_member};
 use super::*;
-use crate::config::CookieAttributes;
+use crate::config::{AdditionalFields, CookieAttributes};
 use crate::session::{Session, User};
 
 const SECRET: &str = "gatehouse-golden-secret-0123456789abcdef";
@@ -173,6 +173,7 @@ fn golden_record(image: Option<String>) -> SessionRecord {
             ip_address: Some("203.0.113.7".into()),
             user_agent: Some("probe/1.0 (X11; \"quoted\")".into()),
             impersonated_by: None,
+            additional: Vec::new(),
         },
         user: User {
             id: "knQbAMgZtH1uMBpCJd5UgyQVn5zueLiK".into(),
@@ -187,6 +188,7 @@ fn golden_record(image: Option<String>) -> SessionRecord {
             ban_reason: None,
             ban_expires: None,
             extra: Vec::new(),
+            additional: Vec::new(),
         },
     }
 }
@@ -608,7 +610,7 @@ fn version_must_match() {
 #[test]
 fn missing_or_empty_version_means_1() {
     let key = SigningKey::new(SECRET);
-    let p = payload::write(&golden_record(None), NOW, "1");
+    let p = payload::write(&golden_record(None), NOW, "1", &AdditionalFields::default());
     for replacement in ["", ",\"version\":\"\""] {
         let p = p.replace(",\"version\":\"1\"", replacement);
         let value = compact::mint(&p, NOW.plus(Duration::from_secs(300)), &key);
@@ -650,7 +652,7 @@ fn expired_outer_and_expired_session_are_rejected() {
 #[test]
 fn jwt_nbf_in_the_future_is_rejected() {
     let key = SigningKey::new(SECRET);
-    let p = payload::write(&golden_record(None), NOW, "1");
+    let p = payload::write(&golden_record(None), NOW, "1", &AdditionalFields::default());
     let claims = format!(
         "{},\"nbf\":{},\"exp\":{}}}",
         p.strip_suffix('}').unwrap(),
@@ -702,7 +704,7 @@ fn malformed_compact_structures_are_rejected() {
         URL_SAFE_NO_PAD
             .encode(key.mac(format!("{},\"expiresAt\":{e}}}", &p[..p.len() - 1]).as_bytes()))
     };
-    let p = payload::write(&golden_record(None), NOW, "1");
+    let p = payload::write(&golden_record(None), NOW, "1", &AdditionalFields::default());
     let good = format!(
         "{{\"session\":{p},\"expiresAt\":{e},\"signature\":\"{}\"}}",
         sig(&p)
@@ -779,7 +781,7 @@ fn malformed_jwt_structures_are_rejected() {
             URL_SAFE_NO_PAD.encode(key.mac(input.as_bytes()))
         )
     };
-    let p = payload::write(&golden_record(None), NOW, "1");
+    let p = payload::write(&golden_record(None), NOW, "1", &AdditionalFields::default());
     let body = p.strip_suffix('}').unwrap();
     let exp = secs(NOW) + 300;
     let hs = "{\"alg\":\"HS256\"}";
@@ -927,7 +929,7 @@ fn malformed_jwe_structures_are_rejected() {
 fn jwe_clock_tolerance_is_inside_but_caller_sees_exp() {
     // jose accepts exp up to 15 s late, but /get-session then requires exp * 1000 >= now.
     let key = jose::JweKey::derive(SECRET);
-    let p = payload::write(&golden_record(None), NOW, "1");
+    let p = payload::write(&golden_record(None), NOW, "1", &AdditionalFields::default());
     let exp = secs(NOW) - 5;
     let claims = format!("{},\"exp\":{exp}}}", p.strip_suffix('}').unwrap());
     let (_, expires_at) = jose::decrypt_jwe(

@@ -35,6 +35,7 @@ fn user(id: &str, banned: Option<bool>, ban_expires: Option<Timestamp>) -> User 
         ban_reason: None,
         ban_expires,
         extra: Vec::new(),
+        additional: Vec::new(),
     }
 }
 
@@ -49,6 +50,7 @@ fn session(token: &str, user_id: &str, expires_at: Timestamp) -> Session {
         ip_address: None,
         user_agent: None,
         impersonated_by: None,
+        additional: Vec::new(),
     }
 }
 
@@ -471,6 +473,55 @@ async fn configured_cookie_attributes_reach_refreshes_and_clears_and_every_chunk
             format!("better-auth.session_data.1=; Max-Age=0; {attrs}"),
             format!("better-auth.dont_remember=; Max-Age=0; {attrs}"),
         ]
+    );
+}
+
+#[tokio::test]
+async fn a_reject_rule_refuses_the_session_on_every_request() {
+    let f = fixture_with(
+        "[better_auth.user.additional_fields]\nisActive = { type = \"boolean\" }\n\
+         [sessions.reject_when]\n\"user.isActive\" = false\n",
+    )
+    .await;
+    let pool = sqlx::SqlitePool::connect(&f.url).await.unwrap();
+    sqlx::query(r#"ALTER TABLE "user" ADD COLUMN "isActive" integer"#)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let set = |value: Option<bool>| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query(r#"UPDATE "user" SET "isActive" = ? WHERE "id" = 'alice'"#)
+                .bind(value)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+    };
+    set(Some(true)).await;
+    assert!(matches!(
+        f.check(&f.cookie("good")).await,
+        AuthOutcome::Authenticated(_)
+    ));
+    set(Some(false)).await;
+    f.validator.forget("good").await;
+    assert_eq!(
+        reason(f.check(&f.cookie("good")).await),
+        Some(AnonReason::Rejected)
+    );
+    assert_eq!(
+        reason(f.check(&f.cookie("good")).await),
+        Some(AnonReason::Rejected),
+        "from memory too"
+    );
+    set(None).await;
+    f.validator.forget("good").await;
+    assert!(
+        matches!(
+            f.check(&f.cookie("good")).await,
+            AuthOutcome::Authenticated(_)
+        ),
+        "only the configured value rejects"
     );
 }
 
