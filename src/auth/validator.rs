@@ -161,6 +161,7 @@ impl SessionValidator {
                 let ba = &config.better_auth;
                 CookieCache::new(c, ba.secret.expose())
                     .accepting_older_secrets(ba.older_secrets.iter().map(Secret::expose))
+                    .with_additional_fields(ba.additional_fields.clone())
             }),
             revoked: Cache::builder()
                 .max_capacity(config.cache.max_entries)

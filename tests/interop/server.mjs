@@ -12,6 +12,9 @@
 //   COOKIE_DOMAIN       advanced.crossSubDomainCookies = { enabled: true, domain: COOKIE_DOMAIN }
 //   COOKIE_ATTRIBUTES   JSON for advanced.defaultCookieAttributes
 //   COOKIES             JSON for advanced.cookies (per-cookie { name?, attributes? })
+//   USER_FIELDS         JSON for user.additionalFields
+//   SESSION_FIELDS      JSON for session.additionalFields
+//   ORGANIZATION=1      add the organization plugin
 //   BETTER_AUTH_SECRETS read by Better Auth itself ("2:new,1:old"; BETTER_AUTH_SECRET stays the
 //                       legacy secret)
 //   BA_MIGRATE=1        run Better Auth's own migrator before listening
@@ -24,7 +27,7 @@
 import http from "node:http";
 import pg from "pg";
 import { betterAuth } from "better-auth";
-import { admin, multiSession } from "better-auth/plugins";
+import { admin, multiSession, organization } from "better-auth/plugins";
 import { toNodeHandler } from "better-auth/node";
 import { getMigrations } from "better-auth/db/migration";
 import { getSchema } from "better-auth/db";
@@ -77,6 +80,9 @@ const multiSessionPlugin = process.env.MULTI_SESSION === "1";
 const cookieDomain = process.env.COOKIE_DOMAIN || undefined;
 const defaultCookieAttributes = jsonEnv("COOKIE_ATTRIBUTES");
 const cookies = jsonEnv("COOKIES");
+const userFields = jsonEnv("USER_FIELDS");
+const sessionFields = jsonEnv("SESSION_FIELDS");
+const organizationPlugin = process.env.ORGANIZATION === "1";
 
 const migrate = process.env.BA_MIGRATE === "1";
 const checkSchema = process.env.BA_CHECK_SCHEMA === "1";
@@ -112,7 +118,9 @@ function buildOptions(baseURL) {
     telemetry: { enabled: false },
     trustedOrigins: extraTrustedOrigins,
     emailAndPassword: { enabled: true },
+    ...(userFields ? { user: { additionalFields: userFields } } : {}),
     session: {
+      ...(sessionFields ? { additionalFields: sessionFields } : {}),
       expiresIn: 60 * 60 * 24 * 7,
       updateAge,
       cookieCache: cookieCacheStrategy
@@ -124,7 +132,11 @@ function buildOptions(baseURL) {
       ...(defaultCookieAttributes ? { defaultCookieAttributes } : {}),
       ...(cookies ? { cookies } : {}),
     },
-    plugins: multiSessionPlugin ? [admin(), multiSession()] : [admin()],
+    plugins: [
+      admin(),
+      ...(multiSessionPlugin ? [multiSession()] : []),
+      ...(organizationPlugin ? [organization()] : []),
+    ],
   };
 }
 
