@@ -153,6 +153,7 @@ impl App {
         let path = req.uri.path();
         if let Some(endpoint) =
             Endpoint::matching(&req.method, path, &self.config.better_auth.base_path)
+                .filter(|e| self.session_api.serves(*e))
         {
             return Route::Served(Served::SessionApi(endpoint));
         }

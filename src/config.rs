@@ -36,7 +36,8 @@ use ipnet::IpNet;
 
 pub use admin::{AdminConfig, GeoConfig, GeoProvider};
 pub use better_auth::{
-    origin_of, BetterAuthConfig, CookieCacheConfig, CookieCacheStrategy, SessionsConfig,
+    origin_of, BetterAuthConfig, CookieCacheConfig, CookieCacheStrategy, GetSessionMode,
+    SessionsConfig,
 };
 pub use cookies::{CookieAttributes, CookieConfig, SameSite};
 pub use database::{

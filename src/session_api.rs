@@ -19,7 +19,7 @@ pub(crate) use rate_limit::RateLimiter;
 
 use crate::auth::validator::{Authenticated, ValidateOptions};
 use crate::auth::{AuthOutcome, Revocation, SessionValidator};
-use crate::config::Config;
+use crate::config::{Config, GetSessionMode};
 use crate::decision::{ClientAddr, Outcome};
 use crate::metrics::Metrics;
 use crate::reply::{
@@ -144,6 +144,13 @@ impl SessionApi {
             metrics,
             revocation,
         }
+    }
+
+    /// Whether Gatehouse answers `endpoint` itself (`better_auth.get_session = "better_auth"`
+    /// leaves `get-session` to Better Auth).
+    pub(crate) fn serves(&self, endpoint: Endpoint) -> bool {
+        endpoint != Endpoint::GetSession
+            || self.config.better_auth.get_session == GetSessionMode::Gatehouse
     }
 
     /// Answers `endpoint` for a request with head `req`, body `body`, from `client`.

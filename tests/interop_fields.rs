@@ -224,3 +224,69 @@ async fn additional_and_plugin_fields_read_the_same_through_the_gateway() {
         "Better Auth itself has no such rule"
     );
 }
+
+/// `better_auth.get_session = "better_auth"`: Gatehouse forwards get-session to Better Auth, so
+/// fields it was never told about (here, an undeclared additional field) reach the app as
+/// Better Auth answers them, while routes are still authenticated by Gatehouse.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn better_auth_can_answer_get_session_itself() {
+    if !better_auth::installed() {
+        return;
+    }
+    let Some(db) = TestDb::empty(Kind::Postgres).await else {
+        return;
+    };
+    db.migrate_with(&[]);
+    let (auth, upstream, gateway, public_url) = common::better_auth_stack_with(
+        &db,
+        &[
+            (
+                "USER_FIELDS",
+                r#"{"profession": {"type": "string", "required": false}}"#,
+            ),
+            ("BA_MIGRATE", "1"),
+        ],
+        "get_session = \"better_auth\"\n",
+    )
+    .await;
+    let http = client();
+    let signed_up = http
+        .post(format!("{}/api/auth/sign-up/email", auth.url()))
+        .header("origin", &public_url)
+        .json(&json!({"email": "fwd@example.com", "password": "correct horse battery", "name": "Fwd", "profession": "Pilot"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_up.status(), 200);
+    let token = signed_up.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    common::remember_token(&token);
+    let cookie = format!(
+        "better-auth.session_token={}",
+        SigningKey::new(SECRET).sign_cookie_value(&token)
+    );
+    let (direct, _) = get_session(&http, &auth.url(), &cookie).await;
+    let (through, _) = get_session(&http, &gateway.url(""), &cookie).await;
+    assert_eq!(direct["user"]["profession"], "Pilot");
+    assert_eq!(
+        through, direct,
+        "Better Auth's own answer, raw token and all"
+    );
+    let seen_before = upstream.count();
+    let page = http
+        .get(gateway.url("/app"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(upstream.count(), seen_before + 1);
+    assert_eq!(
+        upstream.last().header("x-auth-user-email"),
+        Some("fwd@example.com")
+    );
+    let anonymous = http.get(gateway.url("/app")).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+}

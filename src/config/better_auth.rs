@@ -27,6 +27,18 @@ pub struct BetterAuthConfig {
     pub multi_session: bool,
     /// `user.additionalFields`, `session.additionalFields` and plugin fields.
     pub additional_fields: AdditionalFields,
+    /// Who answers `GET <base_path>/get-session`.
+    pub get_session: GetSessionMode,
+}
+
+/// Who answers `GET <base_path>/get-session`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GetSessionMode {
+    /// Gatehouse, from its cache, the cookie cache or the database (the default).
+    Gatehouse,
+    /// Better Auth itself: the request is forwarded like any other under the base path, for
+    /// apps whose plugins add fields Gatehouse cannot know.
+    BetterAuth,
 }
 
 /// Gatehouse's own session rules.
@@ -120,6 +132,16 @@ pub(super) fn better_auth(
         cookie_cache: cookie_cache(&b.cookie_cache)?,
         trusted_origins: trusted_origins(b)?,
         multi_session: b.plugins.multi_session,
+        get_session: match b.get_session.as_str() {
+            "gatehouse" => GetSessionMode::Gatehouse,
+            "better_auth" => GetSessionMode::BetterAuth,
+            other => {
+                return Err(ConfigError::new(
+                    "better_auth.get_session",
+                    format!("`{other}` is not one of gatehouse, better_auth"),
+                ))
+            }
+        },
         additional_fields: additional_fields(
             &b.user.additional_fields,
             &b.session.additional_fields,

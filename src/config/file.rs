@@ -83,6 +83,7 @@ pub struct BetterAuthSection {
     pub user: ModelSection,
     pub session: ModelSection,
     pub plugins: PluginsSection,
+    pub get_session: String,
 }
 
 impl Default for BetterAuthSection {
@@ -106,6 +107,7 @@ impl Default for BetterAuthSection {
             user: ModelSection::default(),
             session: ModelSection::default(),
             plugins: PluginsSection::default(),
+            get_session: "gatehouse".into(),
         }
     }
 }
