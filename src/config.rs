@@ -147,13 +147,21 @@ impl Config {
         let proxy = proxy(&file.proxy)?;
         let better_auth = better_auth(&file.better_auth, &proxy.upstream, env)?;
         let headers = headers(&file.headers, &better_auth.additional_fields)?;
-        let database = database(&file.database, &headers, &better_auth.additional_fields)?;
+        // Member roles are read only when a route checks them (the organization plugin on).
+        let read_member_roles = file.better_auth.plugins.organization
+            && file.routes.iter().any(|r| !r.organization_roles.is_empty());
+        let database = database(
+            &file.database,
+            &headers,
+            &better_auth.additional_fields,
+            read_member_roles,
+        )?;
         let cache = cache(&file.cache)?;
         let routes = file
             .routes
             .iter()
             .enumerate()
-            .map(|(i, r)| route(i, r, &proxy.upstream))
+            .map(|(i, r)| route(i, r, &proxy.upstream, file.better_auth.plugins.organization))
             .collect::<Result<Vec<_>, _>>()?;
         for (i, r) in routes.iter().enumerate() {
             if routes[..i]

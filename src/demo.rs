@@ -160,6 +160,7 @@ fn prepare(
                 user_agent: Some("gatehouse demo".into()),
                 impersonated_by: None,
                 additional: Vec::new(),
+                active_member_role: None,
             })
             .await
     })

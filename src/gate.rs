@@ -89,7 +89,15 @@ impl Gate {
                 let client_ip = client.ip;
                 let now = self.clock.now();
                 let source = Some(auth.source);
-                match session_rules_violation(&route, &auth.session.record, client_ip, now) {
+                let record = &auth.session.record;
+                let active_organization = self
+                    .config
+                    .better_auth
+                    .additional_fields
+                    .find("session.activeOrganizationId")
+                    .and_then(|(at, _)| record.session.additional.get(at.index))
+                    .is_some_and(|v| !v.is_null());
+                match session_rules_violation(&route, record, active_organization, client_ip, now) {
                     None => decision(
                         Outcome::Authenticated,
                         source,
@@ -186,14 +194,28 @@ fn unauthenticated(
 }
 
 /// The 403 to send when an authenticated request breaks one of its route's session rules
-/// (`fresh_age`, `roles`, `bind_ip`); `None` when it keeps them all.
+/// (`fresh_age`, `roles`, `bind_ip`, `refuse_impersonated`, `require_active_organization`,
+/// `organization_roles`); `None` when it keeps them all.
 fn session_rules_violation(
     route: &RouteMatch<'_>,
     record: &SessionRecord,
+    active_organization: bool,
     client_ip: Option<IpAddr>,
     now: Timestamp,
 ) -> Option<Response<Bytes>> {
     let rules = route.rules?;
+    let forbidden = |error: &'static str| Some(json_response(StatusCode::FORBIDDEN, error));
+    if rules.refuse_impersonated && record.session.impersonated_by.is_some() {
+        return forbidden(r#"{"error":"impersonated_session"}"#);
+    }
+    if rules.require_active_organization && !active_organization {
+        return forbidden(r#"{"error":"no_active_organization"}"#);
+    }
+    let member_role_ok =
+        active_organization && record.has_any_member_role(&rules.organization_roles);
+    if !rules.organization_roles.is_empty() && !member_role_ok {
+        return forbidden(r#"{"error":"forbidden"}"#);
+    }
     if let Some(fresh_age) = rules.fresh_age {
         if !record.is_fresh(fresh_age, now) {
             return Some(session_not_fresh());

@@ -28,6 +28,9 @@ pub struct Session {
     /// Values of `better_auth.additional_fields.session`, in config order, as Better Auth's JSON
     /// gives them (dates as ISO strings); `Null` for SQL NULL.
     pub additional: Vec<Value>,
+    /// Organization plugin: the user's `member.role` in the active organization (possibly
+    /// comma-separated), read with the session; `None` without one, or when not read.
+    pub active_member_role: Option<String>,
 }
 
 /// A `user` row.
@@ -75,6 +78,17 @@ impl SessionRecord {
         fresh_age.is_zero() || self.session.created_at.plus(fresh_age) >= now
     }
 
+    /// Whether the user's member role in the active organization includes one of `wanted`.
+    pub fn has_any_member_role(&self, wanted: &[String]) -> bool {
+        self.session
+            .active_member_role
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .any(|role| wanted.iter().any(|want| want == role))
+    }
+
     /// Whether the user has one of `wanted` among the admin plugin's comma-separated roles.
     pub fn has_any_role(&self, wanted: &[String]) -> bool {
         self.user
@@ -105,6 +119,7 @@ pub(crate) mod fixtures {
                 user_agent: None,
                 impersonated_by: None,
                 additional: Vec::new(),
+                active_member_role: None,
             },
             user: User {
                 id: "user-1".into(),

@@ -361,6 +361,7 @@ fn seeded_session(user_id: String, now: Timestamp, expires_at: Timestamp) -> Ses
         user_agent: Some("gatehouse seed".into()),
         impersonated_by: None,
         additional: Vec::new(),
+        active_member_role: None,
     }
 }
 

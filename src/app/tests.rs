@@ -95,6 +95,7 @@ fn session(token: &str, user_id: &str, expires_in_secs: i64, ip: &str) -> Sessio
         user_agent: None,
         impersonated_by: None,
         additional: Vec::new(),
+        active_member_role: None,
     }
 }
 

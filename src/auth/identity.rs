@@ -38,6 +38,7 @@ pub(crate) fn identity_headers(
         (&config.user_name, Some(user.name.as_str())),
         (&config.user_role, user.role.as_deref()),
         (&config.session_id, Some(session.id.as_str())),
+        (&config.impersonated_by, session.impersonated_by.as_deref()),
     ];
     let extra = config
         .user_columns
@@ -107,6 +108,11 @@ mod tests {
             h.iter().all(|(_, v)| v.as_bytes() != b"t"),
             "the token is never a header value"
         );
+        assert_eq!(find(&h, "x-auth-impersonated-by"), None);
+        let mut impersonated = r.clone();
+        impersonated.session.impersonated_by = Some("admin-1".into());
+        let h = identity_headers(&impersonated, &headers_config(""));
+        assert_eq!(find(&h, "x-auth-impersonated-by"), Some(&b"admin-1"[..]));
     }
 
     #[test]

@@ -310,6 +310,14 @@ impl SessionValidator {
         })
     }
 
+    /// Whether a route checks organization member roles, which no `session_data` carries.
+    fn routes_need_member_roles(&self) -> bool {
+        self.config
+            .routes
+            .iter()
+            .any(|r| !r.organization_roles.is_empty())
+    }
+
     /// A valid `dont_remember` cookie (the signed string `true`): such sessions never refresh.
     fn dont_remember(&self, cookie_headers: &[&str]) -> bool {
         let name = &self.config.better_auth.cookies.dont_remember;
@@ -335,7 +343,10 @@ impl SessionValidator {
     ) -> Option<(SessionRecord, Timestamp)> {
         let codec = self.cookie_cache.as_ref()?;
         let settings = self.config.better_auth.cookie_cache.as_ref()?;
-        if !self.config.headers.user_columns.is_empty() || self.rules_need_unreturned_fields() {
+        if !self.config.headers.user_columns.is_empty()
+            || self.rules_need_unreturned_fields()
+            || self.routes_need_member_roles()
+        {
             return None;
         }
         let value = read_chunked(

@@ -18,6 +18,9 @@ pub struct SchemaConfig {
     pub user_table: String,
     pub session_table: String,
     pub account_table: String,
+    /// The organization plugin's `member` table, when a route checks `organization_roles`: the
+    /// active organization's member role is then read with each session.
+    pub member_table: Option<String>,
     /// Column names by Better Auth field name (`session.expiresAt` -> `expires_at`).
     pub columns: BTreeMap<String, String>,
     /// The admin plugin's columns (`role`, `banned`, `banReason`, `banExpires`, `impersonatedBy`).
@@ -69,6 +72,9 @@ pub const ACCOUNT_FIELDS: &[&str] = &[
     "updatedAt",
 ];
 
+/// The organization plugin's `member` fields Gatehouse reads, by Better Auth name.
+pub const MEMBER_FIELDS: &[&str] = &["organizationId", "userId", "role"];
+
 /// See [`SESSION_FIELDS`].
 pub const USER_FIELDS: &[&str] = &[
     "id",
@@ -88,6 +94,7 @@ pub(super) fn database(
     d: &file::DatabaseSection,
     headers: &HeadersConfig,
     additional_fields: &AdditionalFields,
+    read_member_roles: bool,
 ) -> Result<DatabaseConfig, ConfigError> {
     let url = d
         .url
@@ -133,6 +140,7 @@ pub(super) fn database(
         ("session", SESSION_FIELDS),
         ("user", USER_FIELDS),
         ("account", ACCOUNT_FIELDS),
+        ("member", MEMBER_FIELDS),
     ] {
         for field in fields.iter() {
             let column = if snake {
@@ -164,6 +172,9 @@ pub(super) fn database(
             user_table: identifier("database.schema.user_table", &s.user_table)?,
             session_table: identifier("database.schema.session_table", &s.session_table)?,
             account_table: identifier("database.schema.account_table", &s.account_table)?,
+            member_table: read_member_roles
+                .then(|| identifier("database.schema.member_table", &s.member_table))
+                .transpose()?,
             columns,
             admin_plugin: s.admin_plugin,
             sqlite_dates,

@@ -239,6 +239,8 @@ pub struct SchemaSection {
     pub user_table: String,
     pub session_table: String,
     pub account_table: String,
+    /// The organization plugin's `member` table (read when better_auth.plugins.organization).
+    pub member_table: String,
     pub admin_plugin: bool,
     pub sqlite_dates: String,
     pub columns: BTreeMap<String, String>,
@@ -251,6 +253,7 @@ impl Default for SchemaSection {
             user_table: "user".into(),
             session_table: "session".into(),
             account_table: "account".into(),
+            member_table: "member".into(),
             admin_plugin: true,
             sqlite_dates: "iso".into(),
             columns: BTreeMap::new(),
@@ -284,6 +287,7 @@ pub struct HeadersSection {
     pub user_name: String,
     pub user_role: String,
     pub session_id: String,
+    pub impersonated_by: String,
     pub strip_prefixes: Vec<String>,
     pub user_columns: BTreeMap<String, String>,
     /// Header name -> `user.<field>` or `session.<field>` (an additional or plugin field).
@@ -298,6 +302,7 @@ impl Default for HeadersSection {
             user_name: "x-auth-user-name".into(),
             user_role: "x-auth-user-role".into(),
             session_id: "x-auth-session-id".into(),
+            impersonated_by: "x-auth-impersonated-by".into(),
             strip_prefixes: vec!["x-auth-".into()],
             user_columns: BTreeMap::new(),
             fields: BTreeMap::new(),
@@ -371,6 +376,15 @@ pub struct RouteSection {
     /// The session's `ipAddress` must be the client's address.
     #[serde(default)]
     pub bind_ip: bool,
+    /// Refuse sessions an admin is impersonating (the admin plugin's `impersonatedBy`).
+    #[serde(default)]
+    pub refuse_impersonated: bool,
+    /// The session must have an active organization (organization plugin).
+    #[serde(default)]
+    pub require_active_organization: bool,
+    /// The user's member role in the active organization must include one of these.
+    #[serde(default)]
+    pub organization_roles: Vec<String>,
     /// Whether the prefix matches only in its own letter case.
     #[serde(default)]
     pub case_sensitive: Option<bool>,

@@ -24,6 +24,8 @@ pub struct HeadersConfig {
     pub user_name: HeaderName,
     pub user_role: HeaderName,
     pub session_id: HeaderName,
+    /// Sent with the admin's user id when the session is an impersonation.
+    pub impersonated_by: HeaderName,
     /// Any client header starting with one of these is removed before forwarding.
     pub strip_prefixes: Vec<String>,
     /// Extra headers filled from `user` columns.
@@ -69,6 +71,12 @@ pub struct RouteConfig {
     pub roles: Vec<String>,
     /// Reject sessions used from another IP address than they were created from (403).
     pub bind_ip: bool,
+    /// Reject sessions an admin is impersonating (403 `impersonated_session`).
+    pub refuse_impersonated: bool,
+    /// Reject sessions without an active organization (403 `no_active_organization`).
+    pub require_active_organization: bool,
+    /// Reject users whose member role in the active organization has none of these (403).
+    pub organization_roles: Vec<String>,
     /// Match the prefix in its own letter case only. By default only routes that restrict
     /// access (`required`) match in any case: `/ADMIN` cannot dodge an `/admin` route on an
     /// upstream that ignores case, and `/STATIC` cannot claim a `public` `/static` route on one
@@ -177,6 +185,7 @@ pub(super) fn headers(
         user_name: header_name("headers.user_name", &h.user_name)?,
         user_role: header_name("headers.user_role", &h.user_role)?,
         session_id: header_name("headers.session_id", &h.session_id)?,
+        impersonated_by: header_name("headers.impersonated_by", &h.impersonated_by)?,
         strip_prefixes: h
             .strip_prefixes
             .iter()
@@ -267,6 +276,7 @@ pub(super) fn route(
     i: usize,
     r: &file::RouteSection,
     default: &Upstream,
+    organization: bool,
 ) -> Result<RouteConfig, ConfigError> {
     let key = |k: &str| format!("routes[{i}].{k}");
     if !r.prefix.starts_with('/') {
@@ -331,12 +341,33 @@ pub(super) fn route(
         Some(d) => Some(duration(&key("fresh_age"), d)?),
         None => None,
     };
-    if r.policy.as_deref() == Some("public")
-        && (fresh_age.is_some() || !r.roles.is_empty() || r.bind_ip)
-    {
+    let has_rules = fresh_age.is_some()
+        || !r.roles.is_empty()
+        || r.bind_ip
+        || r.refuse_impersonated
+        || r.require_active_organization
+        || !r.organization_roles.is_empty();
+    if r.policy.as_deref() == Some("public") && has_rules {
         return Err(ConfigError::new(
             key("policy"),
-            "a public route never looks at the session, so fresh_age, roles and bind_ip cannot apply; use required",
+            "a public route never looks at the session, so session rules (fresh_age, roles, \
+             bind_ip, refuse_impersonated, require_active_organization, organization_roles) \
+             cannot apply; use required",
+        ));
+    }
+    if (r.require_active_organization || !r.organization_roles.is_empty()) && !organization {
+        return Err(ConfigError::new(
+            key("require_active_organization"),
+            "organization rules need better_auth.plugins.organization = true",
+        ));
+    }
+    if r.organization_roles
+        .iter()
+        .any(|role| role.trim().is_empty() || role.contains(','))
+    {
+        return Err(ConfigError::new(
+            key("organization_roles"),
+            "each role must be a non-empty name without commas",
         ));
     }
     if r.roles
@@ -360,6 +391,9 @@ pub(super) fn route(
         fresh_age,
         roles: r.roles.clone(),
         bind_ip: r.bind_ip,
+        refuse_impersonated: r.refuse_impersonated,
+        require_active_organization: r.require_active_organization,
+        organization_roles: r.organization_roles.clone(),
         case_sensitive: r.case_sensitive.unwrap_or(policy != Policy::Required),
     })
 }

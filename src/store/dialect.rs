@@ -115,8 +115,8 @@ impl Dialect {
 pub(crate) struct Queries {
     /// The dialect these statements are written in.
     pub(crate) dialect: Dialect,
-    /// The select list of a record: session columns, user columns, extra user columns, then
-    /// the user's and the session's additional fields.
+    /// The select list of a record: session columns, user columns, extra user columns, the
+    /// user's and the session's additional fields, then (organization plugin) the member role.
     pub(crate) record_select: String,
     /// `FROM <session> s JOIN <user> u ON ...`, for statements that read records.
     pub(crate) record_from: String,
@@ -219,6 +219,22 @@ impl Queries {
         let fields = &schema.additional_fields;
         user_select.extend(fields.user.iter().map(|f| field("u", f)));
         user_select.extend(fields.session.iter().map(|f| field("s", f)));
+        // Organization plugin: the member role in the active organization (see `RecordLayout`).
+        if let Some(member) = &schema.member_table {
+            let active = fields
+                .session
+                .iter()
+                .find(|f| f.name == "activeOrganizationId")
+                .map_or_else(|| q("activeOrganizationId"), |f| q(&f.column));
+            user_select.push(format!(
+                "(SELECT {} FROM {} m WHERE m.{} = s.{active} AND m.{} = s.{} LIMIT 1)",
+                dialect.text(&format!("m.{}", col("member.role"))),
+                q(member),
+                col("member.organizationId"),
+                col("member.userId"),
+                col("session.userId"),
+            ));
+        }
         let (session_table, user_table) = (q(&schema.session_table), q(&schema.user_table));
         let (token, user_id, expires_at) = (
             col("session.token"),

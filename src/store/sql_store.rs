@@ -60,6 +60,8 @@ struct RecordLayout {
     extra_columns: usize,
     user_fields: Vec<FieldType>,
     session_fields: Vec<FieldType>,
+    /// The active organization's member role comes last.
+    member_role: bool,
 }
 
 impl<DB: Database> SqlStore<DB> {
@@ -81,6 +83,7 @@ impl<DB: Database> SqlStore<DB> {
                 extra_columns: schema.extra_user_columns.len(),
                 user_fields: field_types(&schema.additional_fields.user),
                 session_fields: field_types(&schema.additional_fields.session),
+                member_role: schema.member_table.is_some(),
             },
         }
     }
@@ -139,6 +142,7 @@ where
         user_agent: row.try_get(7)?,
         impersonated_by: row.try_get(8)?,
         additional: Vec::new(),
+        active_member_role: None,
     })
 }
 
@@ -201,11 +205,12 @@ where
         additional: decode_fields(row, user_fields_at, &layout.user_fields)?,
     };
     let mut session = decode_session(row)?;
-    session.additional = decode_fields(
-        row,
-        user_fields_at + layout.user_fields.len(),
-        &layout.session_fields,
-    )?;
+    let session_fields_at = user_fields_at + layout.user_fields.len();
+    session.additional = decode_fields(row, session_fields_at, &layout.session_fields)?;
+    if layout.member_role {
+        session.active_member_role =
+            row.try_get(session_fields_at + layout.session_fields.len())?;
+    }
     Ok(SessionRecord { session, user })
 }
 

@@ -207,6 +207,7 @@ pub fn session(token: &str, user_id: &str, expires_at: Timestamp, now: Timestamp
         user_agent: Some("test".into()),
         impersonated_by: None,
         additional: Vec::new(),
+        active_member_role: None,
     }
 }
 

@@ -207,6 +207,7 @@ pub(super) fn parse(
         user_agent: nullish_string(s, "userAgent")?,
         impersonated_by: loose_string(s, "impersonatedBy"),
         additional: additional_values(s, &fields.session),
+        active_member_role: None,
     };
     let user = User {
         id: required_string(u, "id")?,

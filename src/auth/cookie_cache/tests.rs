@@ -174,6 +174,7 @@ fn golden_record(image: Option<String>) -> SessionRecord {
             user_agent: Some("probe/1.0 (X11; \"quoted\")".into()),
             impersonated_by: None,
             additional: Vec::new(),
+            active_member_role: None,
         },
         user: User {
             id: "knQbAMgZtH1uMBpCJd5UgyQVn5zueLiK".into(),

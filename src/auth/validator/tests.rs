@@ -51,6 +51,7 @@ fn session(token: &str, user_id: &str, expires_at: Timestamp) -> Session {
         user_agent: None,
         impersonated_by: None,
         additional: Vec::new(),
+        active_member_role: None,
     }
 }
 
