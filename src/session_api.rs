@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::request::Parts;
-use http::{header, HeaderValue, Method, Response, StatusCode};
+use http::{header, HeaderName, HeaderValue, Method, Response, StatusCode};
 
 pub(crate) use origin::check as check_origin;
 pub(crate) use rate_limit::RateLimiter;
@@ -164,11 +164,16 @@ impl SessionApi {
         if let Some(ip) = client.ip {
             if let Some(retry_after) = self.rate_limiter.check(ip, endpoint.name()) {
                 self.metrics.rate_limited.inc();
-                let mut response =
-                    json_response(StatusCode::TOO_MANY_REQUESTS, r#"{"error":"rate_limited"}"#);
-                let secs = retry_after.as_secs().max(1).to_string();
+                // Better Auth's answer (body and X-Retry-After), plus the standard Retry-After.
+                let mut response = json_response(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    r#"{"message":"Too many requests. Please try again later."}"#,
+                );
+                let secs = retry_after.as_millis().div_ceil(1000).max(1).to_string();
                 if let Ok(value) = HeaderValue::from_str(&secs) {
-                    response.headers_mut().insert(header::RETRY_AFTER, value);
+                    let headers = response.headers_mut();
+                    headers.insert(header::RETRY_AFTER, value.clone());
+                    headers.insert(HeaderName::from_static("x-retry-after"), value);
                 }
                 return (Outcome::RateLimited, response);
             }

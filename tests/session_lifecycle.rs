@@ -208,6 +208,16 @@ async fn served_endpoints_are_rate_limited_per_client() {
         .parse()
         .unwrap();
     assert!((1..=60).contains(&retry), "{retry}");
+    assert_eq!(
+        limited.headers()["x-retry-after"],
+        limited.headers()["retry-after"],
+        "Better Auth's header too"
+    );
+    assert_eq!(
+        limited.text().await.unwrap(),
+        r#"{"message":"Too many requests. Please try again later."}"#,
+        "Better Auth's body"
+    );
     let other = client()
         .get(gateway.url("/api/auth/session"))
         .send()

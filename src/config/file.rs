@@ -513,17 +513,30 @@ pub struct RateLimitSection {
     pub window: DurationValue,
     /// Overrides by endpoint name (`get-session`, `sign-out`, ...).
     pub endpoints: BTreeMap<String, RateLimitRule>,
+    /// Better Auth's `rateLimit.customRules`: by path under the base path (`*` wildcards), a
+    /// rule or `false` (not limited).
+    pub custom_rules: BTreeMap<String, CustomRule>,
 }
 
 impl Default for RateLimitSection {
     fn default() -> Self {
         Self {
             enabled: true,
-            max: 10,
-            window: DurationValue::Seconds(60),
+            // Better Auth's `rateLimit` defaults.
+            max: 100,
+            window: DurationValue::Seconds(10),
             endpoints: BTreeMap::new(),
+            custom_rules: BTreeMap::new(),
         }
     }
+}
+
+/// One of Better Auth's `rateLimit.customRules`: a rule, or `false`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum CustomRule {
+    Rule(RateLimitRule),
+    Switch(bool),
 }
 
 /// One rate limit: at most `max` requests per `window`.

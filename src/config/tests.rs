@@ -129,16 +129,28 @@ fn session_and_rate_limit_defaults() {
     let c = load("", &[]).unwrap();
     assert!(c.sessions.reject_banned && !c.sessions.disable_refresh);
     assert_eq!(c.sessions.cleanup_interval, Some(Duration::from_secs(3600)));
+    // Better Auth's defaults, and seed 004's 10 per 60 s on GET session.
     assert_eq!(
         c.rate_limit.default,
         RateRule {
-            max: 10,
-            window: Duration::from_secs(60)
+            max: 100,
+            window: Duration::from_secs(10)
         }
     );
-    let c = load("[sessions]\ncleanup_interval = 0\n[rate_limit.endpoints.get-session]\nmax = 100\nwindow = \"10s\"\n", &[]).unwrap();
+    assert_eq!(
+        c.rate_limit.rule("session"),
+        Some(RateRule {
+            max: 10,
+            window: Duration::from_secs(60)
+        })
+    );
+    let c = load("[sessions]\ncleanup_interval = 0\n[rate_limit.endpoints.get-session]\nmax = 5\nwindow = \"10s\"\n\
+                  [rate_limit.custom_rules]\n\"/revoke-*\" = { max = 2, window = 60 }\n\"/session\" = false\n", &[]).unwrap();
     assert_eq!(c.sessions.cleanup_interval, None);
-    assert_eq!(c.rate_limit.endpoints["get-session"].max, 100);
+    assert_eq!(c.rate_limit.rule("get-session").unwrap().max, 5);
+    assert_eq!(c.rate_limit.rule("revoke-other-sessions").unwrap().max, 2);
+    assert_eq!(c.rate_limit.rule("session"), None, "exempt");
+    assert_eq!(c.rate_limit.rule("sign-out").unwrap().max, 100);
 }
 
 #[test]

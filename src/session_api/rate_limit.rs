@@ -1,63 +1,51 @@
-//! Per-client-IP rate limits on the endpoints Gatehouse serves: a fixed window per (IP,
-//! endpoint), counted in memory on this instance. Windows are timed by the injectable
-//! [`Clock`]; moka's own expiry only frees the memory of windows long over.
+//! Per-client-IP rate limits on the endpoints Gatehouse serves, counted in memory on this
+//! instance as Better Auth's memory store counts them: per (IP, endpoint), a request is allowed
+//! while fewer than `max` were allowed since the count started, and the count starts again once
+//! `window` has passed since the last allowed request (refused requests do not extend it).
+//! Timed by the injectable [`Clock`]; moka's idle expiry only frees the memory of quiet clients.
 
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use moka::sync::Cache;
-use moka::Expiry;
 
-use crate::config::{RateLimitConfig, RateRule};
+use crate::config::RateLimitConfig;
 use crate::time::{Clock, Timestamp};
 
-struct Window {
-    started: Timestamp,
-    length: Duration,
-    count: AtomicU32,
-}
-
-struct WindowExpiry;
-
-impl Expiry<(IpAddr, &'static str), Arc<Window>> for WindowExpiry {
-    fn expire_after_create(
-        &self,
-        _key: &(IpAddr, &'static str),
-        window: &Arc<Window>,
-        _created: Instant,
-    ) -> Option<Duration> {
-        Some(window.length)
-    }
+/// Better Auth's `{count, lastRequest}` for one client and endpoint.
+#[derive(Clone, Copy)]
+struct Count {
+    count: u32,
+    last_request: Timestamp,
 }
 
 /// Counts requests per client and endpoint.
 pub(crate) struct RateLimiter {
     config: RateLimitConfig,
     clock: Arc<dyn Clock>,
-    windows: Cache<(IpAddr, &'static str), Arc<Window>>,
+    counts: Cache<(IpAddr, &'static str), Arc<Mutex<Count>>>,
 }
 
 impl RateLimiter {
     /// Limits as `config` sets them, timed by `clock`.
     pub(crate) fn new(config: &RateLimitConfig, clock: Arc<dyn Clock>) -> Self {
+        let longest = config
+            .endpoints
+            .values()
+            .flatten()
+            .map(|r| r.window)
+            .chain([config.default.window])
+            .max()
+            .unwrap_or(Duration::from_secs(60));
         Self {
             config: config.clone(),
             clock,
-            windows: Cache::builder()
+            counts: Cache::builder()
                 .max_capacity(100_000)
-                .expire_after(WindowExpiry)
+                .time_to_idle(longest)
                 .build(),
         }
-    }
-
-    fn rule(&self, endpoint: &str) -> RateRule {
-        self.config
-            .endpoints
-            .get(endpoint)
-            .copied()
-            .unwrap_or(self.config.default)
     }
 
     /// Counts one request; `Some(retry_after)` when it is over the limit.
@@ -65,26 +53,31 @@ impl RateLimiter {
         if !self.config.enabled {
             return None;
         }
-        let rule = self.rule(endpoint);
+        let rule = self.config.rule(endpoint)?;
         let now = self.clock.now();
-        let fresh = || {
-            Arc::new(Window {
-                started: now,
-                length: rule.window,
-                count: AtomicU32::new(0),
-            })
-        };
-        let key = (client, endpoint);
-        let mut window = self.windows.get_with(key, fresh);
-        let ends = window.started.plus(window.length);
-        if ends <= now {
-            window = fresh();
-            self.windows.insert(key, window.clone());
+        let entry = self.counts.get_with((client, endpoint), || {
+            Arc::new(Mutex::new(Count {
+                count: 0,
+                last_request: now,
+            }))
+        });
+        let mut c = entry.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let quiet_since = now.millis() - c.last_request.millis();
+        let window_ms = i64::try_from(rule.window.as_millis()).unwrap_or(i64::MAX);
+        if c.count == 0 || quiet_since >= window_ms {
+            *c = Count {
+                count: 1,
+                last_request: now,
+            };
+            return None;
         }
-        let count = window.count.fetch_add(1, Ordering::Relaxed) + 1;
-        let ends = window.started.plus(window.length);
-        let left = u64::try_from(ends.millis() - now.millis()).unwrap_or(0);
-        (count > rule.max).then(|| Duration::from_millis(left))
+        if c.count >= rule.max {
+            let left = u64::try_from(window_ms - quiet_since).unwrap_or(0);
+            return Some(Duration::from_millis(left));
+        }
+        c.count += 1;
+        c.last_request = now;
+        None
     }
 }
 
@@ -93,6 +86,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+    use crate::config::RateRule;
     use crate::time::ManualClock;
 
     const START: Timestamp = Timestamp::from_millis(1_800_000_000_000);
@@ -103,7 +97,8 @@ mod tests {
             window: Duration::from_millis(window_ms),
         };
         let mut endpoints = BTreeMap::new();
-        endpoints.insert("get-session".to_string(), RateRule { max: 1, ..rule });
+        endpoints.insert("get-session".to_string(), Some(RateRule { max: 1, ..rule }));
+        endpoints.insert("session".to_string(), None);
         let clock = Arc::new(ManualClock::new(START));
         let config = RateLimitConfig {
             enabled: true,
@@ -153,6 +148,28 @@ mod tests {
         clock.advance(Duration::from_secs(1));
         assert_eq!(l.check(A, "sign-out"), None, "a new window");
         assert!(l.check(A, "sign-out").is_some());
+    }
+
+    #[test]
+    fn the_count_starts_again_only_a_window_after_the_last_allowed_request() {
+        // Better Auth's rule, not a fixed window: requests at 0 s and 9 s fill a 2-per-10 s
+        // limit until 19 s.
+        let (l, clock) = limiter(2, 10_000);
+        assert_eq!(l.check(A, "sign-out"), None);
+        clock.advance(Duration::from_secs(9));
+        assert_eq!(l.check(A, "sign-out"), None);
+        clock.advance(Duration::from_secs(2));
+        assert_eq!(l.check(A, "sign-out"), Some(Duration::from_secs(8)));
+        clock.advance(Duration::from_secs(8));
+        assert_eq!(l.check(A, "sign-out"), None, "10 s after the last allowed one");
+    }
+
+    #[test]
+    fn endpoints_without_a_rule_are_never_limited() {
+        let (l, _) = limiter(1, 60_000);
+        for _ in 0..5 {
+            assert_eq!(l.check(A, "session"), None);
+        }
     }
 
     #[test]
