@@ -2,8 +2,10 @@
 //! `additionalFields` of every type (one of them `returned: false`), a session field, and the
 //! organization plugin's `activeOrganizationId`. `get-session` must answer the same JSON (types
 //! included) from Gatehouse's database path and cookie-cache path as from Better Auth; each side
-//! must read the `session_data` the other mints; the fields reach the upstream as headers; a
-//! `returned: false` field never leaves; and an account-status rule refuses the session.
+//! must read the `session_data` the other mints, whole and chunked (a user too large for one
+//! cookie); `list-sessions` carries the session fields; the fields reach the upstream as
+//! headers; a `returned: false` field never leaves; and an account-status rule refuses the
+//! session.
 
 #![allow(clippy::unwrap_used)]
 
@@ -65,6 +67,17 @@ fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
         .iter()
         .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
         .find(|pair| pair.starts_with(&format!("{name}=")) && !pair.ends_with('='))
+}
+
+/// Every non-empty `session_data` cookie (whole or chunked) a response sets, as `name=value`.
+fn data_cookies(response: &reqwest::Response) -> Vec<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .filter(|pair| pair.starts_with("better-auth.session_data") && !pair.ends_with('='))
+        .collect()
 }
 
 async fn get_session(http: &reqwest::Client, url: &str, cookie: &str) -> (Value, Option<String>) {
@@ -202,6 +215,86 @@ async fn additional_and_plugin_fields_read_the_same_through_the_gateway() {
     assert_eq!(seen.header("x-auth-tags"), Some(r#"["a","b"]"#));
     assert_eq!(seen.header("x-auth-active-org"), Some("org-1"));
     assert_eq!(seen.header("x-auth-device"), Some("laptop"));
+
+    // list-sessions carries the session's fields as Better Auth's does.
+    let listed: Value = http
+        .get(gateway.url("/api/auth/list-sessions"))
+        .header("cookie", &token_cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let direct_list: Value = http
+        .get(format!("{}/api/auth/list-sessions", auth.url()))
+        .header("cookie", &token_cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(direct_list[0]["deviceName"], "laptop", "{direct_list}");
+    assert_eq!(
+        listed[0]["deviceName"], direct_list[0]["deviceName"],
+        "{listed}"
+    );
+    assert_eq!(
+        listed[0]["activeOrganizationId"],
+        direct_list[0]["activeOrganizationId"]
+    );
+
+    // A user too large for one cookie: Better Auth's chunked session_data is read, and the
+    // chunks Gatehouse mints are read by Better Auth.
+    db.exec(&format!(
+        r#"UPDATE "user" SET "profession" = '{}' WHERE "id" = '{user_id}'"#,
+        "x".repeat(5000)
+    ))
+    .await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let fetch = |url: String, cookie: String| {
+        let http = http.clone();
+        async move {
+            let response = http
+                .get(format!("{url}/api/auth/get-session"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap();
+            let chunks = data_cookies(&response);
+            (response.json::<Value>().await.unwrap(), chunks)
+        }
+    };
+    let (mut big, ba_chunks) = fetch(auth.url(), token_cookie.clone()).await;
+    big["session"]["token"] = big["session"]["id"].clone();
+    assert!(
+        ba_chunks.len() >= 2 && ba_chunks[0].starts_with("better-auth.session_data.0="),
+        "Better Auth chunks it: {ba_chunks:?}"
+    );
+    let (through, gh_chunks) = fetch(gateway.url(""), token_cookie.clone()).await;
+    assert_eq!(through, big, "database path");
+    let names = |chunks: &[String]| -> Vec<String> {
+        chunks
+            .iter()
+            .map(|c| c.split('=').next().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(names(&gh_chunks), names(&ba_chunks), "the same chunk names");
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let (from_chunks, _) = fetch(
+        gateway.url(""),
+        format!("{token_cookie}; {}", ba_chunks.join("; ")),
+    )
+    .await;
+    assert_eq!(from_chunks, big, "Better Auth's chunks, read by Gatehouse");
+    let (mut reread, _) = fetch(
+        auth.url(),
+        format!("{token_cookie}; {}", gh_chunks.join("; ")),
+    )
+    .await;
+    reread["session"]["token"] = reread["session"]["id"].clone();
+    assert_eq!(reread, big, "Gatehouse's chunks, read by Better Auth");
 
     // The account-status rule: isActive = false refuses the session on every request.
     db.exec(&format!(

@@ -85,16 +85,15 @@ pub(super) fn rate_limit(r: &file::RateLimitSection) -> Result<RateLimitConfig, 
     // them (exact, or `*` wildcards), win over everything else.
     for (path, rule) in &r.custom_rules {
         let key = format!("rate_limit.custom_rules.\"{path}\"");
-        let rule = match rule {
-            file::CustomRule::Rule(rule) => Some(rate_rule(&key, rule.max, &rule.window)?),
-            file::CustomRule::Switch(false) => None,
-            file::CustomRule::Switch(true) => {
-                return Err(ConfigError::new(
+        let rule =
+            match rule {
+                file::CustomRule::Rule(rule) => Some(rate_rule(&key, rule.max, &rule.window)?),
+                file::CustomRule::Switch(false) => None,
+                file::CustomRule::Switch(true) => return Err(ConfigError::new(
                     key,
                     "must be { window = .., max = .. } or false (not limited), as in Better Auth",
-                ))
-            }
-        };
+                )),
+            };
         if !path.starts_with('/') {
             return Err(ConfigError::new(
                 key,

@@ -61,7 +61,9 @@ impl RateLimiter {
                 last_request: now,
             }))
         });
-        let mut c = entry.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut c = entry
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let quiet_since = now.millis() - c.last_request.millis();
         let window_ms = i64::try_from(rule.window.as_millis()).unwrap_or(i64::MAX);
         if c.count == 0 || quiet_since >= window_ms {
@@ -161,7 +163,11 @@ mod tests {
         clock.advance(Duration::from_secs(2));
         assert_eq!(l.check(A, "sign-out"), Some(Duration::from_secs(8)));
         clock.advance(Duration::from_secs(8));
-        assert_eq!(l.check(A, "sign-out"), None, "10 s after the last allowed one");
+        assert_eq!(
+            l.check(A, "sign-out"),
+            None,
+            "10 s after the last allowed one"
+        );
     }
 
     #[test]

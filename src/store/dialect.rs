@@ -122,7 +122,7 @@ pub(crate) struct Queries {
     pub(crate) record_from: String,
     /// One row: session columns, then user columns, then extra user columns; `$1` = token.
     pub(crate) find_session: String,
-    /// Session columns of every session of user `$1`.
+    /// Session columns, then the session's additional fields, of every session of user `$1`.
     pub(crate) list_user_sessions: String,
     /// Tokens of user `$1`'s sessions other than token `$2`.
     pub(crate) user_tokens_except: String,
@@ -353,7 +353,12 @@ impl Queries {
             record_from,
             find_session,
             list_user_sessions: format!(
-                "SELECT {session_select} FROM {session_table} s WHERE s.{user_id} = {}",
+                "SELECT {session_select}{} FROM {session_table} s WHERE s.{user_id} = {}",
+                fields
+                    .session
+                    .iter()
+                    .map(|f| format!(", {}", field("s", f)))
+                    .collect::<String>(),
                 p(1)
             ),
             user_tokens_except: format!(

@@ -331,7 +331,12 @@ where
             .bind(user_id.to_string())
             .fetch_all(self.pool())
             .await?;
-        Ok(rows.iter().map(decode_session).collect::<Result<_, _>>()?)
+        let decode = |row| {
+            let mut session = decode_session(row)?;
+            session.additional = decode_fields(row, SESSION_COLUMNS, &self.layout.session_fields)?;
+            Ok::<_, sqlx::Error>(session)
+        };
+        Ok(rows.iter().map(decode).collect::<Result<_, _>>()?)
     }
 
     async fn delete_user_sessions(
