@@ -27,10 +27,21 @@ pub(crate) fn check_schema(config: &Config) -> Result<(), String> {
     let probe = store::open(&config.database).map_err(|e| e.to_string())?;
     match block_on(probe.find_session("")) {
         Ok(_) => Ok(()),
-        Err(StoreError::Database(sqlx::Error::Database(e))) => Err(format!(
-            "the database does not match database.schema: {e}. Point database.url at Better Auth's \
-             database, set database.schema to the layout it uses, or create the schema with `gatehouse migrate`"
-        )),
+        Err(StoreError::Database(sqlx::Error::Database(e))) => {
+            let fields = &config.better_auth.additional_fields;
+            let declared = if fields.user.is_empty() && fields.session.is_empty() {
+                String::new()
+            } else {
+                " If it names a column of better_auth.user/session.additional_fields (or a \
+                 plugin's), add that column, as Better Auth's migrator would, or remove the field."
+                    .to_owned()
+            };
+            Err(format!(
+                "the database does not match database.schema: {e}. Point database.url at Better \
+                 Auth's database, set database.schema to the layout it uses, or create the schema \
+                 with `gatehouse migrate`.{declared}"
+            ))
+        }
         Err(e) => {
             tracing::warn!(error = %e, "database unreachable at startup; session lookups get 503 until it answers");
             Ok(())

@@ -147,6 +147,35 @@ fn serve_refuses_a_database_without_the_schema() {
 }
 
 #[test]
+fn serve_names_a_declared_field_the_table_lacks() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("app.db").display());
+    assert!(gatehouse(&["migrate", "--database-url", &url], &[])
+        .status
+        .success());
+    let config = dir.path().join("fields.toml");
+    std::fs::write(
+        &config,
+        "[better_auth.user.additional_fields]\nisActive = { type = \"boolean\" }\n",
+    )
+    .unwrap();
+    let out = gatehouse(
+        &["serve", "--config", config.to_str().unwrap()],
+        &[
+            ("BETTER_AUTH_SECRET", "x"),
+            ("GATEHOUSE_DATABASE_URL", &url),
+            ("GATEHOUSE_LISTEN", "127.0.0.1:0"),
+        ],
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("isActive") && err.contains("additional_fields"),
+        "{err}"
+    );
+}
+
+#[test]
 fn serve_refuses_a_schema_it_was_not_told_about() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("app.db").display());
