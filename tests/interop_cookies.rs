@@ -1,8 +1,8 @@
 //! The cookies Gatehouse writes, compared with the ones a real Better Auth 1.7 server writes for
 //! the same request, on a deployment that changes every cookie attribute Better Auth lets an app
 //! change: `crossSubDomainCookies`, `defaultCookieAttributes` (SameSite=None, Partitioned), a
-//! per-cookie override, the cookie cache, `updateAge = 0` (every read refreshes) and the
-//! multi-session plugin. Each scenario sends the same cookies once straight to Better Auth and
+//! per-cookie override, the cookie cache, `updateAge = 0` (every read refreshes), the account
+//! cookie and cookie-stored OAuth state, and the multi-session plugin. Each scenario sends the same cookies once straight to Better Auth and
 //! once to Gatehouse (which answers `get-session` and `sign-out` itself); the `Set-Cookie` lists
 //! must be equal, name by name and attribute by attribute, and so must the rows left behind.
 
@@ -30,6 +30,10 @@ const AUTH_ENV: &[(&str, &str)] = &[
         "COOKIES",
         r#"{"session_data":{"attributes":{"sameSite":"strict"}}}"#,
     ),
+    (
+        "ACCOUNT",
+        r#"{"storeAccountCookie":true,"storeStateStrategy":"cookie"}"#,
+    ),
 ];
 /// The same deployment in Gatehouse's terms (appended to its `[better_auth]` table).
 const GATEWAY_TOML: &str = r#"update_age = 0
@@ -45,6 +49,9 @@ same_site = "none"
 partitioned = true
 [better_auth.cookie_attributes.session_data]
 same_site = "strict"
+[better_auth.account]
+store_account_cookie = true
+store_state_strategy = "cookie"
 "#;
 
 /// Every `Set-Cookie` of a response, `session_data` values (timestamps and signatures of the
@@ -251,13 +258,18 @@ async fn sign_out_in_a_two_account_browser(
     );
     let request = format!(
         "{}; better-auth.session_data.0=chunk0; better-auth.session_data.1=chunk1; \
-         better-auth.dont_remember=whatever",
+         better-auth.dont_remember=whatever; better-auth.account_data.0=a0",
         browser.without("session_data")
     );
     let cleared = d.sign_out(via, &request).await;
     let mut expected = vec![
         format!("better-auth.session_token=; Max-Age=0; {attrs}"),
         format!("better-auth.session_data=; Max-Age=0; {data_attrs}"),
+        // account.storeAccountCookie: account_data and the chunks the browser holds.
+        format!("better-auth.account_data=; Max-Age=0; {attrs}"),
+        format!("better-auth.account_data.0=; Max-Age=0; {attrs}"),
+        // account.storeStateStrategy = "cookie".
+        format!("better-auth.oauth_state=; Max-Age=0; {attrs}"),
         format!("better-auth.session_data.0=; Max-Age=0; {data_attrs}"),
         format!("better-auth.session_data.1=; Max-Age=0; {data_attrs}"),
         format!("better-auth.dont_remember=; Max-Age=0; {attrs}"),

@@ -501,14 +501,27 @@ impl SessionValidator {
     }
 
     /// `Set-Cookie` values that delete every Better Auth session cookie, in the order Better
-    /// Auth's `deleteSessionCookie` writes them: the token, `session_data`, then `session_data`
-    /// and each of its chunks the request carries (again), then `dont_remember`.
+    /// Auth's `deleteSessionCookie` writes them: the token, `session_data`, `account_data` and
+    /// its chunks the request carries (with `storeAccountCookie`), `oauth_state` (with the
+    /// cookie state strategy), then `session_data` and each of its chunks the request carries
+    /// (again), then `dont_remember`.
     pub(crate) fn clear_cookies(&self, cookie_headers: &[&str]) -> Vec<String> {
         let c = &self.config.better_auth.cookies;
         let mut out = vec![
             expire_cookie(&c.session_token, &c.session_token_attributes),
             expire_cookie(&c.session_data, &c.session_data_attributes),
         ];
+        if let Some((name, attributes)) = &c.account_data {
+            out.push(expire_cookie(name, attributes));
+            out.extend(
+                chunk_names(cookie_headers, name)
+                    .iter()
+                    .map(|chunk| expire_cookie(chunk, attributes)),
+            );
+        }
+        if let Some((name, attributes)) = &c.oauth_state {
+            out.push(expire_cookie(name, attributes));
+        }
         out.extend(
             chunk_names(cookie_headers, &c.session_data)
                 .iter()

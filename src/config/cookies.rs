@@ -26,6 +26,11 @@ pub struct CookieConfig {
     /// Attributes of `session_data` and its chunks `session_data.N`.
     pub session_data_attributes: CookieAttributes,
     pub dont_remember_attributes: CookieAttributes,
+    /// `account_data` (and its chunks), expired with the others when
+    /// `account.storeAccountCookie` is on.
+    pub account_data: Option<(String, CookieAttributes)>,
+    /// `oauth_state`, expired with the others when `account.storeStateStrategy` is `cookie`.
+    pub oauth_state: Option<(String, CookieAttributes)>,
 }
 
 /// The attributes of one cookie, final: what follows `name=value; Max-Age=N` in its
@@ -80,6 +85,18 @@ pub(super) fn cookies(b: &BetterAuthSection, secure: bool) -> Result<CookieConfi
     let session_token = name("session_token", &b.cookies.session_token)?;
     let session_data = name("session_data", &b.cookies.session_data)?;
     let dont_remember = name("dont_remember", &b.cookies.dont_remember)?;
+    let account_data = name("account_data", &b.cookies.account_data)?;
+    let oauth_state = name("oauth_state", &b.cookies.oauth_state)?;
+    let state_in_cookie = match b.account.store_state_strategy.as_str() {
+        "database" => false,
+        "cookie" => true,
+        other => {
+            return Err(ConfigError::new(
+                "better_auth.account.store_state_strategy",
+                format!("`{other}` is not one of database, cookie (Better Auth's account.storeStateStrategy)"),
+            ))
+        }
+    };
 
     let cross = &b.cross_sub_domain_cookies;
     let shared_domain = if cross.enabled {
@@ -120,6 +137,18 @@ pub(super) fn cookies(b: &BetterAuthSection, secure: bool) -> Result<CookieConfi
         session_token_attributes: resolved("session_token", &per.session_token, &session_token)?,
         session_data_attributes: resolved("session_data", &per.session_data, &session_data)?,
         dont_remember_attributes: resolved("dont_remember", &per.dont_remember, &dont_remember)?,
+        account_data: if b.account.store_account_cookie {
+            let attributes = resolved("account_data", &per.account_data, &account_data)?;
+            Some((account_data, attributes))
+        } else {
+            None
+        },
+        oauth_state: if state_in_cookie {
+            let attributes = resolved("oauth_state", &per.oauth_state, &oauth_state)?;
+            Some((oauth_state, attributes))
+        } else {
+            None
+        },
         session_token,
         session_data,
         dont_remember,

@@ -84,6 +84,7 @@ pub struct BetterAuthSection {
     pub session: ModelSection,
     pub plugins: PluginsSection,
     pub get_session: String,
+    pub account: AccountSection,
 }
 
 impl Default for BetterAuthSection {
@@ -108,6 +109,7 @@ impl Default for BetterAuthSection {
             session: ModelSection::default(),
             plugins: PluginsSection::default(),
             get_session: "gatehouse".into(),
+            account: AccountSection::default(),
         }
     }
 }
@@ -142,6 +144,8 @@ pub struct CookieNamesSection {
     pub session_token: Option<String>,
     pub session_data: Option<String>,
     pub dont_remember: Option<String>,
+    pub account_data: Option<String>,
+    pub oauth_state: Option<String>,
 }
 
 /// Better Auth's `user` or `session` options that Gatehouse must know.
@@ -210,6 +214,27 @@ pub struct PerCookieAttributesSection {
     pub session_token: CookieAttributesSection,
     pub session_data: CookieAttributesSection,
     pub dont_remember: CookieAttributesSection,
+    pub account_data: CookieAttributesSection,
+    pub oauth_state: CookieAttributesSection,
+}
+
+/// Better Auth's `account` options that decide which cookies sign-out expires.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccountSection {
+    /// `account.storeAccountCookie`: the `account_data` cookie exists (and is expired).
+    pub store_account_cookie: bool,
+    /// `account.storeStateStrategy`: `database` or `cookie` (then `oauth_state` is expired).
+    pub store_state_strategy: String,
+}
+
+impl Default for AccountSection {
+    fn default() -> Self {
+        Self {
+            store_account_cookie: false,
+            store_state_strategy: "database".into(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -15,6 +15,7 @@
 //   USER_FIELDS         JSON for user.additionalFields
 //   SESSION_FIELDS      JSON for session.additionalFields
 //   ORGANIZATION=1      add the organization plugin
+//   ACCOUNT             JSON for the account options (storeAccountCookie, storeStateStrategy)
 //   BETTER_AUTH_SECRETS read by Better Auth itself ("2:new,1:old"; BETTER_AUTH_SECRET stays the
 //                       legacy secret)
 //   BA_MIGRATE=1        run Better Auth's own migrator before listening
@@ -83,6 +84,7 @@ const cookies = jsonEnv("COOKIES");
 const userFields = jsonEnv("USER_FIELDS");
 const sessionFields = jsonEnv("SESSION_FIELDS");
 const organizationPlugin = process.env.ORGANIZATION === "1";
+const account = jsonEnv("ACCOUNT");
 
 const migrate = process.env.BA_MIGRATE === "1";
 const checkSchema = process.env.BA_CHECK_SCHEMA === "1";
@@ -119,6 +121,7 @@ function buildOptions(baseURL) {
     trustedOrigins: extraTrustedOrigins,
     emailAndPassword: { enabled: true },
     ...(userFields ? { user: { additionalFields: userFields } } : {}),
+    ...(account ? { account } : {}),
     session: {
       ...(sessionFields ? { additionalFields: sessionFields } : {}),
       expiresIn: 60 * 60 * 24 * 7,
