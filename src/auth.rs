@@ -6,6 +6,7 @@ pub mod cookie;
 pub mod cookie_cache;
 pub(crate) mod identity;
 pub(crate) mod revocation;
+pub(crate) mod session_cookies;
 pub(crate) mod validator;
 
 pub(crate) use identity::AuthenticatedSession;

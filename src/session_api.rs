@@ -264,10 +264,10 @@ impl SessionApi {
         if let AuthOutcome::Authenticated(a) = outcome {
             tokens.push(a.token);
         }
-        let mut set_cookies = self.validator.clear_cookies(cookies);
+        let mut set_cookies = self.validator.cookies().clear(cookies);
         if self.config.better_auth.multi_session {
-            for (name, token) in self.validator.multi_session_cookies(cookies) {
-                set_cookies.push(self.validator.expire_multi_session_cookie(&name));
+            for (name, token) in self.validator.cookies().multi_session(cookies) {
+                set_cookies.push(self.validator.cookies().expire_multi_session(&name));
                 tokens.push(token);
             }
         }
@@ -343,7 +343,7 @@ impl SessionApi {
             Err(e) => return store_unavailable("revoke-session", &e),
         };
         let cookies = if revoked_own {
-            self.validator.clear_cookies(&cookie_headers(req))
+            self.validator.cookies().clear(&cookie_headers(req))
         } else {
             caller.set_cookies
         };
@@ -376,7 +376,7 @@ impl SessionApi {
         let cookies = if keep_current {
             caller.set_cookies
         } else {
-            self.validator.clear_cookies(&cookie_headers(req))
+            self.validator.cookies().clear(&cookie_headers(req))
         };
         with_cookies(response, &cookies)
     }

@@ -14,9 +14,10 @@ use moka::future::Cache;
 use prometheus::IntCounter;
 
 use super::cache::SessionCache;
-use super::cookie::{expire_cookie, find_cookie, multi_session_cookies, set_cookie, SigningKey};
+use super::cookie::{find_cookie, SigningKey};
 use super::cookie_cache::{chunk_names, read_chunked, set_cookie_headers, CookieCache};
 use super::identity::AuthenticatedSession;
+use super::session_cookies::SessionCookies;
 use crate::config::{Config, FieldTable, Secret};
 use crate::metrics::Metrics;
 use crate::session::SessionRecord;
@@ -127,6 +128,7 @@ const REFRESH_SHARING: Duration = Duration::from_secs(5);
 /// Checks session cookies against the cache and the store.
 pub(crate) struct SessionValidator {
     key: SigningKey,
+    cookies: SessionCookies,
     cache: SessionCache<AuthenticatedSession>,
     refreshes: Cache<String, Arc<AuthenticatedSession>>,
     /// `None` when Better Auth's cookie cache is off.
@@ -152,6 +154,7 @@ impl SessionValidator {
     ) -> Self {
         Self {
             key: SigningKey::new(config.better_auth.secret.expose()),
+            cookies: SessionCookies::new(config.clone()),
             cache: SessionCache::new(&config.cache),
             refreshes: Cache::builder()
                 .max_capacity(config.cache.max_entries)
@@ -227,7 +230,7 @@ impl SessionValidator {
             // A signed token with no session is a dead cookie: clear it, as Better Auth does.
             return Ok(AuthOutcome::Anonymous {
                 reason: AnonReason::UnknownSession,
-                set_cookies: self.clear_cookies(cookie_headers),
+                set_cookies: self.cookies.clear(cookie_headers),
             });
         };
         if session.record.is_expired(now) {
@@ -468,7 +471,7 @@ impl SessionValidator {
             .await;
         match refreshed {
             Ok(fresh) => Authenticated {
-                set_cookies: vec![self.session_cookie(&token)],
+                set_cookies: vec![self.cookies.session_cookie(&token)],
                 session: fresh,
                 source,
                 token,
@@ -489,58 +492,9 @@ impl SessionValidator {
         }
     }
 
-    /// The session cookie Better Auth sets: same token, `Max-Age` = `expiresIn`.
-    pub(crate) fn session_cookie(&self, token: &str) -> String {
-        let ba = &self.config.better_auth;
-        set_cookie(
-            &ba.cookies.session_token,
-            &self.key.sign_cookie_value(token),
-            Some(ba.expires_in.as_secs()),
-            &ba.cookies.session_token_attributes,
-        )
-    }
-
-    /// `Set-Cookie` values that delete every Better Auth session cookie, in the order Better
-    /// Auth's `deleteSessionCookie` writes them: the token, `session_data`, `account_data` and
-    /// its chunks the request carries (with `storeAccountCookie`), `oauth_state` (with the
-    /// cookie state strategy), then `session_data` and each of its chunks the request carries
-    /// (again), then `dont_remember`.
-    pub(crate) fn clear_cookies(&self, cookie_headers: &[&str]) -> Vec<String> {
-        let c = &self.config.better_auth.cookies;
-        let mut out = vec![
-            expire_cookie(&c.session_token, &c.session_token_attributes),
-            expire_cookie(&c.session_data, &c.session_data_attributes),
-        ];
-        if let Some((name, attributes)) = &c.account_data {
-            out.push(expire_cookie(name, attributes));
-            out.extend(
-                chunk_names(cookie_headers, name)
-                    .iter()
-                    .map(|chunk| expire_cookie(chunk, attributes)),
-            );
-        }
-        if let Some((name, attributes)) = &c.oauth_state {
-            out.push(expire_cookie(name, attributes));
-        }
-        out.extend(
-            chunk_names(cookie_headers, &c.session_data)
-                .iter()
-                .map(|name| expire_cookie(name, &c.session_data_attributes)),
-        );
-        out.push(expire_cookie(&c.dont_remember, &c.dont_remember_attributes));
-        out
-    }
-
-    /// The multi-session plugin's correctly signed cookies in the request: (name, token).
-    pub(crate) fn multi_session_cookies(&self, cookie_headers: &[&str]) -> Vec<(String, String)> {
-        multi_session_cookies(cookie_headers, &self.key)
-    }
-
-    /// The `Set-Cookie` that expires multi-session cookie `name` (with the session token's
-    /// attributes, as the plugin does).
-    pub(crate) fn expire_multi_session_cookie(&self, name: &str) -> String {
-        let c = &self.config.better_auth.cookies;
-        expire_cookie(name, &c.session_token_attributes)
+    /// The `Set-Cookie` headers Gatehouse writes for Better Auth's cookies.
+    pub(crate) fn cookies(&self) -> &SessionCookies {
+        &self.cookies
     }
 
     /// An expired session: forgotten, its row deleted, its cookies cleared.
@@ -555,7 +509,7 @@ impl SessionValidator {
         }
         AuthOutcome::Anonymous {
             reason: AnonReason::Expired,
-            set_cookies: self.clear_cookies(cookie_headers),
+            set_cookies: self.cookies.clear(cookie_headers),
         }
     }
 

@@ -370,7 +370,7 @@ async fn fifty_concurrent_requests_refresh_once() {
         );
         let cookies = set_cookies(&outcome);
         if !cookies.is_empty() {
-            assert_eq!(cookies, [f.validator.session_cookie("good")]);
+            assert_eq!(cookies, [f.validator.cookies().session_cookie("good")]);
             with_cookie += 1;
         }
     }
