@@ -209,16 +209,14 @@ impl SessionApi {
         };
         match (endpoint, outcome) {
             (Endpoint::SignOut, outcome) => self.sign_out(outcome, &cookies).await,
-            (Endpoint::GetSession, AuthOutcome::Authenticated(a)) => with_cookies(
-                json(
-                    StatusCode::OK,
-                    &SessionWithUser::new(
-                        &a.session.record,
-                        &self.config.better_auth.additional_fields,
-                    ),
-                ),
-                &a.set_cookies,
-            ),
+            (Endpoint::GetSession, outcome) => {
+                // Better Auth expires a stale session_data before anything else it writes.
+                let disable_cookie_cache = query_flag(req, "disableCookieCache");
+                let stale = self
+                    .validator
+                    .stale_session_data(&cookies, disable_cookie_cache);
+                self.get_session(outcome, stale)
+            }
             (Endpoint::Session, AuthOutcome::Authenticated(a)) => with_cookies(
                 json(
                     StatusCode::OK,
@@ -229,9 +227,6 @@ impl SessionApi {
                 ),
                 &a.set_cookies,
             ),
-            (Endpoint::GetSession, AuthOutcome::Anonymous { set_cookies, .. }) => {
-                with_cookies(json_response(StatusCode::OK, "null"), &set_cookies)
-            }
             (Endpoint::Session, AuthOutcome::Anonymous { set_cookies, .. }) => with_cookies(
                 json(
                     StatusCode::OK,
@@ -251,6 +246,34 @@ impl SessionApi {
             }
             (Endpoint::RevokeOtherSessions, AuthOutcome::Authenticated(a)) => {
                 self.revoke_sessions(a, req, true).await
+            }
+        }
+    }
+
+    /// `get-session`'s answer: the session and user, or `null`, after the `stale` expiries.
+    fn get_session(&self, outcome: AuthOutcome, mut set_cookies: Vec<String>) -> Response<Bytes> {
+        match outcome {
+            AuthOutcome::Authenticated(a) => {
+                set_cookies.extend(a.set_cookies.iter().cloned());
+                let fields = &self.config.better_auth.additional_fields;
+                with_cookies(
+                    json(
+                        StatusCode::OK,
+                        &SessionWithUser::new(&a.session.record, fields),
+                    ),
+                    &set_cookies,
+                )
+            }
+            AuthOutcome::Anonymous {
+                set_cookies: cleared,
+                ..
+            } => {
+                // Clearing every cookie replaces the earlier expiries (Better Auth's
+                // expireCookie drops pending Set-Cookies of the same name).
+                if !cleared.is_empty() {
+                    set_cookies = cleared;
+                }
+                with_cookies(json_response(StatusCode::OK, "null"), &set_cookies)
             }
         }
     }

@@ -208,6 +208,31 @@ async fn gatehouse_writes_the_cookies_better_auth_writes() {
         "the same session"
     );
 
+    // An invalid session_data (and, in Better Auth's eyes, a stale one) is expired before the
+    // database path writes a fresh one.
+    let request = format!(
+        "{}; better-auth.session_data=not-a-cache",
+        one.without("session_data")
+    );
+    let (direct, _) = d.get_session(&d.direct, &request).await;
+    let (through, _) = d.get_session(&d.gateway, &request).await;
+    assert_eq!(through, direct, "an invalid session_data");
+    assert!(
+        direct[0].starts_with("better-auth.session_data=; Max-Age=0"),
+        "{direct:?}"
+    );
+    // The same for an unknown session: the clear replaces the expiry.
+    let unknown = format!(
+        "better-auth.session_token={}; better-auth.session_data=not-a-cache",
+        key.sign_cookie_value("no-such-session-token-0000000000")
+    );
+    let (direct, _) = d.get_session(&d.direct, &unknown).await;
+    let (through, _) = d.get_session(&d.gateway, &unknown).await;
+    assert_eq!(
+        through, direct,
+        "an unknown session with an invalid session_data"
+    );
+
     // Sign-out in a browser holding two accounts (multi-session) and a chunked session_data:
     // both sessions are deleted, and every cookie is expired with its own attributes.
     for via in [&d.direct, &d.gateway] {

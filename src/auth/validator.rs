@@ -14,7 +14,7 @@ use moka::future::Cache;
 use prometheus::IntCounter;
 
 use super::cache::SessionCache;
-use super::cookie::{find_cookie, SigningKey};
+use super::cookie::{expire_cookie, find_cookie, SigningKey};
 use super::cookie_cache::{chunk_names, read_chunked, set_cookie_headers, CookieCache};
 use super::identity::AuthenticatedSession;
 use super::session_cookies::SessionCookies;
@@ -333,6 +333,39 @@ impl SessionValidator {
             AuthenticatedSession::new(record, &self.config.headers),
             until,
         )
+    }
+
+    /// The `session_data` expiries Better Auth's get-session writes before anything else:
+    /// with the cookie cache off, every `session_data` cookie (and chunk) the request sent;
+    /// with it on (and not skipped by `disableCookieCache`), for a correctly signed session
+    /// cookie, `session_data` itself when the cache does not decode or is for another token.
+    pub(crate) fn stale_session_data(
+        &self,
+        cookie_headers: &[&str],
+        disable_cookie_cache: bool,
+    ) -> Vec<String> {
+        let c = &self.config.better_auth.cookies;
+        let Some(sent) = read_chunked(cookie_headers, &c.session_data) else {
+            return Vec::new();
+        };
+        let Some(codec) = &self.cookie_cache else {
+            return chunk_names(cookie_headers, &c.session_data)
+                .iter()
+                .map(|name| expire_cookie(name, &c.session_data_attributes))
+                .collect();
+        };
+        let Some(token) = self.verified_token(cookie_headers) else {
+            return Vec::new();
+        };
+        let usable = disable_cookie_cache
+            || codec
+                .decode(&sent, self.clock.now())
+                .is_ok_and(|d| d.record.session.token == token);
+        if usable {
+            Vec::new()
+        } else {
+            vec![expire_cookie(&c.session_data, &c.session_data_attributes)]
+        }
     }
 
     /// The session in a valid `session_data` cookie for this token, and how long to trust it: no

@@ -630,3 +630,50 @@ async fn hits_are_counted_by_source() {
         assert!(text.contains(series), "missing {series}\n{text}");
     }
 }
+
+#[tokio::test]
+async fn get_session_expires_a_session_data_better_auth_would_not_use() {
+    let expired_data = "better-auth.session_data=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax";
+    let f = fixture_with(COOKIE_CACHE).await;
+    let stale = |header: String, disable: bool| f.validator.stale_session_data(&[&header], disable);
+    assert!(
+        stale(f.with_session_data("good", "good", NOW), false).is_empty(),
+        "valid, same token"
+    );
+    assert_eq!(
+        stale(f.with_session_data("good", "soon", NOW), false),
+        [expired_data],
+        "another token"
+    );
+    assert_eq!(
+        stale(
+            format!("{}; better-auth.session_data=junk", f.cookie("good")),
+            false
+        ),
+        [expired_data]
+    );
+    assert!(
+        stale(
+            format!("{}; better-auth.session_data=junk", f.cookie("good")),
+            true
+        )
+        .is_empty(),
+        "disableCookieCache"
+    );
+    assert!(
+        stale("better-auth.session_data=junk".into(), false).is_empty(),
+        "no session cookie"
+    );
+    // With the cookie cache off, every session_data cookie sent is expired.
+    let f = fixture().await;
+    assert_eq!(
+        f.validator.stale_session_data(
+            &["better-auth.session_data.0=a; better-auth.session_data.1=b"],
+            false
+        ),
+        [
+            "better-auth.session_data.0=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax",
+            "better-auth.session_data.1=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax",
+        ]
+    );
+}
