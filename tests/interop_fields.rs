@@ -383,3 +383,158 @@ async fn better_auth_can_answer_get_session_itself() {
     let anonymous = http.get(gateway.url("/app")).send().await.unwrap();
     assert_eq!(anonymous.status(), 401);
 }
+
+/// The organization plugin's member roles and the admin plugin's impersonation, made by a real
+/// Better Auth, as Gatehouse's route rules read them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn organization_roles_and_impersonation_made_by_better_auth_drive_route_rules() {
+    if !better_auth::installed() {
+        return;
+    }
+    let Some(db) = TestDb::empty(Kind::Postgres).await else {
+        return;
+    };
+    db.migrate_with(&[]);
+    let (auth, upstream, gateway, public_url) = common::better_auth_stack_with(
+        &db,
+        &[("ORGANIZATION", "1"), ("BA_MIGRATE", "1")],
+        r#"
+[better_auth.plugins]
+organization = true
+[cache]
+max_staleness = "1ms"
+[[routes]]
+prefix = "/org-admin"
+organization_roles = ["owner", "admin"]
+[[routes]]
+prefix = "/no-impersonation"
+refuse_impersonated = true
+"#,
+    )
+    .await;
+    let http = client();
+    let post = |path: &str, cookie: Option<&str>, body: Value| {
+        let mut request = http
+            .post(format!("{}/api/auth/{path}", auth.url()))
+            .header("origin", &public_url)
+            .json(&body);
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        request.send()
+    };
+    let session_cookie = |response: &reqwest::Response| {
+        set_cookie(response, "better-auth.session_token").expect("a session cookie")
+    };
+    let sign_up = |email: &'static str| {
+        post(
+            "sign-up/email",
+            None,
+            json!({"email": email, "password": "correct horse battery", "name": email}),
+        )
+    };
+    let ada = sign_up("ada@example.com").await.unwrap();
+    let ada_cookie = session_cookie(&ada);
+    let ada_id = ada.json::<Value>().await.unwrap()["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let root = sign_up("root@example.com").await.unwrap();
+    let root_cookie = session_cookie(&root);
+
+    // Ada owns Acme (Better Auth makes her its owner and her active organization), and is a
+    // plain member of Globex.
+    let acme: Value = post(
+        "organization/create",
+        Some(&ada_cookie),
+        json!({"name": "Acme", "slug": "acme"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let globex: Value = post(
+        "organization/create",
+        Some(&root_cookie),
+        json!({"name": "Globex", "slug": "globex"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let globex_id = globex["id"].as_str().unwrap();
+    db.exec(&format!(
+        r#"INSERT INTO "member" ("id", "organizationId", "userId", "role", "createdAt")
+           VALUES ('m-ada-globex', '{globex_id}', '{ada_id}', 'member', now())"#
+    ))
+    .await;
+    let get = |path: &'static str, cookie: String| {
+        let http = http.clone();
+        let url = gateway.url(path);
+        async move {
+            http.get(url)
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    let set_active = |organization_id: String| {
+        post(
+            "organization/set-active",
+            Some(&ada_cookie),
+            json!({"organizationId": organization_id}),
+        )
+    };
+    set_active(acme["id"].as_str().unwrap().to_owned())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(
+        get("/org-admin/x", ada_cookie.clone()).await,
+        200,
+        "owner of the active one"
+    );
+    assert_eq!(
+        set_active(globex_id.to_owned()).await.unwrap().status(),
+        200
+    );
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(
+        get("/org-admin/x", ada_cookie.clone()).await,
+        403,
+        "a member of the active one"
+    );
+
+    // Root becomes an admin and impersonates Ada: Better Auth's impersonation session.
+    db.exec(r#"UPDATE "user" SET "role" = 'admin' WHERE "email" = 'root@example.com'"#)
+        .await;
+    let impersonating = post(
+        "admin/impersonate-user",
+        Some(&root_cookie),
+        json!({"userId": ada_id}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(impersonating.status(), 200);
+    let impersonated_cookie = session_cookie(&impersonating);
+    let (session, _) = get_session(&http, &gateway.url(""), &impersonated_cookie).await;
+    let root_id = session["session"]["impersonatedBy"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(session["user"]["email"], "ada@example.com");
+    assert_eq!(
+        get("/no-impersonation/x", impersonated_cookie.clone()).await,
+        403
+    );
+    assert_eq!(get("/no-impersonation/x", ada_cookie.clone()).await, 200);
+    assert_eq!(get("/app", impersonated_cookie).await, 200);
+    assert_eq!(
+        upstream.last().header("x-auth-impersonated-by"),
+        Some(root_id.as_str())
+    );
+}
