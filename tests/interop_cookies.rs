@@ -396,3 +396,48 @@ async fn a_rotated_secret_signs_and_the_old_one_no_longer_does() {
         "{through:?}"
     );
 }
+
+/// Rate limits on get-session: the same rule configured on both sides gives the same sequence of
+/// answers, Better Auth's 429 body and its `X-Retry-After`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_session_is_rate_limited_as_better_auth_limits_it() {
+    if !better_auth::installed() {
+        return;
+    }
+    let Some(db) = TestDb::empty(Kind::Postgres).await else {
+        return;
+    };
+    db.migrate_with(&[]);
+    let (auth, _upstream, gateway, _public_url) = common::better_auth_stack_with(
+        &db,
+        &[("RATE_LIMIT", r#"{"enabled":true,"window":60,"max":3}"#)],
+        "[rate_limit.custom_rules]\n\"/get-session\" = { max = 3, window = 60 }\n",
+    )
+    .await;
+    let http = client();
+    let mut transcripts = Vec::new();
+    for base in [auth.url(), gateway.url("")] {
+        let mut answers = Vec::new();
+        for _ in 0..5 {
+            let response = http
+                .get(format!("{base}/api/auth/get-session"))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let retry = response
+                .headers()
+                .get("x-retry-after")
+                .map(|v| v.to_str().unwrap().parse::<u64>().unwrap());
+            let body = response.text().await.unwrap();
+            answers.push((status, retry.map(|r| (55..=60).contains(&r)), body));
+        }
+        transcripts.push(answers);
+    }
+    assert_eq!(
+        transcripts[0][3].0, 429,
+        "Better Auth limits the fourth: {:?}",
+        transcripts[0]
+    );
+    assert_eq!(transcripts[1], transcripts[0]);
+}

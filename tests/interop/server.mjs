@@ -16,6 +16,7 @@
 //   SESSION_FIELDS      JSON for session.additionalFields
 //   ORGANIZATION=1      add the organization plugin
 //   ACCOUNT             JSON for the account options (storeAccountCookie, storeStateStrategy)
+//   RATE_LIMIT          JSON for rateLimit (e.g. {"enabled":true,"window":10,"max":3})
 //   BETTER_AUTH_SECRETS read by Better Auth itself ("2:new,1:old"; BETTER_AUTH_SECRET stays the
 //                       legacy secret)
 //   BA_MIGRATE=1        run Better Auth's own migrator before listening
@@ -85,6 +86,7 @@ const userFields = jsonEnv("USER_FIELDS");
 const sessionFields = jsonEnv("SESSION_FIELDS");
 const organizationPlugin = process.env.ORGANIZATION === "1";
 const account = jsonEnv("ACCOUNT");
+const rateLimit = jsonEnv("RATE_LIMIT");
 
 const migrate = process.env.BA_MIGRATE === "1";
 const checkSchema = process.env.BA_CHECK_SCHEMA === "1";
@@ -122,6 +124,7 @@ function buildOptions(baseURL) {
     emailAndPassword: { enabled: true },
     ...(userFields ? { user: { additionalFields: userFields } } : {}),
     ...(account ? { account } : {}),
+    ...(rateLimit ? { rateLimit } : {}),
     session: {
       ...(sessionFields ? { additionalFields: sessionFields } : {}),
       expiresIn: 60 * 60 * 24 * 7,
