@@ -271,8 +271,10 @@ async fn a_binary_upgrade_hands_the_listener_over_without_dropping_requests() {
     db.seed(&token, 3600).await;
     let dir = tempfile::tempdir().unwrap();
     let sock = dir.path().join("upgrade.sock");
+    // In-flight requests on the old process get 5 s to finish: on a loaded 2-core CI machine one
+    // took longer than 1 s and was cut off.
     let config = format!(
-        "[server]\ngrace_period = 1\ngraceful_shutdown_timeout = 1\nupgrade_sock = \"{}\"\n",
+        "[server]\ngrace_period = 1\ngraceful_shutdown_timeout = 5\nupgrade_sock = \"{}\"\n",
         sock.display()
     );
     let listen = format!("127.0.0.1:{}", free_port());
@@ -317,10 +319,17 @@ async fn a_binary_upgrade_hands_the_listener_over_without_dropping_requests() {
     let mut env_new = env.clone();
     env_new.push(("GATEHOUSE_METRICS_LISTEN", &metrics));
     let _new = Gateway::start_with_args(&config, &env_new, &["serve", "--upgrade"]).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The old process hands its listener over on SIGQUIT through the upgrade socket, which the
+    // new one listens on once it has started: wait for it rather than for a fixed time (a slow
+    // machine took longer than 300 ms).
+    assert!(
+        eventually(Duration::from_secs(20), || sock.exists()).await,
+        "the new process listens on the upgrade socket"
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
     old.signal("QUIT");
     assert!(
-        old.wait_exit(Duration::from_secs(10)).await.is_some(),
+        old.wait_exit(Duration::from_secs(20)).await.is_some(),
         "the old process hands over and exits"
     );
     let after_handover = served.load(Ordering::Relaxed) + 20;
