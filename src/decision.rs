@@ -15,6 +15,8 @@ use crate::auth::AuthenticatedSession;
 pub(crate) enum Outcome {
     /// Forwarded on a public route (or under the Better Auth base path).
     Public,
+    /// A CORS preflight forwarded without a session check.
+    Preflight,
     /// Forwarded with an identity.
     Authenticated,
     /// Forwarded without one, on an optional route.
@@ -40,6 +42,7 @@ impl Outcome {
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             Outcome::Public => "public",
+            Outcome::Preflight => "preflight",
             Outcome::Authenticated => "authenticated",
             Outcome::Anonymous => "anonymous",
             Outcome::Unauthenticated => "unauthenticated",

@@ -1,7 +1,8 @@
 //! The authentication gate for proxied routes: what a request on a route gets, given its
 //! policy (`public`, `optional`, `required`), the credential it carries (checked by the
 //! validator: cookie signature, cache, cookie cache, database) and the route's session rules
-//! (`fresh_age`, `roles`, `bind_ip`). The answer is a [`Decision`] value: forward (with or
+//! (`fresh_age`, `roles`, `bind_ip`, ...). CORS preflights are forwarded without a session
+//! check unless the route says otherwise. The answer is a [`Decision`] value: forward (with or
 //! without an identity) or respond here. No Pingora, no sockets.
 
 use std::net::IpAddr;
@@ -75,6 +76,10 @@ impl Gate {
         if route.policy == Policy::Public {
             return decision(Outcome::Public, None, forward(None, Vec::new()));
         }
+        let forwards_preflights = route.rules.is_none_or(|r| r.forward_preflights);
+        if forwards_preflights && is_cors_preflight(&req.method, &req.headers) {
+            return decision(Outcome::Preflight, None, forward(None, Vec::new()));
+        }
         let cookies = cookie_headers(req);
         let started = Instant::now();
         let outcome = self
@@ -138,6 +143,14 @@ impl Gate {
             ),
         }
     }
+}
+
+/// A CORS preflight: `OPTIONS` with `Origin` and `Access-Control-Request-Method`, which a browser
+/// sends without credentials before a cross-origin request.
+pub(crate) fn is_cors_preflight(method: &Method, headers: &HeaderMap) -> bool {
+    method == Method::OPTIONS
+        && headers.contains_key(header::ORIGIN)
+        && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
 }
 
 /// Whether the client is a browser navigating (and so should be redirected to sign in) rather

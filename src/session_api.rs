@@ -62,7 +62,8 @@ impl Endpoint {
         } else {
             Method::GET
         };
-        (*method == wanted).then_some(endpoint)
+        // OPTIONS too: Gatehouse answers the CORS preflights of the endpoints it serves.
+        (*method == wanted || *method == Method::OPTIONS).then_some(endpoint)
     }
 
     /// The name in config (`rate_limit.endpoints.<name>`) and logs.
@@ -155,6 +156,79 @@ impl SessionApi {
 
     /// Answers `endpoint` for a request with head `req`, body `body`, from `client`.
     pub(crate) async fn serve(
+        &self,
+        endpoint: Endpoint,
+        req: &Parts,
+        body: &[u8],
+        client: &ClientAddr,
+    ) -> (Outcome, Response<Bytes>) {
+        if req.method == Method::OPTIONS {
+            return (
+                Outcome::Served,
+                self.with_cors(req, self.preflight(endpoint, req)),
+            );
+        }
+        let (outcome, response) = self.serve_request(endpoint, req, body, client).await;
+        (outcome, self.with_cors(req, response))
+    }
+
+    /// A CORS preflight's answer: 204, and for a trusted origin the method, the requested
+    /// headers and credentials allowed for ten minutes.
+    fn preflight(&self, endpoint: Endpoint, req: &Parts) -> Response<Bytes> {
+        let mut response = Response::new(Bytes::new());
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        if self.trusted_origin(req).is_some() {
+            let headers = response.headers_mut();
+            let method = if endpoint.changes_state() {
+                "POST"
+            } else {
+                "GET"
+            };
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static(method),
+            );
+            if let Some(asked) = req.headers.get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
+                headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, asked.clone());
+            }
+            headers.insert(
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static("600"),
+            );
+        }
+        response
+    }
+
+    /// The request's `Origin` when it is one of the trusted origins (`trustedOrigins`).
+    fn trusted_origin<'r>(&self, req: &'r Parts) -> Option<&'r HeaderValue> {
+        let origin = req.headers.get(header::ORIGIN)?;
+        let text = origin.to_str().ok()?;
+        self.config
+            .better_auth
+            .trusted_origins
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(text))
+            .then_some(origin)
+    }
+
+    /// `response` with `Access-Control-Allow-Origin` (the request's origin) and
+    /// `-Credentials` when the origin is trusted; `Vary: Origin` always, since the answer
+    /// depends on it.
+    fn with_cors(&self, req: &Parts, mut response: Response<Bytes>) -> Response<Bytes> {
+        let headers = response.headers_mut();
+        headers.append(header::VARY, HeaderValue::from_static("Origin"));
+        if let Some(origin) = self.trusted_origin(req) {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                HeaderValue::from_static("true"),
+            );
+        }
+        response
+    }
+
+    /// Answers one of the endpoint's own requests (not a preflight).
+    async fn serve_request(
         &self,
         endpoint: Endpoint,
         req: &Parts,
@@ -438,6 +512,11 @@ mod tests {
             m(Method::POST, "/api/auth/get-session"),
             None,
             "deferred refresh stays Better Auth's"
+        );
+        assert_eq!(
+            m(Method::OPTIONS, "/api/auth/sign-out"),
+            Some(Endpoint::SignOut),
+            "its CORS preflight"
         );
         assert_eq!(m(Method::POST, "/api/auth/sign-in/email"), None);
         assert_eq!(m(Method::GET, "/api/auth/get-session/x"), None);

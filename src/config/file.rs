@@ -410,6 +410,10 @@ pub struct RouteSection {
     /// The user's member role in the active organization must include one of these.
     #[serde(default)]
     pub organization_roles: Vec<String>,
+    /// Whether CORS preflights (`OPTIONS` with `Origin` and `Access-Control-Request-Method`)
+    /// go to the upstream without a session check (default true).
+    #[serde(default)]
+    pub forward_preflights: Option<bool>,
     /// Whether the prefix matches only in its own letter case.
     #[serde(default)]
     pub case_sensitive: Option<bool>,

@@ -77,6 +77,9 @@ pub struct RouteConfig {
     pub require_active_organization: bool,
     /// Reject users whose member role in the active organization has none of these (403).
     pub organization_roles: Vec<String>,
+    /// CORS preflights go to the upstream without a session check: browsers never send
+    /// credentials on them, so checking would only break cross-origin callers.
+    pub forward_preflights: bool,
     /// Match the prefix in its own letter case only. By default only routes that restrict
     /// access (`required`) match in any case: `/ADMIN` cannot dodge an `/admin` route on an
     /// upstream that ignores case, and `/STATIC` cannot claim a `public` `/static` route on one
@@ -394,6 +397,7 @@ pub(super) fn route(
         refuse_impersonated: r.refuse_impersonated,
         require_active_organization: r.require_active_organization,
         organization_roles: r.organization_roles.clone(),
+        forward_preflights: r.forward_preflights.unwrap_or(true),
         case_sensitive: r.case_sensitive.unwrap_or(policy != Policy::Required),
     })
 }

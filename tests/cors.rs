@@ -1,0 +1,119 @@
+//! CORS through the gateway, on real sockets: preflights on protected routes reach the upstream
+//! without a session check (browsers never send credentials on them) unless the route says
+//! otherwise, and Gatehouse's own session endpoints answer their preflights and allow trusted
+//! origins, with credentials.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::db::Kind;
+use common::{client, random_token, session_cookie};
+
+const CONFIG: &str = r#"
+[better_auth]
+trusted_origins = ["https://app.example.com"]
+
+[[routes]]
+prefix = "/strict"
+forward_preflights = false
+"#;
+
+const TRUSTED: &str = "https://app.example.com";
+
+fn preflight(url: String, origin: &str) -> reqwest::RequestBuilder {
+    client()
+        .request(reqwest::Method::OPTIONS, url)
+        .header("origin", origin)
+        .header("access-control-request-method", "GET")
+        .header("access-control-request-headers", "content-type, x-app")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preflights_reach_the_upstream_without_a_session_check() {
+    let (_db, upstream, gateway) = common::stack(Kind::Sqlite, CONFIG, &[]).await.unwrap();
+    let response = preflight(gateway.url("/orders"), TRUSTED)
+        .header("x-auth-user-id", "forged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "the upstream's answer, not a 401");
+    let seen = upstream.last();
+    assert_eq!(
+        (seen.method.as_str(), seen.path.as_str()),
+        ("OPTIONS", "/orders")
+    );
+    assert_eq!(
+        seen.header("x-auth-user-id"),
+        None,
+        "no identity, forged or real"
+    );
+
+    // An OPTIONS that is not a preflight, and a preflight on a route that keeps the check.
+    let before = upstream.count();
+    let plain = client()
+        .request(reqwest::Method::OPTIONS, gateway.url("/orders"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), 401);
+    let strict = preflight(gateway.url("/strict/x"), TRUSTED)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(strict.status(), 401);
+    assert_eq!(upstream.count(), before, "neither reached the upstream");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_endpoints_allow_trusted_origins_with_credentials() {
+    let (db, upstream, gateway) = common::stack(Kind::Sqlite, CONFIG, &[]).await.unwrap();
+    let url = gateway.url("/api/auth/get-session");
+    let allowed = preflight(url.clone(), TRUSTED).send().await.unwrap();
+    assert_eq!(allowed.status(), 204);
+    let h = allowed.headers();
+    assert_eq!(h["access-control-allow-origin"], TRUSTED);
+    assert_eq!(h["access-control-allow-credentials"], "true");
+    assert_eq!(h["access-control-allow-methods"], "GET");
+    assert_eq!(h["access-control-allow-headers"], "content-type, x-app");
+    let refused = preflight(url.clone(), "https://evil.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 204);
+    assert!(refused
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+    assert!(refused
+        .headers()
+        .get("access-control-allow-credentials")
+        .is_none());
+    assert_eq!(upstream.count(), 0, "Gatehouse answered both");
+
+    // The credentialed request itself.
+    let token = random_token();
+    db.seed(&token, 3600).await;
+    let answer = client()
+        .get(&url)
+        .header("origin", TRUSTED)
+        .header("cookie", session_cookie(&token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["access-control-allow-origin"], TRUSTED);
+    assert_eq!(answer.headers()["access-control-allow-credentials"], "true");
+    assert!(answer.text().await.unwrap().contains("\"session\""));
+    let untrusted = client()
+        .get(&url)
+        .header("origin", "https://evil.example.com")
+        .header("cookie", session_cookie(&token))
+        .send()
+        .await
+        .unwrap();
+    assert!(untrusted
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+}
