@@ -3,17 +3,20 @@
 //! and [`App::decide`] turns a proxied request into a [`Decision`] (forward, with or without an
 //! identity, or answer here), labelled with its route and outcome for metrics and the access log.
 
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http::request::Parts;
-use http::{header, Response, StatusCode};
+use http::{header, HeaderMap, Response, StatusCode};
 
 use crate::access::AccessLog;
 use crate::admin::{Admin, AdminRoute};
 use crate::auth::{Revocation, SessionValidator};
 use crate::config::Config;
 use crate::decision::{ClientAddr, Decision, Outcome};
+use crate::forwarding;
 use crate::gate::Gate;
 use crate::geo::{Geo, GeoError};
 use crate::housekeeping::Housekeeping;
@@ -36,12 +39,33 @@ pub(crate) struct App {
     operations: Operations,
     access_log: AccessLog,
     housekeeping: Housekeeping,
+    /// Whether the "proxied but no trusted_proxies" warning was logged (once per process).
+    warned_untrusted_proxy: AtomicBool,
 }
 
 impl App {
     /// The configuration it was built from.
     pub(crate) fn config(&self) -> &Arc<Config> {
         &self.config
+    }
+
+    /// Who sent a request with `headers` over a connection from `peer` (computed once per
+    /// request). The first request that looks proxied (a loopback or private peer sending
+    /// `X-Forwarded-For`) while `proxy.trusted_proxies` is empty logs a warning: every client
+    /// then shares the proxy's address, for rate limits, `bind_ip` and the logs alike.
+    pub(crate) fn client(&self, headers: &HeaderMap, peer: Option<IpAddr>) -> ClientAddr {
+        if forwarding::proxied_but_untrusted(headers, peer, &self.config)
+            && !self.warned_untrusted_proxy.swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(
+                peer = ?peer,
+                "requests arrive through a proxy (X-Forwarded-For from a loopback or private \
+                 address) but proxy.trusted_proxies is empty: every client shares that \
+                 proxy's address for rate limits, bind_ip and logs; list the proxy in \
+                 proxy.trusted_proxies"
+            );
+        }
+        forwarding::client_addr(headers, peer, &self.config)
     }
 
     /// The route label of requests refused before routing.
@@ -118,6 +142,7 @@ impl App {
                 metrics.clone(),
             ),
             gate: Gate::new(config.clone(), validator, clock, metrics.clone()),
+            warned_untrusted_proxy: AtomicBool::new(false),
             config,
             metrics,
         })

@@ -110,6 +110,22 @@ pub(crate) fn client_addr(
     }
 }
 
+/// Whether a request looks like it came through a proxy Gatehouse was not told about: no
+/// `proxy.trusted_proxies`, a loopback or private peer, and an `X-Forwarded-For` header.
+pub(crate) fn proxied_but_untrusted(
+    headers: &HeaderMap,
+    peer: Option<IpAddr>,
+    config: &Config,
+) -> bool {
+    let local = |ip: IpAddr| match ip {
+        IpAddr::V4(v4) => v4.is_loopback() || v4.is_private(),
+        IpAddr::V6(v6) => v6.is_loopback() || v6.is_unique_local(),
+    };
+    config.proxy.trusted_proxies.is_empty()
+        && peer.is_some_and(local)
+        && headers.contains_key(&X_FORWARDED_FOR)
+}
+
 /// Whether `ip` is one of the configured trusted proxies.
 fn is_trusted_proxy(ip: IpAddr, config: &Config) -> bool {
     config

@@ -112,8 +112,7 @@ impl ProxyHttp for Gateway {
             .client_addr()
             .and_then(|a| a.as_inet())
             .map(|a| a.ip());
-        ctx.client =
-            forwarding::client_addr(&session.req_header().headers, peer, self.app.config());
+        ctx.client = self.app.client(&session.req_header().headers, peer);
         ctx.request_id = access::request_id(&session.req_header().headers);
         let request = session.req_header();
         match Rewrite::of(request.raw_path(), &request.headers) {

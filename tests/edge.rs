@@ -1,7 +1,7 @@
-//! CORS through the gateway, on real sockets: preflights on protected routes reach the upstream
-//! without a session check (browsers never send credentials on them) unless the route says
-//! otherwise, and Gatehouse's own session endpoints answer their preflights and allow trusted
-//! origins, with credentials.
+//! Gatehouse as an edge, on real sockets: CORS (preflights on protected routes reach the
+//! upstream without a session check, since browsers never send credentials on them, unless the
+//! route says otherwise; Gatehouse's own session endpoints answer their preflights and allow
+//! trusted origins, with credentials) and a warning when an undeclared proxy stands in front.
 
 #![allow(clippy::unwrap_used)]
 
@@ -116,4 +116,40 @@ async fn session_endpoints_allow_trusted_origins_with_credentials() {
         .headers()
         .get("access-control-allow-origin")
         .is_none());
+}
+
+/// Requests that arrive through an undeclared proxy (X-Forwarded-For from a loopback peer, no
+/// `proxy.trusted_proxies`) get one warning in the log, naming the setting to fix; with the
+/// proxy declared, none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undeclared_proxy_in_front_is_warned_about_once() {
+    const WARNING: &str = "proxy.trusted_proxies is empty";
+    let (_db, _upstream, gateway) = common::stack(Kind::Sqlite, "", &[]).await.unwrap();
+    for _ in 0..3 {
+        let r = client()
+            .get(gateway.url("/public-nothing"))
+            .header("x-forwarded-for", "198.51.100.7")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    }
+    let found = common::eventually(std::time::Duration::from_secs(5), || {
+        gateway.log().contains(WARNING)
+    })
+    .await;
+    assert!(found, "{}", gateway.log());
+    assert_eq!(gateway.log().matches(WARNING).count(), 1, "once");
+
+    let declared = "[proxy]\ntrusted_proxies = [\"127.0.0.1/32\"]\n";
+    let (_db, _upstream, gateway) = common::stack(Kind::Sqlite, declared, &[]).await.unwrap();
+    let r = client()
+        .get(gateway.url("/x"))
+        .header("x-forwarded-for", "198.51.100.7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(!gateway.log().contains(WARNING));
 }
