@@ -3,6 +3,7 @@
 // gateway, then runs this with:
 //
 //   GATEWAY_URL    the gateway, e.g. http://127.0.0.1:PORT (also Better Auth's BETTER_AUTH_URL)
+//   UPSTREAM_PORT  the upstream's own port (its /cors-page, a trusted origin at 127.0.0.1)
 //   DATABASE_URL   the database both use (read and adjusted here with psql)
 //   CHROMIUM       the browser (default /usr/bin/chromium)
 //   SCREENSHOTS    where screenshots go (default ./screenshots beside this file)
@@ -22,6 +23,7 @@ import { chromium } from "playwright-core";
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const GATEWAY = required("GATEWAY_URL").replace(/\/$/, "");
 const DATABASE_URL = required("DATABASE_URL");
+const UPSTREAM_PORT = required("UPSTREAM_PORT");
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const SCREENSHOTS = process.env.SCREENSHOTS || path.join(HERE, "screenshots");
 const DASHBOARD = `${GATEWAY}/_gatehouse/`;
@@ -544,6 +546,31 @@ try {
       await context.close();
     }
   }, { needs: ["browser starts (playwright-core, Debian Chromium)", "setup: users and sessions through the gateway"] });
+
+  await step("cross-origin get-session: a trusted origin reads it, another is blocked", async () => {
+    const context = await browser.newContext();
+    context.setDefaultTimeout(STEP_MS - 2_000);
+    try {
+      const user = await signUp("cors@example.com", "Cors", UA.win);
+      const [name, value] = user.cookie.split(/=(.*)/s);
+      const host = new URL(GATEWAY).hostname;
+      await context.addCookies([{ name, value, domain: host, path: "/", httpOnly: true, sameSite: "Lax" }]);
+      const page = await context.newPage();
+      const titled = async (url) => {
+        await page.goto(url);
+        await page.waitForFunction(() => document.title !== "pending");
+        return page.title();
+      };
+      // The upstream's own origin is trusted: the preflight and the credentialed GET pass.
+      const trusted = `http://${host}:${UPSTREAM_PORT}/cors-page?gateway=${encodeURIComponent(GATEWAY)}`;
+      assert.equal(await titled(trusted), "ok:cors@example.com");
+      // The same page from another origin (localhost) is not: the browser refuses the answer.
+      const other = `http://localhost:${UPSTREAM_PORT}/cors-page?gateway=${encodeURIComponent(GATEWAY)}`;
+      assert.equal(await titled(other), "blocked");
+    } finally {
+      await context.close();
+    }
+  }, { needs: ["browser starts (playwright-core, Debian Chromium)"] });
 
   await step("signed out: the banner, and the API says 401", async () => {
     const context = await browser.newContext();

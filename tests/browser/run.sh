@@ -144,6 +144,8 @@ graceful_shutdown_timeout = 1
 
 [better_auth]
 upstream = "http://127.0.0.1:$ba_port"
+# The upstream's own origin, for the cross-origin get-session step.
+trusted_origins = ["http://127.0.0.1:$up_port"]
 
 [admin]
 allow_seeding = true
@@ -172,7 +174,7 @@ log "ready in $((SECONDS - started)) s: gateway $gateway, Better Auth :$ba_port,
 # In the background, waited for, so that INT and TERM reach the trap at once (bash runs traps
 # only after a foreground command ends); its output is shown as it comes.
 : >"$work/dashboard.out"
-GATEWAY_URL="$gateway" DATABASE_URL="$db_url" CHROMIUM="$chromium" SCREENSHOTS="$here/screenshots" \
+GATEWAY_URL="$gateway" UPSTREAM_PORT="$up_port" DATABASE_URL="$db_url" CHROMIUM="$chromium" SCREENSHOTS="$here/screenshots" \
   timeout 200 node "$here/dashboard.mjs" >"$work/dashboard.out" 2>&1 </dev/null &
 test_pid=$!
 pids=("$test_pid" "${pids[@]}")
