@@ -28,7 +28,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
-use http::{HeaderValue, StatusCode};
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode};
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::proxy::FailToProxy;
@@ -44,7 +45,7 @@ use crate::auth::validator::LookupSource;
 use crate::canonical::Rewrite;
 use crate::decision::{Action, ClientAddr, ForwardPlan, Outcome};
 use crate::forwarding;
-use crate::reply::json_response;
+use crate::reply::{json_response, UpstreamFailure};
 
 /// The gateway as a Pingora proxy.
 pub(crate) struct Gateway {
@@ -222,26 +223,15 @@ impl ProxyHttp for Gateway {
         e: &Error,
         ctx: &mut RequestCtx,
     ) -> FailToProxy {
-        let code = match e.etype() {
-            HTTPStatus(code) => *code,
-            _ => match e.esource() {
-                ErrorSource::Upstream => 502,
-                ErrorSource::Downstream => match e.etype() {
-                    WriteError | ReadError | ConnectionClosed => 0,
-                    _ => 400,
-                },
-                ErrorSource::Internal | ErrorSource::Unset => 500,
-            },
+        let response = match (e.etype(), e.esource()) {
+            (HTTPStatus(code), _) => Some(status_answer(*code)),
+            (etype, ErrorSource::Upstream) => Some(upstream_failure(etype).response()),
+            (WriteError | ReadError | ConnectionClosed, ErrorSource::Downstream) => None,
+            (_, ErrorSource::Downstream) => Some(status_answer(400)),
+            (_, ErrorSource::Internal | ErrorSource::Unset) => Some(status_answer(500)),
         };
-        if code > 0 {
-            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY);
-            let body = match code {
-                502 => r#"{"error":"bad_gateway"}"#,
-                504 => r#"{"error":"gateway_timeout"}"#,
-                400..=499 => r#"{"error":"bad_request"}"#,
-                _ => r#"{"error":"internal_error"}"#,
-            };
-            let mut response = json_response(status, body);
+        let code = response.as_ref().map_or(0, |r| r.status().as_u16());
+        if let Some(mut response) = response {
             response
                 .headers_mut()
                 .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
@@ -271,4 +261,30 @@ impl ProxyHttp for Gateway {
             latency: ctx.started.elapsed(),
         });
     }
+}
+
+/// What the client is told when the upstream gave no answer, by the proxy's error type.
+fn upstream_failure(etype: &ErrorType) -> UpstreamFailure {
+    match etype {
+        ConnectTimedout | ReadTimedout | WriteTimedout | TLSHandshakeTimedout => {
+            UpstreamFailure::TimedOut
+        }
+        ConnectRefused | ConnectNoRoute | ConnectError | ConnectProxyFailure => {
+            UpstreamFailure::Unreachable
+        }
+        TLSHandshakeFailure | InvalidCert => UpstreamFailure::Tls,
+        _ => UpstreamFailure::Failed,
+    }
+}
+
+/// A JSON answer for an HTTP status the proxy itself decided.
+fn status_answer(code: u16) -> Response<Bytes> {
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY);
+    let body = match code {
+        502 => r#"{"error":"bad_gateway"}"#,
+        504 => r#"{"error":"gateway_timeout"}"#,
+        400..=499 => r#"{"error":"bad_request"}"#,
+        _ => r#"{"error":"internal_error"}"#,
+    };
+    json_response(status, body)
 }

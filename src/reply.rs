@@ -1,5 +1,6 @@
 //! Small helpers for the answers Gatehouse writes itself: JSON bodies, `Set-Cookie` headers,
-//! the fail-closed 503, Better Auth's `SESSION_NOT_FRESH`, and reading the request's cookies.
+//! the fail-closed 503, Better Auth's `SESSION_NOT_FRESH`, the answers when the upstream gives
+//! none, and reading the request's cookies.
 
 use bytes::Bytes;
 use http::request::Parts;
@@ -83,4 +84,41 @@ pub(crate) fn session_not_fresh() -> Response<Bytes> {
         StatusCode::FORBIDDEN,
         r#"{"code":"SESSION_NOT_FRESH","message":"Session is not fresh"}"#,
     )
+}
+
+/// Why the upstream gave no answer, as the client is told (the glue decides which from the
+/// proxy's error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UpstreamFailure {
+    /// Refused, no route, or no connection at all: 502 `upstream_unreachable`.
+    Unreachable,
+    /// Connecting, reading or writing took longer than the configured timeout: 504
+    /// `upstream_timeout`.
+    TimedOut,
+    /// The TLS handshake or the upstream's certificate failed: 502 `upstream_tls_failed`.
+    Tls,
+    /// Connected, then the exchange broke (reset, closed, malformed): 502 `upstream_failed`.
+    Failed,
+}
+
+impl UpstreamFailure {
+    /// The JSON answer for it.
+    pub(crate) fn response(self) -> Response<Bytes> {
+        let (status, body) = match self {
+            Self::Unreachable => (
+                StatusCode::BAD_GATEWAY,
+                r#"{"error":"upstream_unreachable"}"#,
+            ),
+            Self::TimedOut => (
+                StatusCode::GATEWAY_TIMEOUT,
+                r#"{"error":"upstream_timeout"}"#,
+            ),
+            Self::Tls => (
+                StatusCode::BAD_GATEWAY,
+                r#"{"error":"upstream_tls_failed"}"#,
+            ),
+            Self::Failed => (StatusCode::BAD_GATEWAY, r#"{"error":"upstream_failed"}"#),
+        };
+        json_response(status, body)
+    }
 }

@@ -291,7 +291,41 @@ async fn upstream_down_gives_a_json_502() {
     let response = client().get(gateway.url("/public/x")).send().await.unwrap();
     assert_eq!(response.status(), 502);
     assert_eq!(response.headers()["content-type"], "application/json");
-    assert_eq!(response.text().await.unwrap(), r#"{"error":"bad_gateway"}"#);
+    assert_eq!(
+        response.text().await.unwrap(),
+        r#"{"error":"upstream_unreachable"}"#
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_that_never_answers_gives_a_json_504() {
+    let db = TestDb::migrated(Kind::Sqlite).await.unwrap();
+    // Accepts connections and reads, but never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = silent.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            held.push(stream);
+        }
+    });
+    let config = format!("{ROUTES}\n[proxy]\nread_timeout = 1\n");
+    let gateway = Gateway::start(
+        &config,
+        &[
+            ("GATEHOUSE_UPSTREAM", &format!("http://{addr}")),
+            ("GATEHOUSE_DATABASE_URL", &db.url),
+        ],
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let response = client().get(gateway.url("/public/x")).send().await.unwrap();
+    assert_eq!(response.status(), 504);
+    assert_eq!(
+        response.text().await.unwrap(),
+        r#"{"error":"upstream_timeout"}"#
+    );
+    assert!(started.elapsed() < Duration::from_secs(10), "never a hang");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
