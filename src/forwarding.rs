@@ -57,16 +57,7 @@ fn cgi_spelling(name: &HeaderName) -> Cow<'_, str> {
 /// the configured names or under a configured prefix.
 fn is_identity_name(name: &str, config: &Config) -> bool {
     let h = &config.headers;
-    [
-        &h.user_id,
-        &h.user_email,
-        &h.user_name,
-        &h.user_role,
-        &h.session_id,
-    ]
-    .iter()
-    .any(|n| n.as_str() == name)
-        || h.user_columns.iter().any(|(n, _)| n.as_str() == name)
+    h.identity_names().any(|n| n.as_str() == name)
         || h.strip_prefixes
             .iter()
             .any(|p| name.starts_with(p.as_str()))

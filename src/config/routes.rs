@@ -34,6 +34,24 @@ pub struct HeadersConfig {
     pub fields: Vec<(HeaderName, FieldRef)>,
 }
 
+impl HeadersConfig {
+    /// Every header name Gatehouse sets from a session: the fixed ones, `user_columns`' and
+    /// `fields`'. Clients may never send any of them (nor anything under `strip_prefixes`).
+    pub fn identity_names(&self) -> impl Iterator<Item = &HeaderName> {
+        [
+            &self.user_id,
+            &self.user_email,
+            &self.user_name,
+            &self.user_role,
+            &self.session_id,
+            &self.impersonated_by,
+        ]
+        .into_iter()
+        .chain(self.user_columns.iter().map(|(n, _)| n))
+        .chain(self.fields.iter().map(|(n, _)| n))
+    }
+}
+
 /// Proxy behaviour shared by all routes.
 #[derive(Debug, Clone)]
 pub struct ProxyConfig {

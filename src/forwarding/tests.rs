@@ -48,12 +48,20 @@ fn peer() -> Option<IpAddr> {
 
 #[test]
 fn spoofed_identity_headers_are_removed_without_a_session() {
-    let c = config("[headers]\nstrip_prefixes = [\"x-auth-\", \"x-remote-\"]\n[headers.user_columns]\n\"x-dept\" = \"dept\"\n");
+    // Names outside the prefixes too: user columns, additional fields, the impersonator.
+    let c = config(
+        "[headers]\nstrip_prefixes = [\"x-auth-\", \"x-remote-\"]\nimpersonated_by = \"x-impersonator\"\n\
+         [headers.user_columns]\n\"x-dept\" = \"dept\"\n\
+         [headers.fields]\n\"x-org\" = \"session.activeOrganizationId\"\n\
+         [better_auth.plugins]\norganization = true\n",
+    );
     let req = headers(&[
         ("x-auth-user-id", "admin"),
         ("X-Auth-Anything", "1"),
         ("x-remote-user", "root"),
         ("x-dept", "finance"),
+        ("x_org", "org-of-someone-else"),
+        ("x-impersonator", "admin-1"),
         ("x-other", "kept"),
     ]);
     let out = apply(
@@ -65,6 +73,8 @@ fn spoofed_identity_headers_are_removed_without_a_session() {
         "x-auth-anything",
         "x-remote-user",
         "x-dept",
+        "x_org",
+        "x-impersonator",
     ] {
         assert!(!out.contains_key(gone), "{gone} must be stripped");
     }
