@@ -14,9 +14,10 @@ use http::request::Parts;
 use http::{header, HeaderMap, Method, Response, StatusCode};
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
+use crate::auth::identity::field_value;
 use crate::auth::validator::ValidateOptions;
 use crate::auth::{AuthOutcome, SessionValidator};
-use crate::config::{Config, Policy, Unauthenticated};
+use crate::config::{Config, FieldRef, Policy, Unauthenticated};
 use crate::decision::{Action, ClientAddr, Decision, ForwardPlan, Outcome};
 use crate::metrics::Metrics;
 use crate::reply::{
@@ -33,6 +34,8 @@ pub(crate) struct Gate {
     validator: Arc<SessionValidator>,
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
+    /// Where the organization plugin's `activeOrganizationId` is in a record, if it is read.
+    active_organization: Option<FieldRef>,
 }
 
 impl Gate {
@@ -44,6 +47,7 @@ impl Gate {
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
+            active_organization: config.better_auth.additional_fields.active_organization(),
             config,
             validator,
             clock,
@@ -96,11 +100,8 @@ impl Gate {
                 let source = Some(auth.source);
                 let record = &auth.session.record;
                 let active_organization = self
-                    .config
-                    .better_auth
-                    .additional_fields
-                    .find("session.activeOrganizationId")
-                    .and_then(|(at, _)| record.session.additional.get(at.index))
+                    .active_organization
+                    .and_then(|at| field_value(record, at))
                     .is_some_and(|v| !v.is_null());
                 match session_rules_violation(&route, record, active_organization, client_ip, now) {
                     None => decision(

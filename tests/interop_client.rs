@@ -104,31 +104,6 @@ const USER_FIELDS: &[&str] = &[
 
 const SESSION_COOKIE: &str = "better-auth.session_token";
 
-/// Runs `client.mjs` against `base_url`; its transcript, one JSON value per step.
-async fn run_client(base_url: String) -> Vec<Value> {
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("node")
-            .args(["client.mjs", &base_url])
-            .current_dir(better_auth::project_dir())
-            .env_remove("NODE_ENV")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "client.mjs failed ({}):\n{stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
-        .collect()
-}
-
 /// The scenario straight against Better Auth, on its own database.
 async fn direct() -> Option<Vec<Value>> {
     let db = TestDb::migrated(Kind::Postgres).await?;
@@ -138,7 +113,7 @@ async fn direct() -> Option<Vec<Value>> {
         &db.url,
         &[("PORT", &port.to_string()), ("BETTER_AUTH_URL", &url)],
     );
-    Some(run_client(url).await)
+    Some(better_auth::run_script("client.mjs", url).await)
 }
 
 /// The scenario against Gatehouse in front of Better Auth, on its own database; also checks that
@@ -148,7 +123,7 @@ async fn through_gateway() -> Option<Vec<Value>> {
     // The scenario sends dozens of requests from 127.0.0.1 within seconds.
     let (_auth, upstream, gateway, public_url) =
         common::better_auth_stack(&db, "[rate_limit]\nmax = 1000\n").await;
-    let transcript = run_client(public_url).await;
+    let transcript = better_auth::run_script("client.mjs", public_url).await;
     assert_eq!(upstream.count(), 0, "auth routes never reach the app");
     let log = gateway.log();
     for token in raw_tokens(&transcript) {

@@ -20,31 +20,6 @@ const AUTH_ENV: &[(&str, &str)] = &[
     ("BA_MIGRATE", "1"),
 ];
 
-/// Runs `plugins.mjs` against `base_url`: one JSON value per step.
-async fn run_client(base_url: String) -> Vec<Value> {
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("node")
-            .args(["plugins.mjs", &base_url])
-            .current_dir(better_auth::project_dir())
-            .env_remove("NODE_ENV")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "plugins.mjs failed ({}):\n{stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn better_auths_plugin_clients_see_the_same_through_the_gateway() {
     if !better_auth::installed() {
@@ -63,7 +38,7 @@ async fn better_auths_plugin_clients_see_the_same_through_the_gateway() {
     ];
     env.extend_from_slice(AUTH_ENV);
     let direct_auth = BetterAuth::start(&direct_db.url, &env);
-    let direct = run_client(url).await;
+    let direct = better_auth::run_script("plugins.mjs", url).await;
     drop(direct_auth);
 
     let gateway_db = TestDb::empty(Kind::Postgres).await.unwrap();
@@ -74,7 +49,7 @@ async fn better_auths_plugin_clients_see_the_same_through_the_gateway() {
         "[better_auth.plugins]\norganization = true\nmulti_session = true\n",
     )
     .await;
-    let through = run_client(public_url).await;
+    let through = better_auth::run_script("plugins.mjs", public_url).await;
     assert_eq!(upstream.count(), 0, "auth routes never reach the app");
 
     let seen = |transcript: &[Value]| -> Vec<(String, Value)> {

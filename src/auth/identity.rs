@@ -6,7 +6,7 @@ use http::{HeaderName, HeaderValue};
 
 use serde_json::Value;
 
-use crate::config::{FieldTable, HeadersConfig};
+use crate::config::{FieldRef, FieldTable, HeadersConfig};
 use crate::session::SessionRecord;
 
 /// A validated session and the identity headers it puts on forwarded requests.
@@ -23,6 +23,15 @@ impl AuthenticatedSession {
         let headers = identity_headers(&record, config);
         Self { record, headers }
     }
+}
+
+/// The value of the additional or plugin field `at` in `record` (`None` when it was not read).
+pub(crate) fn field_value(record: &SessionRecord, at: FieldRef) -> Option<&Value> {
+    let values = match at.table {
+        FieldTable::User => &record.user.additional,
+        FieldTable::Session => &record.session.additional,
+    };
+    values.get(at.index)
 }
 
 /// The identity headers for a session. Values that cannot be sent (control characters) are
@@ -54,11 +63,7 @@ pub(crate) fn identity_headers(
         })
         .collect();
     for (name, field) in &config.fields {
-        let values = match field.table {
-            FieldTable::User => &user.additional,
-            FieldTable::Session => &session.additional,
-        };
-        let text = match values.get(field.index) {
+        let text = match field_value(record, *field) {
             None | Some(Value::Null) => continue,
             Some(Value::String(s)) => s.clone(),
             // Numbers, booleans, arrays and objects as their JSON text.

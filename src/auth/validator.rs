@@ -16,9 +16,9 @@ use prometheus::IntCounter;
 use super::cache::SessionCache;
 use super::cookie::{expire_cookie, find_cookie, SigningKey};
 use super::cookie_cache::{chunk_names, read_chunked, set_cookie_headers, CookieCache};
-use super::identity::AuthenticatedSession;
+use super::identity::{field_value, AuthenticatedSession};
 use super::session_cookies::SessionCookies;
-use crate::config::{Config, FieldTable, Secret};
+use crate::config::{Config, Secret};
 use crate::metrics::Metrics;
 use crate::session::SessionRecord;
 use crate::store::{SessionStore, StoreError};
@@ -129,6 +129,9 @@ const REFRESH_SHARING: Duration = Duration::from_secs(5);
 pub(crate) struct SessionValidator {
     key: SigningKey,
     cookies: SessionCookies,
+    /// The deployment needs data no `session_data` carries, so the cookie cache is never
+    /// trusted (see [`cookie_cache_lacks_fields`]).
+    cookie_cache_lacks_fields: bool,
     cache: SessionCache<AuthenticatedSession>,
     refreshes: Cache<String, Arc<AuthenticatedSession>>,
     /// `None` when Better Auth's cookie cache is off.
@@ -155,6 +158,7 @@ impl SessionValidator {
         Self {
             key: SigningKey::new(config.better_auth.secret.expose()),
             cookies: SessionCookies::new(config.clone()),
+            cookie_cache_lacks_fields: cookie_cache_lacks_fields(&config),
             cache: SessionCache::new(&config.cache),
             refreshes: Cache::builder()
                 .max_capacity(config.cache.max_entries)
@@ -291,34 +295,11 @@ impl SessionValidator {
 
     /// Whether a `sessions.reject_when` rule matches `record` (same JSON value in that field).
     fn rejected_by_rule(&self, record: &SessionRecord) -> bool {
-        self.config.sessions.reject_when.iter().any(|(at, value)| {
-            let values = match at.table {
-                FieldTable::User => &record.user.additional,
-                FieldTable::Session => &record.session.additional,
-            };
-            values.get(at.index) == Some(value)
-        })
-    }
-
-    /// Whether a `sessions.reject_when` rule reads a `returned = false` field, which no
-    /// `session_data` carries: such deployments never trust the cookie cache.
-    fn rules_need_unreturned_fields(&self) -> bool {
-        let fields = &self.config.better_auth.additional_fields;
-        self.config.sessions.reject_when.iter().any(|(at, _)| {
-            let list = match at.table {
-                FieldTable::User => &fields.user,
-                FieldTable::Session => &fields.session,
-            };
-            list.get(at.index).is_some_and(|f| !f.returned)
-        })
-    }
-
-    /// Whether a route checks organization member roles, which no `session_data` carries.
-    fn routes_need_member_roles(&self) -> bool {
         self.config
-            .routes
+            .sessions
+            .reject_when
             .iter()
-            .any(|r| !r.organization_roles.is_empty())
+            .any(|(at, value)| field_value(record, *at) == Some(value))
     }
 
     /// A valid `dont_remember` cookie (the signed string `true`): such sessions never refresh.
@@ -370,7 +351,8 @@ impl SessionValidator {
 
     /// The session in a valid `session_data` cookie for this token, and how long to trust it: no
     /// longer than its own expiry or `max_trust` after it was minted, and never for a token this
-    /// instance revoked. Skipped when identity headers need user columns the cache lacks.
+    /// instance revoked. Skipped when the deployment needs data no cache carries (see
+    /// [`cookie_cache_lacks_fields`]).
     fn session_from_cookie_cache(
         &self,
         cookie_headers: &[&str],
@@ -379,10 +361,7 @@ impl SessionValidator {
     ) -> Option<(SessionRecord, Timestamp)> {
         let codec = self.cookie_cache.as_ref()?;
         let settings = self.config.better_auth.cookie_cache.as_ref()?;
-        if !self.config.headers.user_columns.is_empty()
-            || self.rules_need_unreturned_fields()
-            || self.routes_need_member_roles()
-        {
+        if self.cookie_cache_lacks_fields {
             return None;
         }
         let value = read_chunked(
@@ -571,6 +550,23 @@ impl SessionValidator {
     pub(crate) fn cached_sessions(&self) -> u64 {
         self.cache.entry_count()
     }
+}
+
+/// Whether the deployment needs data no `session_data` carries: `headers.user_columns`, a
+/// `sessions.reject_when` rule on a `returned = false` field, or a route's
+/// `organization_roles` (the member role). Such deployments never trust the cookie cache.
+fn cookie_cache_lacks_fields(config: &Config) -> bool {
+    let fields = &config.better_auth.additional_fields;
+    !config.headers.user_columns.is_empty()
+        || config
+            .sessions
+            .reject_when
+            .iter()
+            .any(|(at, _)| fields.get(*at).is_some_and(|f| !f.returned))
+        || config
+            .routes
+            .iter()
+            .any(|r| !r.organization_roles.is_empty())
 }
 
 #[cfg(test)]

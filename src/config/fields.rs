@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 
+use super::database::{SESSION_FIELDS, USER_FIELDS};
 use super::file::{FieldSection, PluginsSection};
 use super::parse::identifier;
 use super::ConfigError;
@@ -82,6 +83,19 @@ pub struct FieldRef {
 }
 
 impl AdditionalFields {
+    /// The field `at` refers to.
+    pub fn get(&self, at: FieldRef) -> Option<&AdditionalField> {
+        match at.table {
+            FieldTable::User => self.user.get(at.index),
+            FieldTable::Session => self.session.get(at.index),
+        }
+    }
+
+    /// The organization plugin's `session.activeOrganizationId`, when it is read.
+    pub fn active_organization(&self) -> Option<FieldRef> {
+        self.find("session.activeOrganizationId").map(|(at, _)| at)
+    }
+
     /// The field `user.<name>` or `session.<name>`, as `[headers.fields]` and
     /// `[sessions.reject_when]` name them.
     pub fn find(&self, qualified: &str) -> Option<(FieldRef, &AdditionalField)> {
@@ -96,32 +110,6 @@ impl AdditionalFields {
     }
 }
 
-/// Better Auth's own `user` and `session` fields: an additional field may not take their names.
-const CORE_USER_FIELDS: &[&str] = &[
-    "id",
-    "name",
-    "email",
-    "emailVerified",
-    "image",
-    "createdAt",
-    "updatedAt",
-    "role",
-    "banned",
-    "banReason",
-    "banExpires",
-];
-const CORE_SESSION_FIELDS: &[&str] = &[
-    "id",
-    "token",
-    "userId",
-    "expiresAt",
-    "createdAt",
-    "updatedAt",
-    "ipAddress",
-    "userAgent",
-    "impersonatedBy",
-];
-
 pub(super) fn additional_fields(
     user: &BTreeMap<String, FieldSection>,
     session: &BTreeMap<String, FieldSection>,
@@ -130,7 +118,7 @@ pub(super) fn additional_fields(
     let mut session_fields = fields(
         "better_auth.session.additional_fields",
         session,
-        CORE_SESSION_FIELDS,
+        SESSION_FIELDS,
     )?;
     // The organization plugin's session fields, as its schema declares them.
     let mut plugin_field = |name: &str| {
@@ -156,7 +144,7 @@ pub(super) fn additional_fields(
         plugin_field("activeTeamId");
     }
     Ok(AdditionalFields {
-        user: fields("better_auth.user.additional_fields", user, CORE_USER_FIELDS)?,
+        user: fields("better_auth.user.additional_fields", user, USER_FIELDS)?,
         session: session_fields,
     })
 }

@@ -89,3 +89,29 @@ impl Drop for BetterAuth {
         let _ = self.child.wait();
     }
 }
+
+/// Runs the client script `script` (in the interop project) against `base_url`; its
+/// transcript, one JSON value per stdout line. Panics, with its output, when it fails.
+pub async fn run_script(script: &'static str, base_url: String) -> Vec<serde_json::Value> {
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .args([script, &base_url])
+            .current_dir(project_dir())
+            .env_remove("NODE_ENV")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{script} failed ({}):\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect()
+}
