@@ -146,12 +146,35 @@ impl Gate {
     }
 }
 
+/// Headers some frameworks read as the request's real method (in CGI spelling, so
+/// `x_http_method_override` counts too).
+const METHOD_OVERRIDES: [&str; 3] = [
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
+
 /// A CORS preflight: `OPTIONS` with `Origin` and `Access-Control-Request-Method`, which a browser
 /// sends without credentials before a cross-origin request.
+///
+/// SECURITY: it passes without a session, so it must be a request the upstream can only read
+/// as an `OPTIONS`: no body, and no method-override header in any spelling (a framework
+/// honouring `X-HTTP-Method-Override: DELETE` would otherwise run a DELETE unauthenticated).
 pub(crate) fn is_cors_preflight(method: &Method, headers: &HeaderMap) -> bool {
+    let overrides_method = headers.keys().any(|name| {
+        let spelt = name.as_str().replace('_', "-");
+        METHOD_OVERRIDES.contains(&spelt.as_str())
+    });
+    let has_body = headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get_all(header::CONTENT_LENGTH)
+            .iter()
+            .any(|v| v.as_bytes() != b"0");
     method == Method::OPTIONS
         && headers.contains_key(header::ORIGIN)
         && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+        && !overrides_method
+        && !has_body
 }
 
 /// Whether the client is a browser navigating (and so should be redirected to sign in) rather
@@ -280,6 +303,33 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    #[test]
+    fn only_a_bodiless_options_without_method_overrides_is_a_preflight() {
+        let options = Method::OPTIONS;
+        let base = [
+            ("origin", "https://app.example.com"),
+            ("access-control-request-method", "DELETE"),
+        ];
+        assert!(is_cors_preflight(&options, &headers(&base)));
+        assert!(!is_cors_preflight(&Method::GET, &headers(&base)));
+        assert!(!is_cors_preflight(&options, &headers(&base[..1])));
+        for extra in [
+            ("x-http-method-override", "DELETE"),
+            ("x_http_method_override", "DELETE"),
+            ("x-http-method", "PUT"),
+            ("x-method-override", "POST"),
+            ("content-length", "5"),
+            ("transfer-encoding", "chunked"),
+        ] {
+            let mut with = base.to_vec();
+            with.push(extra);
+            assert!(!is_cors_preflight(&options, &headers(&with)), "{extra:?}");
+        }
+        let mut empty_body = base.to_vec();
+        empty_body.push(("content-length", "0"));
+        assert!(is_cors_preflight(&options, &headers(&empty_body)));
     }
 
     #[test]

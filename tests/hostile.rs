@@ -121,6 +121,8 @@ struct Resolved {
     role: String,
     path_override: String,
     real_ip: String,
+    method: String,
+    method_override: String,
 }
 
 fn parse_report(body: &str) -> Option<Resolved> {
@@ -135,6 +137,8 @@ fn parse_report(body: &str) -> Option<Resolved> {
             "role" => &mut r.role,
             "override" => &mut r.path_override,
             "real_ip" => &mut r.real_ip,
+            "method" => &mut r.method,
+            "method_override" => &mut r.method_override,
             _ => continue,
         };
         *field = value.to_string();
@@ -204,8 +208,12 @@ fn violation(resolved: &Resolved, user: Option<&str>) -> Option<String> {
     if !resolved.real_ip.is_empty() {
         return Some(format!("forged client IP {:?}", resolved.real_ip));
     }
+    // A CORS preflight passes without a session by design, as long as the upstream can only
+    // act on it as an OPTIONS (no method override in any spelling).
+    let preflight = resolved.method == "OPTIONS" && resolved.method_override.is_empty();
     let allowed = match needed {
         Need::Nothing => true,
+        _ if preflight => true,
         Need::Session => identity.is_some(),
         Need::Admin => false,
     };

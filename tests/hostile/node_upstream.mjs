@@ -22,6 +22,8 @@ const server = http.createServer((req, res) => {
     `role=${first(h["x-auth-user-role"])}`,
     `override=${first(h["x-original-url"] ?? h["x-rewrite-url"])}`,
     `real_ip=${first(h["x-real-ip"] ?? h["x-client-ip"] ?? h["true-client-ip"])}`,
+    `method=${req.method}`,
+    `method_override=${first(h["x-http-method-override"] ?? h["x-http-method"] ?? h["x-method-override"])}`,
     "",
   ].join("\n");
   res.writeHead(200, { "content-type": "text/plain", "content-length": Buffer.byteLength(body) });

@@ -24,6 +24,9 @@ def app(environ, start_response):
         "role=" + get("HTTP_X_AUTH_USER_ROLE"),
         "override=" + (get("HTTP_X_ORIGINAL_URL") or get("HTTP_X_REWRITE_URL")),
         "real_ip=" + (get("HTTP_X_REAL_IP") or get("HTTP_X_CLIENT_IP") or get("HTTP_TRUE_CLIENT_IP")),
+        "method=" + get("REQUEST_METHOD"),
+        "method_override="
+        + (get("HTTP_X_HTTP_METHOD_OVERRIDE") or get("HTTP_X_HTTP_METHOD") or get("HTTP_X_METHOD_OVERRIDE")),
     ]
     body = ("\n".join(lines) + "\n").encode("utf-8", "backslashreplace")
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])

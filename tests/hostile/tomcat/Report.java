@@ -25,7 +25,10 @@ public class Report extends HttpServlet {
             + "user=" + header(req, "x-auth-user-id") + "\n"
             + "role=" + header(req, "x-auth-user-role") + "\n"
             + "override=" + header(req, "x-original-url", "x-rewrite-url") + "\n"
-            + "real_ip=" + header(req, "x-real-ip", "x-client-ip", "true-client-ip") + "\n";
+            + "real_ip=" + header(req, "x-real-ip", "x-client-ip", "true-client-ip") + "\n"
+            + "method=" + req.getMethod() + "\n"
+            + "method_override="
+            + header(req, "x-http-method-override", "x-http-method", "x-method-override") + "\n";
         byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
         res.setContentType("text/plain");
         res.setContentLength(bytes.length);
