@@ -53,7 +53,12 @@ impl App {
     /// request). The first request that looks proxied (a loopback or private peer sending
     /// `X-Forwarded-For`) while `proxy.trusted_proxies` is empty logs a warning: every client
     /// then shares the proxy's address, for rate limits, `bind_ip` and the logs alike.
-    pub(crate) fn client(&self, headers: &HeaderMap, peer: Option<IpAddr>) -> ClientAddr {
+    pub(crate) fn client(
+        &self,
+        headers: &HeaderMap,
+        peer: Option<IpAddr>,
+        tls: bool,
+    ) -> ClientAddr {
         if forwarding::proxied_but_untrusted(headers, peer, &self.config)
             && !self.warned_untrusted_proxy.swap(true, Ordering::Relaxed)
         {
@@ -65,7 +70,7 @@ impl App {
                  proxy.trusted_proxies"
             );
         }
-        forwarding::client_addr(headers, peer, &self.config)
+        forwarding::client_addr(headers, peer, tls, &self.config)
     }
 
     /// The route label of requests refused before routing.

@@ -79,6 +79,9 @@ pub fn run(cli: Cli) -> ExitCode {
         },
         Command::Check => match load(cli.config.as_deref()) {
             Ok(config) => {
+                for warning in certificate_warnings(&config) {
+                    println!("warning: listener certificate {warning}");
+                }
                 println!("ok: {}", config.summary());
                 ExitCode::SUCCESS
             }
@@ -159,6 +162,16 @@ fn fail(message: &str) -> ExitCode {
     ExitCode::FAILURE
 }
 
+/// The listener certificates that expire soon, one line each.
+fn certificate_warnings(config: &Config) -> Vec<String> {
+    config
+        .server
+        .tls
+        .as_ref()
+        .map(|t| t.expiry_warnings(std::time::SystemTime::now()))
+        .unwrap_or_default()
+}
+
 fn serve(config: Config, upgrade: bool) -> ExitCode {
     crate::init_logging(&config.log);
     // On an upgrade the running instance holds the addresses and hands them over.
@@ -176,6 +189,9 @@ fn serve(config: Config, upgrade: bool) -> ExitCode {
         Err(e) => return fail(&e.to_string()),
     };
     tracing::info!("gatehouse starting: {}", config.summary());
+    for warning in certificate_warnings(&config) {
+        tracing::warn!("listener certificate {warning}");
+    }
     match crate::server::build(config, store, upgrade) {
         Ok(server) => server.run_forever(),
         Err(e) => fail(&format!("geo: {e}")),

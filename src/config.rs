@@ -24,12 +24,14 @@ mod parse;
 mod rate_limit;
 mod routes;
 mod secrets;
+mod tls;
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use http::HeaderName;
 use ipnet::IpNet;
@@ -52,6 +54,7 @@ pub use routes::{
     strip_port, HeadersConfig, Policy, ProxyConfig, RouteConfig, ServerConfig, Unauthenticated,
     Upstream,
 };
+pub use tls::{ListenerTls, UpstreamHost, UpstreamTls};
 
 // Each section's validation, called by `Config::from_file`.
 use admin::{admin, geo};
@@ -65,6 +68,7 @@ use parse::{duration, header_name, identifier, nonzero, upstream};
 use rate_limit::rate_limit;
 use routes::{headers, proxy, route, server};
 use secrets::secrets;
+use tls::{listener_tls, upstream_options};
 
 /// A config problem: the key at fault and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -218,8 +222,14 @@ impl Config {
     /// A one-line description for `gatehouse check` and the startup log (no secrets).
     pub fn summary(&self) -> String {
         format!(
-            "listen {}, upstream {}, database {}, {} route(s), cookie {}",
+            "listen {}{}, upstream {}, database {}, {} route(s), cookie {}",
             self.server.listen,
+            match &self.server.tls {
+                Some(t) if t.http2 => " (TLS, HTTP/2)",
+                Some(_) => " (TLS)",
+                None if self.server.h2c => " (h2c)",
+                None => "",
+            },
             self.proxy.upstream.url,
             DatabaseKind::of(self.database.url.expose()).map_or("unknown", DatabaseKind::as_str),
             self.routes.len(),

@@ -1,7 +1,7 @@
 //! What Gatehouse decided about a request, as values: forward (with or without an identity) or
 //! answer, and the bounded outcome label the metrics and access log use.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -9,6 +9,7 @@ use http::Response;
 
 use crate::auth::validator::LookupSource;
 use crate::auth::AuthenticatedSession;
+use crate::config::Upstream;
 
 /// What happened to a request, as a bounded label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +80,7 @@ pub(crate) enum Action {
 /// How to proxy a request.
 #[derive(Debug, Clone)]
 pub(crate) struct ForwardPlan {
-    pub(crate) upstream: SocketAddr,
+    pub(crate) upstream: Arc<Upstream>,
     /// The identity to inject, if the request has a valid session.
     pub(crate) session: Option<Arc<AuthenticatedSession>>,
     /// Remove Better Auth's cookies (never on Better Auth's own routes, which need them).

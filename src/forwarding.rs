@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use http::{header, HeaderMap, HeaderName, HeaderValue};
 
 use crate::auth::cookie::cookie_pairs;
-use crate::config::Config;
+use crate::config::{Config, UpstreamHost};
 use crate::decision::{ClientAddr, ForwardPlan};
 
 /// Header changes for the upstream request: removals first, then insertions (which replace).
@@ -88,16 +88,23 @@ pub(crate) fn must_strip(name: &HeaderName, trusted_peer: bool, config: &Config)
 }
 
 /// Who sent a request with `headers` over a connection from `peer`.
+/// `tls`: the connection to Gatehouse itself is TLS (the client used https, whatever a proxy
+/// says).
 pub(crate) fn client_addr(
     headers: &HeaderMap,
     peer: Option<IpAddr>,
+    tls: bool,
     config: &Config,
 ) -> ClientAddr {
     ClientAddr {
         peer,
         trusted_peer: peer.is_some_and(|ip| is_trusted_proxy(ip, config)),
         ip: peer.map(|p| client_ip(headers, p, config)),
-        scheme: request_scheme(headers, peer, config),
+        scheme: if tls {
+            "https"
+        } else {
+            request_scheme(headers, peer, config)
+        },
     }
 }
 
@@ -146,8 +153,8 @@ fn client_ip(headers: &HeaderMap, peer: IpAddr, config: &Config) -> IpAddr {
         .unwrap_or(peer)
 }
 
-/// The scheme the client used: `https` only when a trusted proxy says so in
-/// `X-Forwarded-Proto` (Gatehouse itself listens on plain HTTP).
+/// The scheme a client used on a plain connection: `https` only when a trusted proxy says so
+/// in `X-Forwarded-Proto`.
 fn request_scheme(headers: &HeaderMap, peer: Option<IpAddr>, config: &Config) -> &'static str {
     let said_https = headers
         .get(X_FORWARDED_PROTO)
@@ -172,8 +179,8 @@ pub(crate) fn upstream_edits(
     let identity = plan.session.as_ref().map_or(0, |s| s.headers.len());
     let mut edits = HeaderEdits {
         remove: Vec::new(),
-        // Identity, `X-Forwarded-*`, `Cookie` and the glue's request ID: one allocation.
-        insert: Vec::with_capacity(identity + 5),
+        // Identity, `X-Forwarded-*`, `Host`, `Cookie` and the glue's request ID: one allocation.
+        insert: Vec::with_capacity(identity + 6),
     };
     for name in headers.keys() {
         if must_strip(name, client.trusted_peer, config) && !edits.remove.contains(name) {
@@ -184,6 +191,12 @@ pub(crate) fn upstream_edits(
         edits.insert.extend(s.headers.iter().cloned());
     }
     forwarded_for(headers, client, &mut edits);
+    if plan.upstream.host_header == UpstreamHost::Upstream {
+        // The client's `Host` stays readable in `X-Forwarded-Host`.
+        if let Ok(v) = HeaderValue::from_str(&plan.upstream.authority) {
+            edits.insert.push((header::HOST, v));
+        }
+    }
     if plan.strip_auth_cookies {
         strip_auth_cookies(headers, config, &mut edits);
     }
@@ -214,7 +227,7 @@ fn forwarded_for(headers: &HeaderMap, client: &ClientAddr, edits: &mut HeaderEdi
     } else {
         edits.remove.push(X_FORWARDED_FOR);
     }
-    let proto = existing(&X_FORWARDED_PROTO).unwrap_or(HeaderValue::from_static("http"));
+    let proto = existing(&X_FORWARDED_PROTO).unwrap_or(HeaderValue::from_static(client.scheme));
     edits.insert.push((X_FORWARDED_PROTO, proto));
     match existing(&X_FORWARDED_HOST).or_else(|| headers.get(header::HOST).cloned()) {
         Some(host) => edits.insert.push((X_FORWARDED_HOST, host)),

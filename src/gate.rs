@@ -71,7 +71,7 @@ impl Gate {
         };
         let forward = |session, set_cookies| {
             Action::Forward(ForwardPlan {
-                upstream: route.upstream.addr,
+                upstream: Arc::clone(route.upstream),
                 session,
                 strip_auth_cookies: self.config.proxy.strip_auth_cookies && !route.is_better_auth(),
                 set_cookies,

@@ -49,6 +49,7 @@ mod session_api;
 mod startup;
 pub mod store;
 pub mod time;
+pub mod tls;
 
 /// Logs to stderr as `config` says (human or JSON lines); `RUST_LOG` overrides the level.
 ///

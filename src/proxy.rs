@@ -21,8 +21,10 @@ mod background;
 mod echo;
 mod head_deadline;
 mod operations;
+mod redirect;
 mod respond;
 mod upstream_headers;
+mod upstream_peer;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -34,10 +36,12 @@ use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::proxy::FailToProxy;
 
-pub(crate) use background::HousekeepingService;
+pub(crate) use background::{CertificateReloadService, HousekeepingService};
 pub(crate) use echo::EchoApp;
 pub(crate) use head_deadline::HeadDeadlineApp;
 pub(crate) use operations::OperationsApp;
+pub(crate) use redirect::HttpsRedirectApp;
+pub(crate) use upstream_peer::UpstreamPeers;
 
 use crate::access::{self, AccessRecord, REQUEST_ID};
 use crate::app::{App, Body, Listener, Route};
@@ -51,22 +55,35 @@ use crate::reply::{json_response, UpstreamFailure};
 pub(crate) struct Gateway {
     app: Arc<App>,
     listener: Listener,
+    peers: Arc<UpstreamPeers>,
+    /// `Strict-Transport-Security` for answers over TLS (`server.tls.hsts`).
+    hsts: Option<HeaderValue>,
 }
 
 impl Gateway {
-    /// A proxy serving `app`.
-    pub(crate) fn new(app: Arc<App>) -> Self {
+    /// A proxy serving `app`, reaching its upstreams through `peers`.
+    pub(crate) fn new(app: Arc<App>, peers: Arc<UpstreamPeers>) -> Self {
+        let hsts = app
+            .config()
+            .server
+            .tls
+            .as_ref()
+            .and_then(|t| t.hsts.clone());
         Self {
             app,
             listener: Listener::Proxy,
+            peers,
+            hsts,
         }
     }
 
     /// The sessions admin of `app` on its own listener.
-    pub(crate) fn admin(app: Arc<App>) -> Self {
+    pub(crate) fn admin(app: Arc<App>, peers: Arc<UpstreamPeers>) -> Self {
         Self {
             app,
             listener: Listener::Admin,
+            peers,
+            hsts: None,
         }
     }
 }
@@ -75,6 +92,8 @@ impl Gateway {
 pub(crate) struct RequestCtx {
     started: Instant,
     request_id: HeaderValue,
+    /// Sent with every answer on this connection when it is TLS.
+    hsts: Option<HeaderValue>,
     /// Set first thing in `request_filter`.
     client: ClientAddr,
     route: Option<Arc<str>>,
@@ -92,6 +111,7 @@ impl ProxyHttp for Gateway {
         RequestCtx {
             started: Instant::now(),
             request_id: HeaderValue::from_static("unknown"),
+            hsts: None,
             client: ClientAddr {
                 peer: None,
                 trusted_peer: false,
@@ -113,7 +133,11 @@ impl ProxyHttp for Gateway {
             .client_addr()
             .and_then(|a| a.as_inet())
             .map(|a| a.ip());
-        ctx.client = self.app.client(&session.req_header().headers, peer);
+        let tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
+        if tls {
+            ctx.hsts = self.hsts.clone();
+        }
+        ctx.client = self.app.client(&session.req_header().headers, peer, tls);
         ctx.request_id = access::request_id(&session.req_header().headers);
         let request = session.req_header();
         match Rewrite::of(request.raw_path(), &request.headers) {
@@ -124,7 +148,7 @@ impl ProxyHttp for Gateway {
                 // Its framing may be what was wrong: never read another request after it.
                 session.set_keepalive(None);
                 let response = json_response(StatusCode::BAD_REQUEST, refusal.body());
-                respond::write(session, response, &ctx.request_id).await?;
+                respond::write(session, response, ctx).await?;
                 return Ok(true);
             }
         }
@@ -144,7 +168,7 @@ impl ProxyHttp for Gateway {
                         Ok(false)
                     }
                     Action::Respond(response) => {
-                        respond::write(session, response, &ctx.request_id).await?;
+                        respond::write(session, response, ctx).await?;
                         Ok(true)
                     }
                 };
@@ -160,7 +184,7 @@ impl ProxyHttp for Gateway {
             .answer(served, session.req_header(), body, &ctx.client)
             .await;
         ctx.outcome = Some(outcome);
-        respond::write(session, response, &ctx.request_id).await?;
+        respond::write(session, response, ctx).await?;
         Ok(true)
     }
 
@@ -169,14 +193,11 @@ impl ProxyHttp for Gateway {
         _session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<Box<HttpPeer>> {
-        let addr = ctx
+        let peer = ctx
             .plan
             .as_ref()
-            .map(|p| p.upstream)
+            .and_then(|p| self.peers.peer(&p.upstream))
             .ok_or_else(|| Error::explain(InternalError, "no upstream decided"))?;
-        let mut peer = HttpPeer::new(addr, false, String::new());
-        peer.options.connection_timeout = Some(self.app.config().proxy.connect_timeout);
-        peer.options.read_timeout = Some(self.app.config().proxy.read_timeout);
         Ok(Box::new(peer))
     }
 
@@ -213,8 +234,7 @@ impl ProxyHttp for Gateway {
                 upstream_response.append_header(http::header::SET_COOKIE, cookie.as_str())?;
             }
         }
-        upstream_response.insert_header(REQUEST_ID, ctx.request_id.clone())?;
-        Ok(())
+        respond::stamp(upstream_response, ctx)
     }
 
     async fn fail_to_proxy(
@@ -235,7 +255,7 @@ impl ProxyHttp for Gateway {
             response
                 .headers_mut()
                 .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
-            if let Err(write_error) = respond::write(session, response, &ctx.request_id).await {
+            if let Err(write_error) = respond::write(session, response, ctx).await {
                 tracing::debug!(error = %write_error, "could not send the error response");
             }
         }

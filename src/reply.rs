@@ -122,3 +122,74 @@ impl UpstreamFailure {
         json_response(status, body)
     }
 }
+
+/// The plain-HTTP listener's answer (`server.tls.redirect_http_from`): a permanent redirect to
+/// the same host and target over HTTPS on `https_port` (308, so a POST stays a POST), or 400
+/// when the request names no valid host.
+pub(crate) fn https_redirect(
+    host: Option<&HeaderValue>,
+    target: &str,
+    https_port: u16,
+) -> Response<Bytes> {
+    let host = host
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.parse::<http::uri::Authority>().ok());
+    let Some(host) = host.filter(|a| !a.host().is_empty() && !a.as_str().contains('@')) else {
+        return json_response(StatusCode::BAD_REQUEST, r#"{"error":"missing_host"}"#);
+    };
+    let port = if https_port == 443 {
+        String::new()
+    } else {
+        format!(":{https_port}")
+    };
+    let target = if target.starts_with('/') { target } else { "/" };
+    let location = format!("https://{}{port}{target}", host.host());
+    match HeaderValue::from_str(&location) {
+        Ok(location) => {
+            let mut response = json_response(
+                StatusCode::PERMANENT_REDIRECT,
+                r#"{"error":"https_required"}"#,
+            );
+            response.headers_mut().insert(header::LOCATION, location);
+            response
+        }
+        Err(_) => json_response(StatusCode::BAD_REQUEST, r#"{"error":"bad_request"}"#),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn location(host: &str, target: &str, port: u16) -> Option<String> {
+        let response = https_redirect(Some(&HeaderValue::from_str(host).unwrap()), target, port);
+        response
+            .headers()
+            .get(header::LOCATION)
+            .map(|l| l.to_str().unwrap().to_string())
+    }
+
+    #[test]
+    fn the_redirect_keeps_host_and_target_and_names_the_tls_port() {
+        assert_eq!(
+            location("app.test:8080", "/a/b?c=d", 8443).as_deref(),
+            Some("https://app.test:8443/a/b?c=d")
+        );
+        assert_eq!(
+            location("app.test", "/", 443).as_deref(),
+            Some("https://app.test/")
+        );
+        assert_eq!(
+            location("[::1]:80", "/x", 443).as_deref(),
+            Some("https://[::1]/x")
+        );
+        let response = https_redirect(None, "/", 443);
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(location("a b", "/", 443), None, "not a host");
+        assert_eq!(
+            location("user@evil.test", "/", 443),
+            None,
+            "userinfo is no host"
+        );
+    }
+}

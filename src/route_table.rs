@@ -12,7 +12,7 @@ use crate::config::{Config, Policy, RouteConfig, Unauthenticated, Upstream};
 pub(crate) struct RouteMatch<'a> {
     /// A stable name for logs and metrics: the route's prefix, or `better_auth` / `default`.
     pub(crate) name: Arc<str>,
-    pub(crate) upstream: &'a Upstream,
+    pub(crate) upstream: &'a Arc<Upstream>,
     pub(crate) policy: Policy,
     pub(crate) unauthenticated: Unauthenticated,
     /// The configured route, for its session rules (`None` for built-in routes).
@@ -37,8 +37,8 @@ pub(crate) struct RouteTable {
     better_auth_name: Arc<str>,
     default_name: Arc<str>,
     base_path: String,
-    better_auth_upstream: Upstream,
-    default_upstream: Upstream,
+    better_auth_upstream: Arc<Upstream>,
+    default_upstream: Arc<Upstream>,
 }
 
 impl RouteTable {

@@ -6,15 +6,20 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use pingora::apps::HttpServerOptions;
+use pingora::listeners::tls::TlsSettings;
 use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::Server;
 use pingora::services::background::background_service;
 use pingora::services::listening::Service;
 
 use crate::app::App;
-use crate::config::Config;
+use crate::config::{Config, ListenerTls};
 use crate::geo::GeoError;
-use crate::proxy::{EchoApp, Gateway, HeadDeadlineApp, HousekeepingService, OperationsApp};
+use crate::proxy::{
+    CertificateReloadService, EchoApp, Gateway, HeadDeadlineApp, HousekeepingService,
+    HttpsRedirectApp, OperationsApp, UpstreamPeers,
+};
 use crate::store::SessionStore;
 use crate::time::SystemClock;
 
@@ -58,21 +63,55 @@ pub(crate) fn build(
     let mut server = Server::new_with_opt_and_conf(Some(opt), server_conf(&config));
     server.bootstrap();
     let header_timeout = config.server.header_timeout;
+    let peers = Arc::new(UpstreamPeers::new(&config));
+    let mut gateway = pingora::proxy::http_proxy(
+        &server.configuration,
+        Gateway::new(app.clone(), peers.clone()),
+    );
+    if config.server.h2c {
+        let mut options = HttpServerOptions::default();
+        options.h2c = true;
+        gateway.server_options = Some(options);
+    }
     let mut proxy = Service::new(
         "gatehouse".to_string(),
-        HeadDeadlineApp::new(
-            pingora::proxy::http_proxy(&server.configuration, Gateway::new(app.clone())),
-            header_timeout,
-        ),
+        HeadDeadlineApp::new(gateway, header_timeout, config.server.h2c),
     );
-    proxy.add_tcp(&config.server.listen.to_string());
+    let listen = config.server.listen.to_string();
+    match &config.server.tls {
+        Some(tls) => {
+            proxy.add_tls_with_settings(&listen, None, listener_tls_settings(tls));
+            server.add_service(background_service(
+                "certificate reload",
+                CertificateReloadService {
+                    certificates: Arc::clone(&tls.certificates),
+                    interval: tls.reload_interval,
+                },
+            ));
+            if let Some(from) = tls.redirect_http_from {
+                let mut redirect = Service::new(
+                    "https redirect".to_string(),
+                    HttpsRedirectApp {
+                        https_port: config.server.listen.port(),
+                    },
+                );
+                redirect.add_tcp(&from.to_string());
+                server.add_service(redirect);
+            }
+        }
+        None => proxy.add_tcp(&listen),
+    }
     server.add_service(proxy);
     if let Some(listen) = config.admin.as_ref().and_then(|a| a.listen) {
         let mut admin = Service::new(
             "gatehouse admin".to_string(),
             HeadDeadlineApp::new(
-                pingora::proxy::http_proxy(&server.configuration, Gateway::admin(app.clone())),
+                pingora::proxy::http_proxy(
+                    &server.configuration,
+                    Gateway::admin(app.clone(), peers),
+                ),
                 header_timeout,
+                false,
             ),
         );
         admin.add_tcp(&listen.to_string());
@@ -90,10 +129,30 @@ pub(crate) fn build(
     Ok(server)
 }
 
-/// The addresses `config` listens on: proxy, admin (if separate), operations.
+/// Pingora's TLS settings for `tls`: our resolver (SNI, live reload), TLS 1.2 and 1.3 (Pingora's
+/// rustls defaults), HTTP/2 by ALPN when enabled.
+fn listener_tls_settings(tls: &ListenerTls) -> TlsSettings {
+    // `intermediate` only records the paths (none here); with a resolver set, `build` never
+    // reads them.
+    let mut settings =
+        TlsSettings::intermediate("", "").expect("TlsSettings::intermediate reads no files");
+    settings.set_cert_resolver(tls.certificates.clone());
+    if tls.http2 {
+        settings.enable_h2();
+    }
+    settings
+}
+
+/// The addresses `config` listens on: proxy, HTTPS redirect, admin (if separate), operations.
 pub(crate) fn listen_addresses(config: &Config) -> Vec<SocketAddr> {
     let admin = config.admin.as_ref().and_then(|a| a.listen);
+    let redirect = config
+        .server
+        .tls
+        .as_ref()
+        .and_then(|t| t.redirect_http_from);
     std::iter::once(config.server.listen)
+        .chain(redirect)
         .chain(admin)
         .chain(config.metrics.listen)
         .collect()

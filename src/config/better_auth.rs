@@ -13,7 +13,7 @@ pub struct BetterAuthConfig {
     pub older_secrets: Vec<Secret>,
     pub base_path: String,
     /// Where requests under `base_path` go (defaults to `proxy.upstream`).
-    pub upstream: Upstream,
+    pub upstream: Arc<Upstream>,
     pub cookies: CookieConfig,
     pub expires_in: Duration,
     pub update_age: Duration,
@@ -82,7 +82,7 @@ pub enum CookieCacheStrategy {
 
 pub(super) fn better_auth(
     b: &file::BetterAuthSection,
-    default_upstream: &Upstream,
+    default_upstream: &Arc<Upstream>,
     env: &dyn EnvSource,
 ) -> Result<BetterAuthConfig, ConfigError> {
     let (secret, older_secrets) = secrets(b)?;
@@ -115,8 +115,8 @@ pub(super) fn better_auth(
         None => env.var("NODE_ENV").as_deref() == Some("production"),
     });
     let upstream = match &b.upstream {
-        Some(u) => upstream("better_auth.upstream", u)?,
-        None => default_upstream.clone(),
+        Some(u) => Arc::new(upstream("better_auth.upstream", u)?),
+        None => Arc::clone(default_upstream),
     };
     Ok(BetterAuthConfig {
         secret,

@@ -45,6 +45,47 @@ pub struct ServerSection {
     pub header_timeout: DurationValue,
     pub pid_file: Option<String>,
     pub upgrade_sock: Option<String>,
+    /// Terminate TLS on `listen` (and speak HTTP/2 by ALPN).
+    pub tls: Option<TlsSection>,
+    /// Accept HTTP/2 without TLS (prior knowledge) on a plain `listen`.
+    pub h2c: bool,
+}
+
+/// `[server.tls]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    /// `[[server.tls.certificates]]`: chosen by SNI; the first one for unknown names.
+    pub certificates: Vec<CertificateSection>,
+    /// Offer HTTP/2 by ALPN (default true).
+    pub http2: Option<bool>,
+    /// How often the certificate files are checked for changes (default 10 s); SIGHUP checks now.
+    pub reload_interval: Option<DurationValue>,
+    /// `Strict-Transport-Security` on every answer over TLS, e.g. `"max-age=31536000"`.
+    pub hsts: Option<String>,
+    /// A plain-HTTP address that answers every request with a redirect to HTTPS.
+    pub redirect_http_from: Option<String>,
+}
+
+/// One `[[server.tls.certificates]]` (or `[routes.upstream_tls]` client identity) pair.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateSection {
+    pub cert: String,
+    pub key: String,
+}
+
+/// `[proxy.upstream_tls]` / `[routes.upstream_tls]`: how an `https://` upstream is reached.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpstreamTlsSection {
+    /// The name sent as SNI and checked in the certificate (default: the URL's host).
+    pub server_name: Option<String>,
+    /// A PEM file of CA certificates trusted in addition to the system's.
+    pub ca_file: Option<String>,
+    /// A client certificate chain and key to present (mTLS).
+    pub client_cert: Option<String>,
+    pub client_key: Option<String>,
 }
 
 impl Default for ServerSection {
@@ -57,6 +98,8 @@ impl Default for ServerSection {
             header_timeout: DurationValue::Seconds(10),
             pid_file: None,
             upgrade_sock: None,
+            tls: None,
+            h2c: false,
         }
     }
 }
@@ -339,6 +382,10 @@ impl Default for HeadersSection {
 #[serde(deny_unknown_fields, default)]
 pub struct ProxySection {
     pub upstream: String,
+    pub upstream_tls: Option<UpstreamTlsSection>,
+    /// The `Host` sent upstream: `client` (the client's, default) or `upstream` (the upstream
+    /// URL's own, which PaaS routers and virtual hosts need).
+    pub upstream_host: Option<String>,
     pub trusted_proxies: Vec<String>,
     pub untrusted_headers: Vec<String>,
     pub strip_auth_cookies: bool,
@@ -352,6 +399,8 @@ impl Default for ProxySection {
     fn default() -> Self {
         Self {
             upstream: "http://127.0.0.1:3000".into(),
+            upstream_tls: None,
+            upstream_host: None,
             trusted_proxies: Vec::new(),
             untrusted_headers: [
                 "x-real-ip",
@@ -388,6 +437,10 @@ pub struct RouteSection {
     pub prefix: String,
     pub host: Option<String>,
     pub upstream: Option<String>,
+    #[serde(default)]
+    pub upstream_tls: Option<UpstreamTlsSection>,
+    #[serde(default)]
+    pub upstream_host: Option<String>,
     #[serde(default)]
     pub policy: Option<String>,
     #[serde(default)]

@@ -6,7 +6,7 @@ use std::time::Duration;
 use http::HeaderName;
 
 use super::file::DurationValue;
-use super::{ConfigError, Upstream};
+use super::{ConfigError, Upstream, UpstreamHost, UpstreamTls};
 
 /// Whole seconds, or text with a unit (`"500ms"`, `"30s"`, `"7d"`).
 pub(super) fn duration(key: &str, value: &DurationValue) -> Result<Duration, ConfigError> {
@@ -65,7 +65,8 @@ pub(super) fn identifier(key: &str, name: &str) -> Result<String, ConfigError> {
     Ok(name.to_string())
 }
 
-/// An `http://host:port` upstream, resolved to an address now so requests never wait on DNS.
+/// An `http://` or `https://` upstream (`host[:port]`, no path), resolved to an address now so
+/// requests never wait on DNS. TLS options and the `Host` choice are added by the caller.
 pub(super) fn upstream(key: &str, url: &str) -> Result<Upstream, ConfigError> {
     let uri: http::Uri = url.parse().map_err(|_| {
         ConfigError::new(
@@ -73,28 +74,32 @@ pub(super) fn upstream(key: &str, url: &str) -> Result<Upstream, ConfigError> {
             format!("`{url}` is not a URL such as http://127.0.0.1:3000"),
         )
     })?;
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => {
+    let (tls, default_port) = match uri.scheme_str() {
+        Some("http") => (None, 80),
+        Some("https") => (Some(()), 443),
+        _ => {
             return Err(ConfigError::new(
                 key,
-                format!("`{url}`: https upstreams are not supported; terminate TLS in front of the app or use http://"),
+                format!("`{url}` must start with http:// or https://"),
             ))
         }
-        _ => return Err(ConfigError::new(key, format!("`{url}` must start with http://"))),
-    }
+    };
     if uri.path() != "/" && !uri.path().is_empty() {
         return Err(ConfigError::new(
             key,
             format!("`{url}` must not have a path; requests keep their own"),
         ));
     }
-    let host = uri
-        .host()
+    let authority = uri
+        .authority()
         .ok_or_else(|| ConfigError::new(key, format!("`{url}` has no host")))?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let port = uri.port_u16().unwrap_or(80);
-    let addr = (host, port)
+    let host = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let port = uri.port_u16().unwrap_or(default_port);
+    let addr = (host.as_str(), port)
         .to_socket_addrs()
         .ok()
         .and_then(|mut a| a.next())
@@ -102,6 +107,14 @@ pub(super) fn upstream(key: &str, url: &str) -> Result<Upstream, ConfigError> {
     Ok(Upstream {
         url: url.to_string(),
         addr,
+        tls: tls.map(|()| UpstreamTls {
+            server_name: host.clone(),
+            extra_ca: Vec::new(),
+            client: None,
+        }),
+        host,
+        authority: authority.as_str().to_string(),
+        host_header: UpstreamHost::Client,
     })
 }
 

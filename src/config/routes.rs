@@ -14,6 +14,10 @@ pub struct ServerConfig {
     pub header_timeout: Duration,
     pub pid_file: Option<String>,
     pub upgrade_sock: Option<String>,
+    /// TLS (and HTTP/2 by ALPN) on `listen`.
+    pub tls: Option<ListenerTls>,
+    /// HTTP/2 with prior knowledge on a plain `listen`.
+    pub h2c: bool,
 }
 
 /// Identity header names injected upstream and stripped from clients.
@@ -55,7 +59,7 @@ impl HeadersConfig {
 /// Proxy behaviour shared by all routes.
 #[derive(Debug, Clone)]
 pub struct ProxyConfig {
-    pub upstream: Upstream,
+    pub upstream: Arc<Upstream>,
     pub trusted_proxies: Vec<IpNet>,
     /// Headers removed unless the peer is a trusted proxy (lowercase, `-` for `_`).
     pub untrusted_headers: Vec<HeaderName>,
@@ -66,12 +70,19 @@ pub struct ProxyConfig {
     pub read_timeout: Duration,
 }
 
-/// An upstream HTTP server, resolved once at load time.
+/// An upstream HTTP(S) server, resolved once at load time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upstream {
     /// As written in the config, for logs.
     pub url: String,
     pub addr: SocketAddr,
+    /// The URL's host (no port, no brackets).
+    pub host: String,
+    /// The URL's `host[:port]`, the `Host` sent when `host_header` is `Upstream`.
+    pub authority: String,
+    /// `Some` for `https://`.
+    pub tls: Option<UpstreamTls>,
+    pub host_header: UpstreamHost,
 }
 
 /// One `[[routes]]` entry.
@@ -80,7 +91,7 @@ pub struct RouteConfig {
     pub prefix: String,
     /// Lowercase host without port; `None` matches any host.
     pub host: Option<String>,
-    pub upstream: Upstream,
+    pub upstream: Arc<Upstream>,
     pub policy: Policy,
     pub unauthenticated: Unauthenticated,
     /// Reject sessions created longer ago than this (403 `SESSION_NOT_FRESH`).
@@ -155,6 +166,11 @@ pub(super) fn server(s: &file::ServerSection) -> Result<ServerConfig, ConfigErro
         )?,
         pid_file: s.pid_file.clone(),
         upgrade_sock: s.upgrade_sock.clone(),
+        tls: match &s.tls {
+            Some(t) => Some(listener_tls(t, SystemTime::now())?),
+            None => None,
+        },
+        h2c: s.h2c,
     })
 }
 
@@ -264,7 +280,13 @@ pub(super) fn proxy(p: &file::ProxySection) -> Result<ProxyConfig, ConfigError> 
             })
             .collect::<Result<Vec<_>, _>>()?;
     Ok(ProxyConfig {
-        upstream: upstream("proxy.upstream", &p.upstream)?,
+        upstream: Arc::new(upstream_options(
+            upstream("proxy.upstream", &p.upstream)?,
+            "proxy.upstream",
+            p.upstream_tls.as_ref(),
+            p.upstream_host.as_deref(),
+            SystemTime::now(),
+        )?),
         trusted_proxies,
         untrusted_headers,
         strip_auth_cookies: p.strip_auth_cookies,
@@ -296,7 +318,7 @@ pub fn strip_port(host: &str) -> &str {
 pub(super) fn route(
     i: usize,
     r: &file::RouteSection,
-    default: &Upstream,
+    default: &Arc<Upstream>,
     organization: bool,
 ) -> Result<RouteConfig, ConfigError> {
     let key = |k: &str| format!("routes[{i}].{k}");
@@ -404,8 +426,20 @@ pub(super) fn route(
         prefix: r.prefix.clone(),
         host,
         upstream: match &r.upstream {
-            Some(u) => upstream(&key("upstream"), u)?,
-            None => default.clone(),
+            Some(u) => Arc::new(upstream_options(
+                upstream(&key("upstream"), u)?,
+                &key("upstream"),
+                r.upstream_tls.as_ref(),
+                r.upstream_host.as_deref(),
+                SystemTime::now(),
+            )?),
+            None if r.upstream_tls.is_some() || r.upstream_host.is_some() => {
+                return Err(ConfigError::new(
+                    key("upstream_tls"),
+                    "upstream_tls and upstream_host describe this route's own upstream; set upstream too, or put them in [proxy] for the default upstream",
+                ))
+            }
+            None => Arc::clone(default),
         },
         policy,
         unauthenticated,

@@ -327,9 +327,34 @@ fn every_invalid_value_names_its_key() {
             "headers.user_columns.\"x-dept\"",
         ),
         (
-            "[proxy]\nupstream = \"https://127.0.0.1:1\"\n",
+            "[proxy]\nupstream = \"ftp://127.0.0.1:1\"\n",
             &[],
             "proxy.upstream",
+        ),
+        (
+            "[proxy]\nupstream_host = \"client-ish\"\n",
+            &[],
+            "proxy.upstream_host",
+        ),
+        (
+            "[proxy]\nupstream = \"https://127.0.0.1:1\"\n[proxy.upstream_tls]\nca_file = \"/nonexistent/ca.pem\"\n",
+            &[],
+            "proxy.upstream_tls.ca_file",
+        ),
+        (
+            "[proxy]\nupstream = \"https://127.0.0.1:1\"\n[proxy.upstream_tls]\nserver_name = \"a/b\"\n",
+            &[],
+            "proxy.upstream_tls.server_name",
+        ),
+        (
+            "[server.tls]\ncertificates = []\n",
+            &[],
+            "server.tls.certificates",
+        ),
+        (
+            "[server.tls]\ncertificates = [{ cert = \"/nonexistent.pem\", key = \"/nonexistent.key\" }]\n",
+            &[],
+            "server.tls.certificates[0]",
         ),
         (
             "[proxy]\nupstream = \"http://127.0.0.1:1/base\"\n",

@@ -35,7 +35,14 @@ fn plan(
     strip_auth_cookies: bool,
 ) -> ForwardPlan {
     ForwardPlan {
-        upstream: "127.0.0.1:1".parse().unwrap(),
+        upstream: std::sync::Arc::new(crate::config::Upstream {
+            url: "http://127.0.0.1:1".into(),
+            addr: "127.0.0.1:1".parse().unwrap(),
+            host: "127.0.0.1".into(),
+            authority: "127.0.0.1:1".into(),
+            tls: None,
+            host_header: crate::config::UpstreamHost::Client,
+        }),
         session: session.map(std::sync::Arc::new),
         strip_auth_cookies,
         set_cookies: Vec::new(),
@@ -66,7 +73,12 @@ fn spoofed_identity_headers_are_removed_without_a_session() {
     ]);
     let out = apply(
         req.clone(),
-        &upstream_edits(&req, &plan(None, false), &client_addr(&req, peer(), &c), &c),
+        &upstream_edits(
+            &req,
+            &plan(None, false),
+            &client_addr(&req, peer(), false, &c),
+            &c,
+        ),
     );
     for gone in [
         "x-auth-user-id",
@@ -92,7 +104,7 @@ fn identity_headers_replace_spoofed_ones() {
         &upstream_edits(
             &req,
             &plan(Some(session), false),
-            &client_addr(&req, peer(), &c),
+            &client_addr(&req, peer(), false, &c),
             &c,
         ),
     );
@@ -115,7 +127,12 @@ fn forwarded_headers_from_untrusted_peers_are_replaced() {
     ]);
     let out = apply(
         req.clone(),
-        &upstream_edits(&req, &plan(None, false), &client_addr(&req, peer(), &c), &c),
+        &upstream_edits(
+            &req,
+            &plan(None, false),
+            &client_addr(&req, peer(), false, &c),
+            &c,
+        ),
     );
     assert_eq!(out["x-forwarded-for"], PEER);
     assert_eq!(out["x-forwarded-proto"], "http");
@@ -135,7 +152,12 @@ fn forwarded_headers_from_trusted_proxies_are_extended() {
     ]);
     let out = apply(
         req.clone(),
-        &upstream_edits(&req, &plan(None, false), &client_addr(&req, peer(), &c), &c),
+        &upstream_edits(
+            &req,
+            &plan(None, false),
+            &client_addr(&req, peer(), false, &c),
+            &c,
+        ),
     );
     assert_eq!(
         out["x-forwarded-for"],
@@ -162,7 +184,7 @@ fn auth_cookies_are_stripped_only_when_asked() {
         &upstream_edits(
             &req,
             &plan(None, false),
-            &client_addr(&req, peer(), &keep),
+            &client_addr(&req, peer(), false, &keep),
             &keep,
         ),
     );
@@ -173,7 +195,7 @@ fn auth_cookies_are_stripped_only_when_asked() {
         &upstream_edits(
             &req,
             &plan(None, true),
-            &client_addr(&req, peer(), &strip),
+            &client_addr(&req, peer(), false, &strip),
             &strip,
         ),
     );
@@ -187,7 +209,7 @@ fn auth_cookies_are_stripped_only_when_asked() {
         &upstream_edits(
             &only_auth,
             &plan(None, true),
-            &client_addr(&only_auth, peer(), &strip),
+            &client_addr(&only_auth, peer(), false, &strip),
             &strip,
         ),
     );
@@ -208,7 +230,12 @@ fn identity_headers_spelt_with_underscores_are_removed() {
     ]);
     let out = apply(
         req.clone(),
-        &upstream_edits(&req, &plan(None, false), &client_addr(&req, peer(), &c), &c),
+        &upstream_edits(
+            &req,
+            &plan(None, false),
+            &client_addr(&req, peer(), false, &c),
+            &c,
+        ),
     );
     let names: Vec<&str> = out.keys().map(|k| k.as_str()).collect();
     assert!(names.contains(&"x_other"), "{names:?}");
@@ -239,7 +266,12 @@ fn trust_headers_pass_only_from_trusted_proxies() {
     ]);
     let untrusted = apply(
         req.clone(),
-        &upstream_edits(&req, &plan(None, false), &client_addr(&req, peer(), &c), &c),
+        &upstream_edits(
+            &req,
+            &plan(None, false),
+            &client_addr(&req, peer(), false, &c),
+            &c,
+        ),
     );
     for gone in [
         "x-real-ip",
@@ -256,7 +288,12 @@ fn trust_headers_pass_only_from_trusted_proxies() {
     let proxy = Some("10.1.2.3".parse().unwrap());
     let trusted = apply(
         req.clone(),
-        &upstream_edits(&req, &plan(None, false), &client_addr(&req, proxy, &c), &c),
+        &upstream_edits(
+            &req,
+            &plan(None, false),
+            &client_addr(&req, proxy, false, &c),
+            &c,
+        ),
     );
     for kept in [
         "x-real-ip",

@@ -1,5 +1,6 @@
-//! Runs the app's background work (revocation notices, expired-session cleanup) as a Pingora
-//! background service, until the server shuts down.
+//! Runs background work as Pingora background services, until the server shuts down: the app's
+//! housekeeping (revocation notices, expired-session cleanup) and the listener certificates'
+//! reload.
 
 use std::sync::Arc;
 
@@ -26,6 +27,22 @@ impl BackgroundService for HousekeepingService {
     async fn start(&self, mut shutdown: ShutdownWatch) {
         tokio::select! {
             _ = self.app.housekeeping().run() => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
+/// Reloads the listener's certificates when their files change (`tls::watch`).
+pub(crate) struct CertificateReloadService {
+    pub(crate) certificates: Arc<crate::tls::ListenerCertificates>,
+    pub(crate) interval: std::time::Duration,
+}
+
+#[async_trait]
+impl BackgroundService for CertificateReloadService {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        tokio::select! {
+            _ = crate::tls::watch(Arc::clone(&self.certificates), self.interval) => {}
             _ = shutdown.changed() => {}
         }
     }

@@ -23,11 +23,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use pingora::apps::ServerApp;
 use pingora::protocols::raw_connect::ProxyDigest;
-use pingora::protocols::Stream;
 use pingora::protocols::{
     GetProxyDigest, GetSocketDigest, GetTimingDigest, Peek, Shutdown, SocketDigest, Ssl,
     TimingDigest, UniqueID, UniqueIDType,
 };
+use pingora::protocols::{Stream, ALPN};
 use pingora::server::ShutdownWatch;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
@@ -37,14 +37,18 @@ use tokio::time::{Instant, Sleep};
 pub(crate) struct HeadDeadlineApp<A> {
     inner: Arc<A>,
     limit: Duration,
+    /// The listener accepts HTTP/2 with prior knowledge (`server.h2c`).
+    h2c: bool,
 }
 
 impl<A> HeadDeadlineApp<A> {
-    /// `inner` with heads limited to `limit` each.
-    pub(crate) fn new(inner: A, limit: Duration) -> Self {
+    /// `inner` with heads limited to `limit` each; `h2c`: connections that open with the HTTP/2
+    /// preface are left untimed.
+    pub(crate) fn new(inner: A, limit: Duration, h2c: bool) -> Self {
         Self {
             inner: Arc::new(inner),
             limit,
+            h2c,
         }
     }
 }
@@ -56,11 +60,14 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for HeadDeadlineApp<A> {
         stream: Stream,
         shutdown: &ShutdownWatch,
     ) -> Option<Stream> {
-        // A connection handed back for keep-alive is already wrapped.
-        let stream: Stream = if stream.as_any().is::<HeadDeadlineStream>() {
+        // A connection handed back for keep-alive is already wrapped. HTTP/2 (by ALPN) frames its
+        // headers itself: the byte-level head tracking below is for HTTP/1 only.
+        let stream: Stream = if stream.as_any().is::<HeadDeadlineStream>()
+            || stream.selected_alpn_proto() == Some(ALPN::H2)
+        {
             stream
         } else {
-            Box::new(HeadDeadlineStream::new(stream, self.limit))
+            Box::new(HeadDeadlineStream::new(stream, self.limit, self.h2c))
         };
         self.inner.process_new(stream, shutdown).await
     }
@@ -80,6 +87,8 @@ enum HeadState {
     Head { text: bool, line_breaks: u8 },
     /// The head is complete; nothing is timed until the response is written.
     Done,
+    /// An HTTP/2 connection with prior knowledge (h2c): never timed here.
+    Untimed,
 }
 
 impl HeadState {
@@ -97,7 +106,7 @@ impl HeadState {
                     .after_byte(b)
                 }
                 HeadState::Head { .. } => self.after_byte(b),
-                HeadState::Done => return (HeadState::Done, started),
+                HeadState::Done | HeadState::Untimed => return (self, started),
             };
         }
         (self, started)
@@ -122,28 +131,37 @@ impl HeadState {
     }
 }
 
+/// How an HTTP/2 connection with prior knowledge starts (RFC 9113, section 3.4); Pingora peeks
+/// the whole preface before the first read, so that read holds all of it.
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
 /// An accepted connection whose request heads must each arrive within a time limit.
 pub(crate) struct HeadDeadlineStream {
     inner: Stream,
     limit: Duration,
     state: HeadState,
+    /// Nothing has been read yet and h2c is allowed: the first bytes may be the HTTP/2 preface.
+    may_be_h2c: bool,
     /// Fires at the current head's deadline; set while the state is `Head`.
     timer: Option<Pin<Box<Sleep>>>,
 }
 
 impl HeadDeadlineStream {
-    fn new(inner: Stream, limit: Duration) -> Self {
+    fn new(inner: Stream, limit: Duration, h2c: bool) -> Self {
         Self {
             inner,
             limit,
             state: HeadState::Idle,
+            may_be_h2c: h2c,
             timer: None,
         }
     }
 
     /// A response is being written: the next byte read starts the next head.
     fn responding(&mut self) {
-        self.state = HeadState::Idle;
+        if self.state != HeadState::Untimed {
+            self.state = HeadState::Idle;
+        }
         self.timer = None;
     }
 
@@ -177,7 +195,11 @@ impl AsyncRead for HeadDeadlineStream {
         let before = buf.filled().len();
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
-                let (state, started) = this.state.after(&buf.filled()[before..]);
+                let read = &buf.filled()[before..];
+                if std::mem::take(&mut this.may_be_h2c) && read.starts_with(H2_PREFACE) {
+                    this.state = HeadState::Untimed;
+                }
+                let (state, started) = this.state.after(read);
                 this.state = state;
                 match state {
                     HeadState::Head { .. } if started => {

@@ -2,32 +2,43 @@
 //! and reading a bounded request body for the endpoints Gatehouse answers itself.
 
 use bytes::Bytes;
-use http::{HeaderValue, Response};
+use http::Response;
 use pingora::http::ResponseHeader;
 use pingora::prelude::*;
 
+use super::RequestCtx;
 use crate::app::Body;
 
-/// Writes `response` with an exact `Content-Length` and the request ID, keeping the connection
-/// reusable.
+/// Writes `response` with an exact `Content-Length` and the headers every answer carries
+/// ([`stamp`]), keeping the connection reusable.
 pub(crate) async fn write(
     session: &mut Session,
     response: Response<Bytes>,
-    request_id: &HeaderValue,
+    ctx: &RequestCtx,
 ) -> Result<()> {
     let (parts, body) = response.into_parts();
-    let mut header = ResponseHeader::build(parts.status, Some(parts.headers.len() + 1))?;
+    let mut header = ResponseHeader::build(parts.status, Some(parts.headers.len() + 3))?;
     for (name, value) in &parts.headers {
         header.append_header(name.clone(), value.clone())?;
     }
     header.insert_header(http::header::CONTENT_LENGTH, body.len().to_string())?;
-    header.insert_header(crate::access::REQUEST_ID, request_id.clone())?;
+    stamp(&mut header, ctx)?;
     let has_body = !body.is_empty();
     session
         .write_response_header(Box::new(header), !has_body)
         .await?;
     if has_body {
         session.write_response_body(Some(body), true).await?;
+    }
+    Ok(())
+}
+
+/// Adds what every answer carries, the upstream's and Gatehouse's own alike: the request ID,
+/// and over TLS `Strict-Transport-Security` when configured.
+pub(crate) fn stamp(header: &mut ResponseHeader, ctx: &RequestCtx) -> Result<()> {
+    header.insert_header(crate::access::REQUEST_ID, ctx.request_id.clone())?;
+    if let Some(hsts) = &ctx.hsts {
+        header.insert_header(http::header::STRICT_TRANSPORT_SECURITY, hsts.clone())?;
     }
     Ok(())
 }
