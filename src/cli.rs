@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, ConfigError, DatabaseKind, EnvSource, ProcessEnv};
+use crate::resolve::Resolver;
 use crate::startup::{block_on, check_schema};
 use crate::store;
 
@@ -81,6 +82,9 @@ pub fn run(cli: Cli) -> ExitCode {
             Ok(config) => {
                 for warning in certificate_warnings(&config) {
                     println!("warning: listener certificate {warning}");
+                }
+                for warning in block_on(unresolved_upstreams(&config)) {
+                    println!("warning: {warning}");
                 }
                 println!("ok: {}", config.summary());
                 ExitCode::SUCCESS
@@ -160,6 +164,28 @@ fn load(path: Option<&std::path::Path>) -> Result<Config, ExitCode> {
 fn fail(message: &str) -> ExitCode {
     eprintln!("{message}");
     ExitCode::FAILURE
+}
+
+/// The upstream host names that do not resolve now, one line each: not an error (the gateway
+/// keeps trying), but most likely a typo.
+async fn unresolved_upstreams(config: &Config) -> Vec<String> {
+    let resolver = config
+        .proxy
+        .resolver
+        .map_or(Resolver::System, Resolver::Server);
+    let mut warnings = Vec::new();
+    for upstream in config.upstreams() {
+        for server in upstream.servers.iter().filter(|s| s.ip().is_none()) {
+            if let Err(e) = resolver.resolve(&server.host, server.port).await {
+                warnings.push(format!(
+                    "upstream {}: `{}` does not resolve now ({e}); its requests get 502 \
+                     upstream_unresolved until it does",
+                    upstream.url, server.host
+                ));
+            }
+        }
+    }
+    warnings
 }
 
 /// The listener certificates that expire soon, one line each.

@@ -25,6 +25,7 @@ mod rate_limit;
 mod routes;
 mod secrets;
 mod tls;
+mod upstreams;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -52,9 +53,11 @@ pub use operations::{LogConfig, MetricsConfig};
 pub use rate_limit::{RateLimitConfig, RateRule, SERVED_ENDPOINTS};
 pub use routes::{
     strip_port, HeadersConfig, Policy, ProxyConfig, RouteConfig, ServerConfig, Unauthenticated,
-    Upstream,
 };
-pub use tls::{ListenerTls, UpstreamHost, UpstreamTls};
+pub use tls::ListenerTls;
+pub use upstreams::{
+    Balance, HealthCheck, Upstream, UpstreamGroup, UpstreamHost, UpstreamServer, UpstreamTls,
+};
 
 // Each section's validation, called by `Config::from_file`.
 use admin::{admin, geo};
@@ -64,11 +67,12 @@ use database::{cache, database};
 use fields::additional_fields;
 use file::ConfigFile;
 use operations::{log, metrics};
-use parse::{duration, header_name, identifier, nonzero, upstream};
+use parse::{duration, header_name, identifier, nonzero};
 use rate_limit::rate_limit;
 use routes::{headers, proxy, route, server};
 use secrets::secrets;
-use tls::{listener_tls, upstream_options};
+use tls::listener_tls;
+use upstreams::{upstream, UpstreamSections};
 
 /// A config problem: the key at fault and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -280,7 +284,7 @@ fn apply_env(file: &mut ConfigFile, env: &dyn EnvSource) {
         file.server.listen = v;
     }
     if let Some(v) = env.var("GATEHOUSE_UPSTREAM") {
-        file.proxy.upstream = v;
+        file.proxy.upstream = file::UpstreamUrls::One(v);
     }
     if let Some(v) = env.var("GATEHOUSE_METRICS_LISTEN") {
         file.metrics.listen = v;

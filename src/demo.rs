@@ -37,7 +37,11 @@ pub(crate) fn run(
             let cookie_name = config.better_auth.cookies.session_token.clone();
             let mut addresses = crate::server::listen_addresses(&config);
             if upstream.is_none() {
-                addresses.push(config.proxy.upstream.addr);
+                // The echo upstream's own address, an IP from `prepare`.
+                let echo = &config.proxy.upstream.servers[0];
+                if let Some(ip) = echo.ip() {
+                    addresses.push(std::net::SocketAddr::new(ip, echo.port));
+                }
             }
             if let Err(message) = crate::server::ensure_free(&addresses) {
                 return fail(&message);
@@ -113,8 +117,8 @@ fn prepare(
     file.better_auth.secret = Some(secret.clone());
     file.database.url = Some(url.clone());
     file.proxy.upstream = match upstream {
-        Some(url) => url.to_string(),
-        None => format!("http://127.0.0.1:{}", free_port()?),
+        Some(url) => file::UpstreamUrls::One(url.to_string()),
+        None => file::UpstreamUrls::One(format!("http://127.0.0.1:{}", free_port()?)),
     };
     file.metrics.listen = format!("127.0.0.1:{}", free_port()?);
     file.routes.push(file::RouteSection {

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use http::{header, HeaderMap, HeaderName, HeaderValue};
 
 use crate::auth::cookie::cookie_pairs;
-use crate::config::{Config, UpstreamHost};
+use crate::config::{Config, Upstream, UpstreamHost};
 use crate::decision::{ClientAddr, ForwardPlan};
 
 /// Header changes for the upstream request: removals first, then insertions (which replace).
@@ -179,8 +179,8 @@ pub(crate) fn upstream_edits(
     let identity = plan.session.as_ref().map_or(0, |s| s.headers.len());
     let mut edits = HeaderEdits {
         remove: Vec::new(),
-        // Identity, `X-Forwarded-*`, `Host`, `Cookie` and the glue's request ID: one allocation.
-        insert: Vec::with_capacity(identity + 6),
+        // Identity, `X-Forwarded-*`, `Cookie` and the glue's request ID: one allocation.
+        insert: Vec::with_capacity(identity + 5),
     };
     for name in headers.keys() {
         if must_strip(name, client.trusted_peer, config) && !edits.remove.contains(name) {
@@ -191,16 +191,20 @@ pub(crate) fn upstream_edits(
         edits.insert.extend(s.headers.iter().cloned());
     }
     forwarded_for(headers, client, &mut edits);
-    if plan.upstream.host_header == UpstreamHost::Upstream {
-        // The client's `Host` stays readable in `X-Forwarded-Host`.
-        if let Ok(v) = HeaderValue::from_str(&plan.upstream.authority) {
-            edits.insert.push((header::HOST, v));
-        }
-    }
     if plan.strip_auth_cookies {
         strip_auth_cookies(headers, config, &mut edits);
     }
     edits
+}
+
+/// The `Host` to send to `server` of `upstream` instead of the client's, when the upstream wants
+/// its own (`upstream_host = "upstream"`); the client's stays readable in `X-Forwarded-Host`.
+pub(crate) fn upstream_host(upstream: &Upstream, server: usize) -> Option<HeaderValue> {
+    if upstream.host_header != UpstreamHost::Upstream {
+        return None;
+    }
+    let server = upstream.servers.get(server)?;
+    HeaderValue::from_str(&server.authority).ok()
 }
 
 fn forwarded_for(headers: &HeaderMap, client: &ClientAddr, edits: &mut HeaderEdits) {

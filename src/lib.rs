@@ -21,7 +21,9 @@
 //!                        geolocation
 //! store/                 Better Auth's tables through sqlx (SQLite, PostgreSQL, MySQL)
 //! metrics, config/       Prometheus series; the validated configuration
-//! session, reply,        Better Auth's rows; small answer helpers;
+//! resolve,               upstream host names to addresses; servers ejected for refusing
+//! upstream_health        connections
+//! session, reply, tls,   Better Auth's rows; small answer helpers; certificates from PEM;
 //! canonical, time        the one canonical form of a request; clocks (import nothing above)
 //! ```
 
@@ -42,6 +44,7 @@ mod metrics;
 mod operations;
 mod proxy;
 mod reply;
+mod resolve;
 mod route_table;
 mod server;
 pub mod session;
@@ -50,6 +53,7 @@ mod startup;
 pub mod store;
 pub mod time;
 pub mod tls;
+mod upstream_health;
 
 /// Logs to stderr as `config` says (human or JSON lines); `RUST_LOG` overrides the level.
 ///

@@ -25,6 +25,9 @@ pub(crate) struct Metrics {
     pub(crate) db_query_duration: HistogramVec,
     /// `status_class` (1xx ... 5xx).
     pub(crate) upstream_responses: IntCounterVec,
+    /// `kind` (unreachable, timeout, tls, failed, unresolved, no_healthy_server): requests
+    /// that got no upstream answer.
+    pub(crate) upstream_failures: IntCounterVec,
     pub(crate) rate_limited: IntCounter,
     /// Sessions held in memory, updated periodically.
     pub(crate) cache_entries: IntGauge,
@@ -136,6 +139,12 @@ impl Metrics {
                 "Upstream responses by status class",
                 &["status_class"],
             ),
+            upstream_failures: counter_vec(
+                r,
+                "gatehouse_upstream_failures_total",
+                "Requests that got no upstream answer, by why",
+                &["kind"],
+            ),
             auth_duration,
             db_query_duration,
             rate_limited,
@@ -196,6 +205,7 @@ mod tests {
             .with_label_values(&["find_session"])
             .observe(0.003);
         m.upstream_status(204);
+        m.upstream_failures.with_label_values(&["unresolved"]).inc();
         m.rate_limited.inc();
         let text = m.render().unwrap();
         for series in [
@@ -206,6 +216,7 @@ mod tests {
             "gatehouse_auth_duration_seconds_count 1",
             r#"gatehouse_db_query_duration_seconds_count{op="find_session"} 1"#,
             r#"gatehouse_upstream_responses_total{status_class="2xx"} 1"#,
+            r#"gatehouse_upstream_failures_total{kind="unresolved"} 1"#,
             "gatehouse_rate_limited_total 1",
             "gatehouse_cache_entries 0",
             "gatehouse_active_sessions 0",

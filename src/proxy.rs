@@ -24,7 +24,7 @@ mod operations;
 mod redirect;
 mod respond;
 mod upstream_headers;
-mod upstream_peer;
+mod upstream_pool;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -41,7 +41,8 @@ pub(crate) use echo::EchoApp;
 pub(crate) use head_deadline::HeadDeadlineApp;
 pub(crate) use operations::OperationsApp;
 pub(crate) use redirect::HttpsRedirectApp;
-pub(crate) use upstream_peer::UpstreamPeers;
+use upstream_pool::inet_of;
+pub(crate) use upstream_pool::UpstreamPools;
 
 use crate::access::{self, AccessRecord, REQUEST_ID};
 use crate::app::{App, Body, Listener, Route};
@@ -55,14 +56,14 @@ use crate::reply::{json_response, UpstreamFailure};
 pub(crate) struct Gateway {
     app: Arc<App>,
     listener: Listener,
-    peers: Arc<UpstreamPeers>,
+    pools: Arc<UpstreamPools>,
     /// `Strict-Transport-Security` for answers over TLS (`server.tls.hsts`).
     hsts: Option<HeaderValue>,
 }
 
 impl Gateway {
-    /// A proxy serving `app`, reaching its upstreams through `peers`.
-    pub(crate) fn new(app: Arc<App>, peers: Arc<UpstreamPeers>) -> Self {
+    /// A proxy serving `app`, reaching its upstreams through `pools`.
+    pub(crate) fn new(app: Arc<App>, pools: Arc<UpstreamPools>) -> Self {
         let hsts = app
             .config()
             .server
@@ -72,17 +73,17 @@ impl Gateway {
         Self {
             app,
             listener: Listener::Proxy,
-            peers,
+            pools,
             hsts,
         }
     }
 
     /// The sessions admin of `app` on its own listener.
-    pub(crate) fn admin(app: Arc<App>, peers: Arc<UpstreamPeers>) -> Self {
+    pub(crate) fn admin(app: Arc<App>, pools: Arc<UpstreamPools>) -> Self {
         Self {
             app,
             listener: Listener::Admin,
-            peers,
+            pools,
             hsts: None,
         }
     }
@@ -101,6 +102,14 @@ pub(crate) struct RequestCtx {
     outcome: Option<Outcome>,
     source: Option<LookupSource>,
     plan: Option<ForwardPlan>,
+    /// Servers this request has tried to connect to, in order.
+    tried: Vec<std::net::SocketAddr>,
+    /// The chosen server, as an index into the upstream's `servers`.
+    server: usize,
+    /// Why the last connection attempt failed.
+    connect_failure: Option<UpstreamFailure>,
+    /// Set when no server could be chosen: the answer `fail_to_proxy` gives.
+    failure: Option<UpstreamFailure>,
 }
 
 #[async_trait]
@@ -122,6 +131,10 @@ impl ProxyHttp for Gateway {
             outcome: None,
             source: None,
             plan: None,
+            tried: Vec::new(),
+            server: 0,
+            connect_failure: None,
+            failure: None,
         }
     }
 
@@ -193,12 +206,40 @@ impl ProxyHttp for Gateway {
         _session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<Box<HttpPeer>> {
-        let peer = ctx
+        let pool = ctx
             .plan
             .as_ref()
-            .and_then(|p| self.peers.peer(&p.upstream))
+            .and_then(|p| self.pools.pool(&p.upstream))
             .ok_or_else(|| Error::explain(InternalError, "no upstream decided"))?;
-        Ok(Box::new(peer))
+        match pool.choose(ctx.client.ip, &ctx.tried) {
+            Ok(chosen) => {
+                ctx.tried.push(chosen.addr);
+                ctx.server = chosen.server;
+                Ok(Box::new(chosen.peer))
+            }
+            Err(none) => {
+                ctx.failure = Some(none.failure(ctx.connect_failure));
+                Error::e_explain(ConnectNoRoute, "no upstream server to try")
+            }
+        }
+    }
+
+    fn fail_to_connect(
+        &self,
+        _session: &mut Session,
+        peer: &HttpPeer,
+        ctx: &mut RequestCtx,
+        mut e: Box<Error>,
+    ) -> Box<Error> {
+        ctx.connect_failure = Some(upstream_failure(e.etype()));
+        if let Some(pool) = ctx.plan.as_ref().and_then(|p| self.pools.pool(&p.upstream)) {
+            pool.connect_failed(inet_of(&peer._address));
+            // Nothing of the request reached the server: another one may have it.
+            if ctx.tried.len() <= pool.retries() {
+                e.set_retry(true);
+            }
+        }
+        e
     }
 
     async fn upstream_request_filter(
@@ -216,6 +257,9 @@ impl ProxyHttp for Gateway {
             &ctx.client,
             self.app.config(),
         );
+        if let Some(host) = forwarding::upstream_host(&plan.upstream, ctx.server) {
+            edits.insert.push((http::header::HOST, host));
+        }
         edits.insert.push((REQUEST_ID, ctx.request_id.clone()));
         upstream_headers::apply(upstream_request, edits)
     }
@@ -243,12 +287,24 @@ impl ProxyHttp for Gateway {
         e: &Error,
         ctx: &mut RequestCtx,
     ) -> FailToProxy {
-        let response = match (e.etype(), e.esource()) {
-            (HTTPStatus(code), _) => Some(status_answer(*code)),
-            (etype, ErrorSource::Upstream) => Some(upstream_failure(etype).response()),
-            (WriteError | ReadError | ConnectionClosed, ErrorSource::Downstream) => None,
-            (_, ErrorSource::Downstream) => Some(status_answer(400)),
-            (_, ErrorSource::Internal | ErrorSource::Unset) => Some(status_answer(500)),
+        let failure = ctx.failure.or(match (e.etype(), e.esource()) {
+            (HTTPStatus(_), _) => None,
+            (etype, ErrorSource::Upstream) => Some(upstream_failure(etype)),
+            _ => None,
+        });
+        if let Some(failure) = failure {
+            self.app
+                .metrics()
+                .upstream_failures
+                .with_label_values(&[failure.label()])
+                .inc();
+        }
+        let response = match (failure, e.etype(), e.esource()) {
+            (Some(failure), _, _) => Some(failure.response()),
+            (None, HTTPStatus(code), _) => Some(status_answer(*code)),
+            (None, WriteError | ReadError | ConnectionClosed, ErrorSource::Downstream) => None,
+            (None, _, ErrorSource::Downstream) => Some(status_answer(400)),
+            (None, _, _) => Some(status_answer(500)),
         };
         let code = response.as_ref().map_or(0, |r| r.status().as_u16());
         if let Some(mut response) = response {

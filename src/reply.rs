@@ -99,9 +99,26 @@ pub(crate) enum UpstreamFailure {
     Tls,
     /// Connected, then the exchange broke (reset, closed, malformed): 502 `upstream_failed`.
     Failed,
+    /// No server address is known: its host name has not resolved yet: 502
+    /// `upstream_unresolved`.
+    Unresolved,
+    /// Every server is failing its health check: 503 `no_healthy_upstream`.
+    NoHealthyServer,
 }
 
 impl UpstreamFailure {
+    /// Its `kind` label on `gatehouse_upstream_failures_total`.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Self::Unreachable => "unreachable",
+            Self::TimedOut => "timeout",
+            Self::Tls => "tls",
+            Self::Failed => "failed",
+            Self::Unresolved => "unresolved",
+            Self::NoHealthyServer => "no_healthy_server",
+        }
+    }
+
     /// The JSON answer for it.
     pub(crate) fn response(self) -> Response<Bytes> {
         let (status, body) = match self {
@@ -118,6 +135,14 @@ impl UpstreamFailure {
                 r#"{"error":"upstream_tls_failed"}"#,
             ),
             Self::Failed => (StatusCode::BAD_GATEWAY, r#"{"error":"upstream_failed"}"#),
+            Self::Unresolved => (
+                StatusCode::BAD_GATEWAY,
+                r#"{"error":"upstream_unresolved"}"#,
+            ),
+            Self::NoHealthyServer => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                r#"{"error":"no_healthy_upstream"}"#,
+            ),
         };
         json_response(status, body)
     }

@@ -189,7 +189,7 @@ mod tests {
         let table = RouteTable::new(&config(ROUTES));
         let admin = table.classify(Some("Admin.Example.com:8443"), "/app/x");
         assert_eq!(admin.policy, Policy::Required);
-        assert_eq!(admin.upstream.addr.port(), 5001);
+        assert_eq!(admin.upstream.servers[0].port, 5001);
         assert_eq!(
             table.classify(Some("other.example.com"), "/app/x").policy,
             Policy::Optional
@@ -223,7 +223,7 @@ mod tests {
                 ("better_auth", Policy::Public),
                 "{path}"
             );
-            assert_eq!(m.upstream.addr.port(), 4000);
+            assert_eq!(m.upstream.servers[0].port, 4000);
         }
         assert_eq!(table.classify(None, "/api/authx").name.as_ref(), "/");
     }

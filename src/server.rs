@@ -18,7 +18,7 @@ use crate::config::{Config, ListenerTls};
 use crate::geo::GeoError;
 use crate::proxy::{
     CertificateReloadService, EchoApp, Gateway, HeadDeadlineApp, HousekeepingService,
-    HttpsRedirectApp, OperationsApp, UpstreamPeers,
+    HttpsRedirectApp, OperationsApp, UpstreamPools,
 };
 use crate::store::SessionStore;
 use crate::time::SystemClock;
@@ -63,10 +63,10 @@ pub(crate) fn build(
     let mut server = Server::new_with_opt_and_conf(Some(opt), server_conf(&config));
     server.bootstrap();
     let header_timeout = config.server.header_timeout;
-    let peers = Arc::new(UpstreamPeers::new(&config));
+    let pools = Arc::new(UpstreamPools::new(&config, &mut server));
     let mut gateway = pingora::proxy::http_proxy(
         &server.configuration,
-        Gateway::new(app.clone(), peers.clone()),
+        Gateway::new(app.clone(), pools.clone()),
     );
     if config.server.h2c {
         let mut options = HttpServerOptions::default();
@@ -108,7 +108,7 @@ pub(crate) fn build(
             HeadDeadlineApp::new(
                 pingora::proxy::http_proxy(
                     &server.configuration,
-                    Gateway::admin(app.clone(), peers),
+                    Gateway::admin(app.clone(), pools),
                 ),
                 header_timeout,
                 false,

@@ -115,7 +115,15 @@ pub(super) fn better_auth(
         None => env.var("NODE_ENV").as_deref() == Some("production"),
     });
     let upstream = match &b.upstream {
-        Some(u) => Arc::new(upstream("better_auth.upstream", u)?),
+        Some(u) => Arc::new(upstream(
+            "better_auth.upstream",
+            &UpstreamSections {
+                urls: &file::UpstreamUrls::One(u.clone()),
+                tls: None,
+                host: None,
+                group: None,
+            },
+        )?),
         None => Arc::clone(default_upstream),
     };
     Ok(BetterAuthConfig {

@@ -75,6 +75,37 @@ pub struct CertificateSection {
     pub key: String,
 }
 
+/// An upstream: one URL, or several servers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum UpstreamUrls {
+    One(String),
+    Several(Vec<String>),
+}
+
+/// `[proxy.upstream_group]` / `routes.upstream_group`: balancing and server health.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpstreamGroupSection {
+    /// `round_robin` (default) or `client_ip_hash`.
+    pub balance: Option<String>,
+    pub resolve_interval: Option<DurationValue>,
+    pub health_check: Option<HealthCheckSection>,
+    pub retries: Option<usize>,
+    pub eject_for: Option<DurationValue>,
+}
+
+/// `upstream_group.health_check`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheckSection {
+    pub path: String,
+    pub interval: Option<DurationValue>,
+    pub timeout: Option<DurationValue>,
+    pub healthy_after: Option<usize>,
+    pub unhealthy_after: Option<usize>,
+}
+
 /// `[proxy.upstream_tls]` / `[routes.upstream_tls]`: how an `https://` upstream is reached.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -381,7 +412,10 @@ impl Default for HeadersSection {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProxySection {
-    pub upstream: String,
+    pub upstream: UpstreamUrls,
+    pub upstream_group: Option<UpstreamGroupSection>,
+    /// A DNS server for upstream host names (`ip:port`).
+    pub resolver: Option<String>,
     pub upstream_tls: Option<UpstreamTlsSection>,
     /// The `Host` sent upstream: `client` (the client's, default) or `upstream` (the upstream
     /// URL's own, which PaaS routers and virtual hosts need).
@@ -398,7 +432,9 @@ pub struct ProxySection {
 impl Default for ProxySection {
     fn default() -> Self {
         Self {
-            upstream: "http://127.0.0.1:3000".into(),
+            upstream: UpstreamUrls::One("http://127.0.0.1:3000".into()),
+            upstream_group: None,
+            resolver: None,
             upstream_tls: None,
             upstream_host: None,
             trusted_proxies: Vec::new(),
@@ -436,7 +472,9 @@ impl Default for ProxySection {
 pub struct RouteSection {
     pub prefix: String,
     pub host: Option<String>,
-    pub upstream: Option<String>,
+    pub upstream: Option<UpstreamUrls>,
+    #[serde(default)]
+    pub upstream_group: Option<UpstreamGroupSection>,
     #[serde(default)]
     pub upstream_tls: Option<UpstreamTlsSection>,
     #[serde(default)]

@@ -1,12 +1,11 @@
 //! Parsers for single config values, each returning a [`ConfigError`] that names its key.
 
-use std::net::ToSocketAddrs;
 use std::time::Duration;
 
 use http::HeaderName;
 
 use super::file::DurationValue;
-use super::{ConfigError, Upstream, UpstreamHost, UpstreamTls};
+use super::ConfigError;
 
 /// Whole seconds, or text with a unit (`"500ms"`, `"30s"`, `"7d"`).
 pub(super) fn duration(key: &str, value: &DurationValue) -> Result<Duration, ConfigError> {
@@ -63,59 +62,6 @@ pub(super) fn identifier(key: &str, name: &str) -> Result<String, ConfigError> {
         ));
     }
     Ok(name.to_string())
-}
-
-/// An `http://` or `https://` upstream (`host[:port]`, no path), resolved to an address now so
-/// requests never wait on DNS. TLS options and the `Host` choice are added by the caller.
-pub(super) fn upstream(key: &str, url: &str) -> Result<Upstream, ConfigError> {
-    let uri: http::Uri = url.parse().map_err(|_| {
-        ConfigError::new(
-            key,
-            format!("`{url}` is not a URL such as http://127.0.0.1:3000"),
-        )
-    })?;
-    let (tls, default_port) = match uri.scheme_str() {
-        Some("http") => (None, 80),
-        Some("https") => (Some(()), 443),
-        _ => {
-            return Err(ConfigError::new(
-                key,
-                format!("`{url}` must start with http:// or https://"),
-            ))
-        }
-    };
-    if uri.path() != "/" && !uri.path().is_empty() {
-        return Err(ConfigError::new(
-            key,
-            format!("`{url}` must not have a path; requests keep their own"),
-        ));
-    }
-    let authority = uri
-        .authority()
-        .ok_or_else(|| ConfigError::new(key, format!("`{url}` has no host")))?;
-    let host = authority
-        .host()
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_string();
-    let port = uri.port_u16().unwrap_or(default_port);
-    let addr = (host.as_str(), port)
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.next())
-        .ok_or_else(|| ConfigError::new(key, format!("`{url}`: cannot resolve `{host}`")))?;
-    Ok(Upstream {
-        url: url.to_string(),
-        addr,
-        tls: tls.map(|()| UpstreamTls {
-            server_name: host.clone(),
-            extra_ca: Vec::new(),
-            client: None,
-        }),
-        host,
-        authority: authority.as_str().to_string(),
-        host_header: UpstreamHost::Client,
-    })
 }
 
 pub(super) fn nonzero(key: &str, d: Duration) -> Result<Duration, ConfigError> {

@@ -60,6 +60,8 @@ impl HeadersConfig {
 #[derive(Debug, Clone)]
 pub struct ProxyConfig {
     pub upstream: Arc<Upstream>,
+    /// A DNS server (`ip:port`) for upstream host names instead of the system's resolver.
+    pub resolver: Option<SocketAddr>,
     pub trusted_proxies: Vec<IpNet>,
     /// Headers removed unless the peer is a trusted proxy (lowercase, `-` for `_`).
     pub untrusted_headers: Vec<HeaderName>,
@@ -68,21 +70,6 @@ pub struct ProxyConfig {
     pub login_redirect_param: String,
     pub connect_timeout: Duration,
     pub read_timeout: Duration,
-}
-
-/// An upstream HTTP(S) server, resolved once at load time.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Upstream {
-    /// As written in the config, for logs.
-    pub url: String,
-    pub addr: SocketAddr,
-    /// The URL's host (no port, no brackets).
-    pub host: String,
-    /// The URL's `host[:port]`, the `Host` sent when `host_header` is `Upstream`.
-    pub authority: String,
-    /// `Some` for `https://`.
-    pub tls: Option<UpstreamTls>,
-    pub host_header: UpstreamHost,
 }
 
 /// One `[[routes]]` entry.
@@ -280,13 +267,24 @@ pub(super) fn proxy(p: &file::ProxySection) -> Result<ProxyConfig, ConfigError> 
             })
             .collect::<Result<Vec<_>, _>>()?;
     Ok(ProxyConfig {
-        upstream: Arc::new(upstream_options(
-            upstream("proxy.upstream", &p.upstream)?,
+        upstream: Arc::new(upstream(
             "proxy.upstream",
-            p.upstream_tls.as_ref(),
-            p.upstream_host.as_deref(),
-            SystemTime::now(),
+            &UpstreamSections {
+                urls: &p.upstream,
+                tls: p.upstream_tls.as_ref(),
+                host: p.upstream_host.as_deref(),
+                group: p.upstream_group.as_ref(),
+            },
         )?),
+        resolver: match &p.resolver {
+            Some(r) => Some(r.parse().map_err(|_| {
+                ConfigError::new(
+                    "proxy.resolver",
+                    format!("`{r}` is not an address; write ip:port, e.g. 10.0.0.2:53"),
+                )
+            })?),
+            None => None,
+        },
         trusted_proxies,
         untrusted_headers,
         strip_auth_cookies: p.strip_auth_cookies,
@@ -426,17 +424,23 @@ pub(super) fn route(
         prefix: r.prefix.clone(),
         host,
         upstream: match &r.upstream {
-            Some(u) => Arc::new(upstream_options(
-                upstream(&key("upstream"), u)?,
+            Some(urls) => Arc::new(upstream(
                 &key("upstream"),
-                r.upstream_tls.as_ref(),
-                r.upstream_host.as_deref(),
-                SystemTime::now(),
+                &UpstreamSections {
+                    urls,
+                    tls: r.upstream_tls.as_ref(),
+                    host: r.upstream_host.as_deref(),
+                    group: r.upstream_group.as_ref(),
+                },
             )?),
-            None if r.upstream_tls.is_some() || r.upstream_host.is_some() => {
+            None if r.upstream_tls.is_some()
+                || r.upstream_host.is_some()
+                || r.upstream_group.is_some() =>
+            {
                 return Err(ConfigError::new(
-                    key("upstream_tls"),
-                    "upstream_tls and upstream_host describe this route's own upstream; set upstream too, or put them in [proxy] for the default upstream",
+                    key("upstream"),
+                    "upstream_tls, upstream_host and upstream_group describe this route's own \
+                     upstream; set upstream too, or put them in [proxy] for the default upstream",
                 ))
             }
             None => Arc::clone(default),

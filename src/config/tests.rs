@@ -25,7 +25,11 @@ fn defaults_match_better_auth() {
     assert_eq!(c.better_auth.expires_in, Duration::from_secs(604_800));
     assert_eq!(c.better_auth.update_age, Duration::from_secs(86_400));
     assert_eq!(c.cache.max_staleness, Duration::from_secs(30));
-    assert_eq!(c.proxy.upstream.addr.to_string(), "127.0.0.1:3000");
+    assert_eq!(
+        c.proxy.upstream.servers[0].ip(),
+        Some([127, 0, 0, 1].into())
+    );
+    assert_eq!(c.proxy.upstream.servers[0].port, 3000);
     assert_eq!(c.database.schema.columns["session.expiresAt"], "expiresAt");
 }
 
@@ -42,7 +46,7 @@ fn environment_beats_file() {
     )
     .unwrap();
     assert_eq!(c.server.listen.port(), 9999);
-    assert_eq!(c.proxy.upstream.addr.port(), 4000);
+    assert_eq!(c.proxy.upstream.servers[0].port, 4000);
     assert_eq!(c.database.url.expose(), "postgres://fallback/db");
     let c = load(
         "",
@@ -178,6 +182,41 @@ fn snake_case_schema_and_overrides() {
 }
 
 #[test]
+fn upstream_groups_parse_without_resolving_names() {
+    let c = load(
+        "[proxy]\nupstream = [\"http://10.0.0.1:8080\", \"http://app.invalid\"]\nresolver = \"127.0.0.1:5353\"\n\
+         [proxy.upstream_group]\nbalance = \"client_ip_hash\"\nresolve_interval = \"5s\"\nretries = 1\n\
+         health_check = { path = \"/healthz\", interval = \"2s\" }\n",
+        &[],
+    )
+    .unwrap();
+    let u = &c.proxy.upstream;
+    assert_eq!(u.url, "http://10.0.0.1:8080, http://app.invalid");
+    assert_eq!(u.servers[0].ip(), Some([10, 0, 0, 1].into()));
+    assert_eq!(
+        (u.servers[1].host.as_str(), u.servers[1].port),
+        ("app.invalid", 80)
+    );
+    assert_eq!(
+        u.servers[1].ip(),
+        None,
+        "a name that does not resolve is no config error"
+    );
+    assert_eq!(u.group.balance, crate::config::Balance::ClientIpHash);
+    assert_eq!(u.group.resolve_interval, Duration::from_secs(5));
+    assert_eq!(u.group.retries, 1);
+    let check = u.group.health_check.as_ref().unwrap();
+    assert_eq!(
+        (check.path.as_str(), check.interval),
+        ("/healthz", Duration::from_secs(2))
+    );
+    assert_eq!((check.healthy_after, check.unhealthy_after), (2, 2));
+    assert_eq!(c.proxy.resolver, Some("127.0.0.1:5353".parse().unwrap()));
+    // Routes without their own upstream share the default's.
+    assert_eq!(c.upstreams().len(), 1);
+}
+
+#[test]
 fn routes_parse_with_defaults() {
     let c = load(
         "[[routes]]\nprefix = \"/public\"\npolicy = \"public\"\n[[routes]]\nprefix = \"/app\"\nhost = \"App.Example.com:443\"\nupstream = \"http://127.0.0.1:5000\"\nunauthenticated = \"redirect\"\n",
@@ -189,7 +228,7 @@ fn routes_parse_with_defaults() {
     assert_eq!(c.routes[1].policy, Policy::Required);
     assert_eq!(c.routes[1].host.as_deref(), Some("app.example.com"));
     assert_eq!(c.routes[1].unauthenticated, Unauthenticated::Redirect);
-    assert_eq!(c.routes[1].upstream.addr.port(), 5000);
+    assert_eq!(c.routes[1].upstream.servers[0].port, 5000);
 }
 
 #[test]
@@ -362,9 +401,39 @@ fn every_invalid_value_names_its_key() {
             "proxy.upstream",
         ),
         (
-            "[proxy]\nupstream = \"http://no-such-host.invalid:1\"\n",
+            "[proxy]\nupstream = []\n",
             &[],
             "proxy.upstream",
+        ),
+        (
+            "[proxy]\nupstream = [\"http://10.0.0.1\", \"https://10.0.0.2\"]\n",
+            &[],
+            "proxy.upstream",
+        ),
+        (
+            "[proxy]\nresolver = \"dns.example\"\n",
+            &[],
+            "proxy.resolver",
+        ),
+        (
+            "[proxy.upstream_group]\nbalance = \"fastest\"\n",
+            &[],
+            "proxy.upstream_group.balance",
+        ),
+        (
+            "[proxy.upstream_group]\nresolve_interval = 0\n",
+            &[],
+            "proxy.upstream_group.resolve_interval",
+        ),
+        (
+            "[proxy.upstream_group.health_check]\npath = \"healthz\"\n",
+            &[],
+            "proxy.upstream_group.health_check.path",
+        ),
+        (
+            "[proxy.upstream_group.health_check]\npath = \"/healthz\"\nunhealthy_after = 0\n",
+            &[],
+            "proxy.upstream_group.health_check.unhealthy_after",
         ),
         (
             "[proxy]\ntrusted_proxies = [\"10.0.0.0/33\"]\n",

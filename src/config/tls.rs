@@ -1,5 +1,5 @@
-//! `[server.tls]` and the upstream TLS options (`upstream_tls`, `upstream_host`): certificate
-//! files are read and checked here, so a bad file is a config error naming its key.
+//! `[server.tls]`: the listener's certificate files are read and checked here, so a bad file is
+//! a config error naming its key.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use http::HeaderValue;
 
 use super::*;
-use crate::tls::{self, CertificateFiles, CertificateSet, ClientIdentity, ListenerCertificates};
+use crate::tls::{self, CertificateFiles, CertificateSet, ListenerCertificates};
 
 /// TLS on the proxy listener.
 #[derive(Debug, Clone)]
@@ -22,28 +22,6 @@ pub struct ListenerTls {
     pub hsts: Option<HeaderValue>,
     /// A plain-HTTP listener answering every request with a redirect to HTTPS.
     pub redirect_http_from: Option<SocketAddr>,
-}
-
-/// How an `https://` upstream is reached: Pingora's verification against the system roots
-/// plus `extra_ca`, presenting `client` if set.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UpstreamTls {
-    /// Sent as SNI and required in the upstream's certificate: the URL's host unless
-    /// `upstream_tls.server_name` says otherwise (an upstream reached by IP address).
-    pub server_name: String,
-    /// CA certificates (DER) trusted in addition to the system's.
-    pub extra_ca: Vec<Vec<u8>>,
-    pub client: Option<ClientIdentity>,
-}
-
-/// The `Host` header an upstream receives.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum UpstreamHost {
-    /// The client's own `Host`.
-    #[default]
-    Client,
-    /// The upstream URL's `host[:port]`.
-    Upstream,
 }
 
 pub(super) fn listener_tls(
@@ -109,75 +87,6 @@ pub(super) fn listener_tls(
         hsts,
         redirect_http_from,
     })
-}
-
-/// `upstream` with its TLS options and `Host` choice from `section`/`host` (under `key`).
-pub(super) fn upstream_options(
-    mut upstream: Upstream,
-    key: &str,
-    section: Option<&file::UpstreamTlsSection>,
-    host: Option<&str>,
-    now: SystemTime,
-) -> Result<Upstream, ConfigError> {
-    upstream.host_header = match host {
-        None | Some("client") => UpstreamHost::Client,
-        Some("upstream") => UpstreamHost::Upstream,
-        Some(other) => {
-            return Err(ConfigError::new(
-                format!("{key}_host"),
-                format!("`{other}` is not one of client, upstream"),
-            ))
-        }
-    };
-    let Some(section) = section else {
-        return Ok(upstream);
-    };
-    let key = format!("{key}_tls");
-    let Some(tls) = upstream.tls.as_mut() else {
-        return Err(ConfigError::new(
-            key,
-            format!(
-                "`{}` is plain http://; TLS options need an https:// upstream",
-                upstream.url
-            ),
-        ));
-    };
-    if let Some(name) = &section.server_name {
-        if name.is_empty() || name.contains(['/', ':', ' ']) {
-            return Err(ConfigError::new(
-                format!("{key}.server_name"),
-                format!("`{name}` must be a host name such as app.internal"),
-            ));
-        }
-        tls.server_name = name.clone();
-    }
-    if let Some(ca) = &section.ca_file {
-        tls.extra_ca = tls::certificates_in(ca.as_ref())
-            .map_err(|e| ConfigError::new(format!("{key}.ca_file"), e.to_string()))?
-            .into_iter()
-            .map(|c| c.as_ref().to_vec())
-            .collect();
-    }
-    tls.client = match (&section.client_cert, &section.client_key) {
-        (Some(cert), Some(key_file)) => Some(
-            tls::load_client_identity(
-                &CertificateFiles {
-                    cert: cert.into(),
-                    key: key_file.into(),
-                },
-                now,
-            )
-            .map_err(|e| ConfigError::new(format!("{key}.client_cert"), e.to_string()))?,
-        ),
-        (None, None) => None,
-        _ => {
-            return Err(ConfigError::new(
-                key,
-                "set both client_cert and client_key, or neither",
-            ))
-        }
-    };
-    Ok(upstream)
 }
 
 impl ListenerTls {

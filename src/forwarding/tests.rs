@@ -37,11 +37,14 @@ fn plan(
     ForwardPlan {
         upstream: std::sync::Arc::new(crate::config::Upstream {
             url: "http://127.0.0.1:1".into(),
-            addr: "127.0.0.1:1".parse().unwrap(),
-            host: "127.0.0.1".into(),
-            authority: "127.0.0.1:1".into(),
+            servers: vec![crate::config::UpstreamServer {
+                host: "127.0.0.1".into(),
+                port: 1,
+                authority: "127.0.0.1:1".into(),
+            }],
             tls: None,
             host_header: crate::config::UpstreamHost::Client,
+            group: Default::default(),
         }),
         session: session.map(std::sync::Arc::new),
         strip_auth_cookies,

@@ -1,5 +1,6 @@
 //! Shared harness for the integration tests: a real gateway process, a real upstream, real
-//! databases, and a TCP relay that can cut the database off. Everything binds loopback port 0
+//! databases, a TCP relay that can cut the database off, and killable servers and a DNS server
+//! for upstream groups. Everything binds loopback port 0
 //! or a port probed free just before use; nothing is fixed.
 
 #![allow(dead_code, clippy::unwrap_used)]
@@ -8,6 +9,7 @@ pub mod better_auth;
 pub mod db;
 pub mod gateway;
 pub mod relay;
+pub mod servers;
 pub mod upstream;
 
 use gatehouse::auth::cookie::SigningKey;
