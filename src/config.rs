@@ -205,6 +205,13 @@ impl Config {
                 ));
             }
         }
+        if server.proxy_protocol && proxy.trusted_proxies.is_empty() {
+            return Err(ConfigError::new(
+                "server.proxy_protocol",
+                "a PROXY header sets the client's address, so only known senders may send one: \
+                 list the load balancers in proxy.trusted_proxies",
+            ));
+        }
         let geo = geo(&file.geo, env)?;
         Ok(Config {
             server,

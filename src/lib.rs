@@ -43,6 +43,7 @@ mod housekeeping;
 mod metrics;
 mod operations;
 mod proxy;
+mod proxy_protocol;
 mod reply;
 mod resolve;
 mod route_table;

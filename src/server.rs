@@ -18,7 +18,7 @@ use crate::config::{Config, ListenerTls};
 use crate::geo::GeoError;
 use crate::proxy::{
     CertificateReloadService, EchoApp, Gateway, HeadDeadlineApp, HousekeepingService,
-    HttpsRedirectApp, OperationsApp, UpstreamPools,
+    HttpsRedirectApp, OperationsApp, PreTlsProxyHeader, ProxyHeaderPolicy, UpstreamPools,
 };
 use crate::store::SessionStore;
 use crate::time::SystemClock;
@@ -73,13 +73,24 @@ pub(crate) fn build(
         options.h2c = true;
         gateway.server_options = Some(options);
     }
-    let mut proxy = Service::new(
-        "gatehouse".to_string(),
-        HeadDeadlineApp::new(gateway, header_timeout, config.server.h2c),
-    );
+    let mut app_logic = HeadDeadlineApp::new(gateway, header_timeout, config.server.h2c);
+    let proxy_header = config.server.proxy_protocol.then(|| ProxyHeaderPolicy {
+        senders: config.proxy.trusted_proxies.clone(),
+        timeout: header_timeout,
+    });
+    if let (Some(policy), None) = (&proxy_header, &config.server.tls) {
+        app_logic = app_logic.with_proxy_header(policy.clone());
+    }
+    let mut proxy = Service::new("gatehouse".to_string(), app_logic);
     let listen = config.server.listen.to_string();
     match &config.server.tls {
         Some(tls) => {
+            if let Some(policy) = proxy_header {
+                // The header comes before the TLS handshake.
+                proxy
+                    .endpoints()
+                    .set_pre_tls_callback(Arc::new(PreTlsProxyHeader(policy)));
+            }
             proxy.add_tls_with_settings(&listen, None, listener_tls_settings(tls));
             server.add_service(background_service(
                 "certificate reload",

@@ -1,6 +1,6 @@
 //! TLS at both ends, on real sockets with certificates made by `tests/tls/make-certs.sh`: the
-//! listener over HTTPS and HTTP/2 (reqwest with rustls, and `curl --http2`) authenticates and
-//! strips exactly as plain HTTP does; SNI picks the certificate; a certificate swapped on disk
+//! listener over HTTPS and HTTP/2 (reqwest with rustls, and `curl --http2`; h2c with prior
+//! knowledge on a plain listener) authenticates and strips exactly as plain HTTP does; SNI picks the certificate; a certificate swapped on disk
 //! reaches new connections while a request in flight finishes; `check` refuses expired and
 //! mismatched files; the plain listener redirects; HTTPS upstreams are verified against a CA
 //! file (and refused with another), get the configured SNI and `Host`, and see the client
@@ -543,4 +543,32 @@ fn check_refuses_tls_options_on_a_plain_upstream_and_half_a_client_identity() {
     let (ok, err) = run("[[routes]]\nprefix = \"/a\"\nupstream_host = \"upstream\"\n");
     assert!(!ok);
     assert!(err.contains("set upstream too"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h2c_with_prior_knowledge_authenticates_and_http1_still_works_on_the_same_port() {
+    let (db, upstream, gateway) = common::stack(Kind::Sqlite, "[server]\nh2c = true\n", &[])
+        .await
+        .unwrap();
+    let token = random_token();
+    let (user_id, _) = db.seed(&token, 3600).await;
+    let curl = |args: &[&str], cookie: Option<String>| {
+        let mut cmd = std::process::Command::new("curl");
+        cmd.args(["-sS", "-o", "/dev/null", "-w", "%{http_version} %{http_code}"])
+            .args(args)
+            .args(["-H", "x-auth-user-id: forged"]);
+        if let Some(cookie) = cookie {
+            cmd.args(["-H", &format!("cookie: {cookie}")]);
+        }
+        let out = cmd.arg(gateway.url("/orders")).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(
+        curl(&["--http2-prior-knowledge"], Some(session_cookie(&token))),
+        "2 200"
+    );
+    assert_eq!(upstream.last().header("x-auth-user-id"), Some(user_id.as_str()));
+    assert_eq!(curl(&["--http2-prior-knowledge"], None), "2 401");
+    assert_eq!(curl(&["--http1.1"], Some(session_cookie(&token))), "1.1 200");
+    assert_eq!(upstream.last().header("x-auth-user-id"), Some(user_id.as_str()));
 }

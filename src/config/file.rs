@@ -49,6 +49,8 @@ pub struct ServerSection {
     pub tls: Option<TlsSection>,
     /// Accept HTTP/2 without TLS (prior knowledge) on a plain `listen`.
     pub h2c: bool,
+    /// Every connection to `listen` starts with a PROXY protocol header (v1 or v2).
+    pub proxy_protocol: bool,
 }
 
 /// `[server.tls]`.
@@ -131,6 +133,7 @@ impl Default for ServerSection {
             upgrade_sock: None,
             tls: None,
             h2c: false,
+            proxy_protocol: false,
         }
     }
 }

@@ -18,6 +18,8 @@ pub struct ServerConfig {
     pub tls: Option<ListenerTls>,
     /// HTTP/2 with prior knowledge on a plain `listen`.
     pub h2c: bool,
+    /// Connections start with a PROXY protocol header whose client address replaces the peer's.
+    pub proxy_protocol: bool,
 }
 
 /// Identity header names injected upstream and stripped from clients.
@@ -158,6 +160,7 @@ pub(super) fn server(s: &file::ServerSection) -> Result<ServerConfig, ConfigErro
             None => None,
         },
         h2c: s.h2c,
+        proxy_protocol: s.proxy_protocol,
     })
 }
 

@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use pingora::apps::ServerApp;
+use pingora::protocols::l4::stream::Stream as L4Stream;
 use pingora::protocols::raw_connect::ProxyDigest;
 use pingora::protocols::{
     GetProxyDigest, GetSocketDigest, GetTimingDigest, Peek, Shutdown, SocketDigest, Ssl,
@@ -32,6 +33,8 @@ use pingora::server::ShutdownWatch;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
+use super::proxy_header::{read_header, ProxyHeaderPolicy};
+
 /// A [`ServerApp`] that gives `inner` every accepted connection wrapped in a
 /// [`HeadDeadlineStream`].
 pub(crate) struct HeadDeadlineApp<A> {
@@ -39,6 +42,9 @@ pub(crate) struct HeadDeadlineApp<A> {
     limit: Duration,
     /// The listener accepts HTTP/2 with prior knowledge (`server.h2c`).
     h2c: bool,
+    /// A plain listener whose connections start with a PROXY header (`server.proxy_protocol`):
+    /// read here, when a connection first arrives (see `proxy_header`).
+    proxy_header: Option<ProxyHeaderPolicy>,
 }
 
 impl<A> HeadDeadlineApp<A> {
@@ -49,7 +55,14 @@ impl<A> HeadDeadlineApp<A> {
             inner: Arc::new(inner),
             limit,
             h2c,
+            proxy_header: None,
         }
+    }
+
+    /// Each new connection's PROXY header is read first, under `policy`.
+    pub(crate) fn with_proxy_header(mut self, policy: ProxyHeaderPolicy) -> Self {
+        self.proxy_header = Some(policy);
+        self
     }
 }
 
@@ -60,11 +73,22 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for HeadDeadlineApp<A> {
         stream: Stream,
         shutdown: &ShutdownWatch,
     ) -> Option<Stream> {
+        let mut stream = stream;
+        let first_time = !stream.as_any().is::<HeadDeadlineStream>();
+        if let (true, Some(policy)) = (first_time, &self.proxy_header) {
+            let Ok(mut l4) = stream.into_any().downcast::<L4Stream>() else {
+                tracing::warn!("PROXY protocol on a listener that is not TCP: connection dropped");
+                return None;
+            };
+            if let Err(error) = read_header(&mut l4, policy).await {
+                tracing::info!(%error, "connection without a valid PROXY header dropped");
+                return None;
+            }
+            stream = l4;
+        }
         // A connection handed back for keep-alive is already wrapped. HTTP/2 (by ALPN) frames its
         // headers itself: the byte-level head tracking below is for HTTP/1 only.
-        let stream: Stream = if stream.as_any().is::<HeadDeadlineStream>()
-            || stream.selected_alpn_proto() == Some(ALPN::H2)
-        {
+        let stream: Stream = if !first_time || stream.selected_alpn_proto() == Some(ALPN::H2) {
             stream
         } else {
             Box::new(HeadDeadlineStream::new(stream, self.limit, self.h2c))
