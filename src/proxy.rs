@@ -108,8 +108,6 @@ pub(crate) struct RequestCtx {
     tried: Vec<std::net::SocketAddr>,
     /// The chosen server, as an index into the upstream's `servers`.
     server: usize,
-    /// Why the last connection attempt failed.
-    connect_failure: Option<UpstreamFailure>,
     /// Set when no server could be chosen: the answer `fail_to_proxy` gives.
     failure: Option<UpstreamFailure>,
 }
@@ -135,7 +133,6 @@ impl ProxyHttp for Gateway {
             plan: None,
             tried: Vec::new(),
             server: 0,
-            connect_failure: None,
             failure: None,
         }
     }
@@ -220,7 +217,7 @@ impl ProxyHttp for Gateway {
                 Ok(Box::new(chosen.peer))
             }
             Err(none) => {
-                ctx.failure = Some(none.failure(ctx.connect_failure));
+                ctx.failure = Some(none.failure());
                 Error::e_explain(ConnectNoRoute, "no upstream server to try")
             }
         }
@@ -233,7 +230,6 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
         mut e: Box<Error>,
     ) -> Box<Error> {
-        ctx.connect_failure = Some(upstream_failure(e.etype()));
         if let Some(pool) = ctx.plan.as_ref().and_then(|p| self.pools.pool(&p.upstream)) {
             pool.connect_failed(inet_of(&peer._address));
             // Nothing of the request reached the server: another one may have it.

@@ -554,9 +554,15 @@ async fn h2c_with_prior_knowledge_authenticates_and_http1_still_works_on_the_sam
     let (user_id, _) = db.seed(&token, 3600).await;
     let curl = |args: &[&str], cookie: Option<String>| {
         let mut cmd = std::process::Command::new("curl");
-        cmd.args(["-sS", "-o", "/dev/null", "-w", "%{http_version} %{http_code}"])
-            .args(args)
-            .args(["-H", "x-auth-user-id: forged"]);
+        cmd.args([
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_version} %{http_code}",
+        ])
+        .args(args)
+        .args(["-H", "x-auth-user-id: forged"]);
         if let Some(cookie) = cookie {
             cmd.args(["-H", &format!("cookie: {cookie}")]);
         }
@@ -567,8 +573,17 @@ async fn h2c_with_prior_knowledge_authenticates_and_http1_still_works_on_the_sam
         curl(&["--http2-prior-knowledge"], Some(session_cookie(&token))),
         "2 200"
     );
-    assert_eq!(upstream.last().header("x-auth-user-id"), Some(user_id.as_str()));
+    assert_eq!(
+        upstream.last().header("x-auth-user-id"),
+        Some(user_id.as_str())
+    );
     assert_eq!(curl(&["--http2-prior-knowledge"], None), "2 401");
-    assert_eq!(curl(&["--http1.1"], Some(session_cookie(&token))), "1.1 200");
-    assert_eq!(upstream.last().header("x-auth-user-id"), Some(user_id.as_str()));
+    assert_eq!(
+        curl(&["--http1.1"], Some(session_cookie(&token))),
+        "1.1 200"
+    );
+    assert_eq!(
+        upstream.last().header("x-auth-user-id"),
+        Some(user_id.as_str())
+    );
 }

@@ -19,6 +19,11 @@
         ratio of the medians, every rep's ratio, the ratio over the clean reps when some were
         noisy, and the ratio of the cpu/req medians.
 
+    stats.py ratios NAME FILE
+        One comparison of benches/load/edge.sh. FILE has one line per rep: "base other" (two
+        req/s figures measured next to each other). Prints NAME, the median of the per-rep
+        other/base ratios with its 95% interval, and every rep's ratio.
+
 Figures are formatted as C's printf does (%g, %.3f, ...), and a median or ratio computed from
 another figure uses that figure as printed, so the output is exactly what the awk code it
 replaced printed.
@@ -116,11 +121,23 @@ def summary(reps, other_max, path):
     print("\n".join(out))
 
 
+def ratios(name, path):
+    rows = [line.split() for line in open(path) if line.strip()]
+    per_rep = [ratio(other, base) for base, other in rows]
+    line = f"{name}: {median(per_rep)}"
+    ci = median_ci(per_rep)
+    if ci:
+        line += f"   (95% interval {ci[0]} - {ci[1]})"
+    print(line + f"   per rep: {' '.join(per_rep)}")
+
+
 if __name__ == "__main__":
     command, args = (sys.argv[1], sys.argv[2:]) if len(sys.argv) > 1 else ("", [])
     if command == "run" and len(args) == 8:
         run(args)
     elif command == "summary" and len(args) == 3:
         summary(*args)
+    elif command == "ratios" and len(args) == 2:
+        ratios(*args)
     else:
         sys.exit(__doc__)

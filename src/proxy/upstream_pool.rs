@@ -116,7 +116,7 @@ fn key(upstream: &Arc<Upstream>) -> usize {
 
 impl UpstreamPool {
     /// A server for the next attempt: healthy, not yet `tried` by this request, and not ejected
-    /// (unless every healthy one is). `client_ip` keys `client_ip_hash`.
+    /// (each preference dropped when no server meets it). `client_ip` keys `client_ip_hash`.
     pub(crate) fn choose(
         &self,
         client_ip: Option<IpAddr>,
@@ -124,17 +124,15 @@ impl UpstreamPool {
     ) -> Result<Chosen, NoServer> {
         let (balancer, ejections) = match &self.choice {
             Choice::Single(addr) => {
-                return if tried.contains(addr) {
-                    Err(NoServer::AllTried)
-                } else {
-                    let mut peer = self.templates[0].clone();
-                    peer._address = L4Addr::Inet(*addr);
-                    Ok(Chosen {
-                        peer,
-                        addr: *addr,
-                        server: 0,
-                    })
-                };
+                // Also on a retry: a pooled connection the server had closed is retried on a
+                // new one (connection failures are never retried here: `retries` is 0).
+                let mut peer = self.templates[0].clone();
+                peer._address = L4Addr::Inet(*addr);
+                return Ok(Chosen {
+                    peer,
+                    addr: *addr,
+                    server: 0,
+                });
             }
             Choice::Balanced {
                 balancer,
@@ -154,12 +152,13 @@ impl UpstreamPool {
             })
             // Every healthy server was ejected for a refused connection: try them anyway
             // rather than fail every request until the ejections end.
-            .or_else(|| balancer.select(&ip_key, &|b, healthy| healthy && untried(b)));
+            .or_else(|| balancer.select(&ip_key, &|b, healthy| healthy && untried(b)))
+            // Every healthy server was tried: a pooled connection the server had closed is
+            // retried on a new one (connection failures stop at `retries`, in the glue).
+            .or_else(|| balancer.select(&ip_key, &|_, healthy| healthy));
         let Some(backend) = chosen else {
             return Err(if balancer.is_empty() {
                 NoServer::Unresolved
-            } else if !tried.is_empty() {
-                NoServer::AllTried
             } else {
                 NoServer::Unhealthy
             });
@@ -194,17 +193,14 @@ pub(crate) enum NoServer {
     Unresolved,
     /// Every server fails its active health check.
     Unhealthy,
-    /// This request has tried every server it may (its last failure is the answer).
-    AllTried,
 }
 
 impl NoServer {
-    /// What the client is told; `last` is the request's last connection failure, if any.
-    pub(crate) fn failure(self, last: Option<UpstreamFailure>) -> UpstreamFailure {
+    /// What the client is told.
+    pub(crate) fn failure(self) -> UpstreamFailure {
         match self {
             NoServer::Unresolved => UpstreamFailure::Unresolved,
             NoServer::Unhealthy => UpstreamFailure::NoHealthyServer,
-            NoServer::AllTried => last.unwrap_or(UpstreamFailure::Unreachable),
         }
     }
 }
