@@ -16,6 +16,7 @@ use crate::admin::{Admin, AdminRoute};
 use crate::auth::{Revocation, SessionValidator};
 use crate::config::Config;
 use crate::decision::{ClientAddr, Decision, Outcome};
+use crate::forward_auth::ForwardAuth;
 use crate::forwarding;
 use crate::gate::Gate;
 use crate::geo::{Geo, GeoError};
@@ -33,6 +34,7 @@ pub(crate) struct App {
     config: Arc<Config>,
     routes: RouteTable,
     gate: Gate,
+    forward_auth: Option<ForwardAuth>,
     metrics: Arc<Metrics>,
     session_api: SessionApi,
     admin: Admin,
@@ -147,6 +149,7 @@ impl App {
                 metrics.clone(),
             ),
             gate: Gate::new(config.clone(), validator, clock, metrics.clone()),
+            forward_auth: config.forward_auth.clone().map(ForwardAuth::new),
             warned_untrusted_proxy: AtomicBool::new(false),
             config,
             metrics,
@@ -171,6 +174,18 @@ impl App {
     /// the Better Auth base path, then the route table. On the admin's listener: the admin,
     /// and a 404 for anything else.
     pub(crate) fn route(&self, listener: Listener, req: &Parts) -> Route<'_> {
+        let forward_auth = self
+            .forward_auth
+            .as_ref()
+            .is_some_and(|f| f.matches(req.uri.path()));
+        match listener {
+            Listener::ForwardAuth if forward_auth => return Route::Served(Served::ForwardAuth),
+            Listener::ForwardAuth => {
+                return Route::Served(Served::Admin(Err(crate::admin::not_found())))
+            }
+            Listener::Proxy if forward_auth => return Route::Served(Served::ForwardAuth),
+            _ => {}
+        }
         let on_admin_listener = listener == Listener::Admin;
         match self.admin.route(req, on_admin_listener) {
             Some(route) => return Route::Served(Served::Admin(route)),
@@ -216,7 +231,37 @@ impl App {
             Served::SessionApi(endpoint) => {
                 self.session_api.serve(endpoint, req, &body, client).await
             }
+            Served::ForwardAuth => self.forward_auth(req, client).await,
         }
+    }
+
+    /// The forward-auth endpoint: the gate's decision on the original request a calling proxy
+    /// describes, in the shape that proxy understands (`crate::forward_auth`).
+    async fn forward_auth(&self, req: &Parts, client: &ClientAddr) -> (Outcome, Response<Bytes>) {
+        let Some(endpoint) = &self.forward_auth else {
+            return (Outcome::BadRequest, crate::admin::not_found());
+        };
+        if !endpoint.admits(client.peer, &req.headers) {
+            let refused = json_response(
+                StatusCode::FORBIDDEN,
+                r#"{"error":"forward_auth_caller_not_allowed"}"#,
+            );
+            return (Outcome::Forbidden, refused);
+        }
+        let (caller, original) = match endpoint.original(req) {
+            Ok(original) => original,
+            Err(refused) => return (Outcome::BadRequest, refused),
+        };
+        let host = original
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok());
+        let route = self.routes.classify(host, original.uri.path());
+        let decision = self.gate.decide(route, &original, client).await;
+        (
+            decision.outcome,
+            ForwardAuth::answer(caller, decision.action),
+        )
     }
 }
 
@@ -227,6 +272,8 @@ pub(crate) enum Listener {
     Proxy,
     /// `admin.listen`: the sessions admin and nothing else; never forwards.
     Admin,
+    /// `forward_auth.listen`: the forward-auth endpoint and nothing else; never forwards.
+    ForwardAuth,
 }
 
 /// A request's body, as the glue read it.
@@ -254,6 +301,8 @@ pub(crate) enum Served {
     Admin(Result<AdminRoute, Response<Bytes>>),
     /// One of Better Auth's session endpoints.
     SessionApi(Endpoint),
+    /// The forward-auth endpoint.
+    ForwardAuth,
 }
 
 impl Served {
@@ -263,6 +312,7 @@ impl Served {
             Served::Admin(Ok(route)) => route.name(),
             Served::Admin(Err(_)) => "admin",
             Served::SessionApi(endpoint) => endpoint.name(),
+            Served::ForwardAuth => "forward_auth",
         }
     }
 
@@ -274,6 +324,7 @@ impl Served {
             Served::SessionApi(endpoint) => endpoint
                 .changes_state()
                 .then_some(crate::session_api::MAX_BODY),
+            Served::ForwardAuth => None,
         }
     }
 }

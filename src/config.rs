@@ -19,6 +19,7 @@ mod database;
 pub mod env;
 mod fields;
 pub mod file;
+mod forward_auth;
 mod operations;
 mod parse;
 mod rate_limit;
@@ -49,6 +50,7 @@ pub use database::{
 };
 pub use env::{EnvSource, MapEnv, ProcessEnv};
 pub use fields::{AdditionalField, AdditionalFields, FieldRef, FieldTable, FieldType};
+pub use forward_auth::ForwardAuthConfig;
 pub use operations::{LogConfig, MetricsConfig};
 pub use rate_limit::{RateLimitConfig, RateRule, SERVED_ENDPOINTS};
 pub use routes::{
@@ -66,6 +68,7 @@ use cookies::{cookies, is_cookie_name_char};
 use database::{cache, database};
 use fields::additional_fields;
 use file::ConfigFile;
+use forward_auth::forward_auth;
 use operations::{log, metrics};
 use parse::{duration, header_name, identifier, nonzero};
 use rate_limit::rate_limit;
@@ -98,6 +101,10 @@ impl ConfigError {
 pub struct Secret(String);
 
 impl Secret {
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+
     /// The secret itself. Never log it.
     pub fn expose(&self) -> &str {
         &self.0
@@ -126,6 +133,8 @@ pub struct Config {
     /// `None` when the admin API and dashboard are off.
     pub admin: Option<AdminConfig>,
     pub geo: GeoConfig,
+    /// `None` when the forward-auth endpoint is off.
+    pub forward_auth: Option<ForwardAuthConfig>,
     /// Routes in file order; the first matching route with the longest prefix wins.
     pub routes: Vec<RouteConfig>,
 }
@@ -213,6 +222,7 @@ impl Config {
             ));
         }
         let geo = geo(&file.geo, env)?;
+        let forward_auth = forward_auth(&file.forward_auth, env)?;
         Ok(Config {
             server,
             better_auth,
@@ -226,6 +236,7 @@ impl Config {
             log,
             admin,
             geo,
+            forward_auth,
             routes,
         })
     }

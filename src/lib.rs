@@ -36,6 +36,7 @@ pub mod cli;
 pub mod config;
 mod decision;
 mod demo;
+mod forward_auth;
 mod forwarding;
 mod gate;
 mod geo;

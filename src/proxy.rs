@@ -80,11 +80,12 @@ impl Gateway {
         }
     }
 
-    /// The sessions admin of `app` on its own listener.
-    pub(crate) fn admin(app: Arc<App>, pools: Arc<UpstreamPools>) -> Self {
+    /// Something of `app` on a listener of its own: the sessions admin, or the forward-auth
+    /// endpoint.
+    pub(crate) fn only(app: Arc<App>, listener: Listener, pools: Arc<UpstreamPools>) -> Self {
         Self {
             app,
-            listener: Listener::Admin,
+            listener,
             pools,
             hsts: None,
         }

@@ -13,7 +13,7 @@ use pingora::server::Server;
 use pingora::services::background::background_service;
 use pingora::services::listening::Service;
 
-use crate::app::App;
+use crate::app::{App, Listener};
 use crate::config::{Config, ListenerTls};
 use crate::geo::GeoError;
 use crate::proxy::{
@@ -119,7 +119,7 @@ pub(crate) fn build(
             HeadDeadlineApp::new(
                 pingora::proxy::http_proxy(
                     &server.configuration,
-                    Gateway::admin(app.clone(), pools),
+                    Gateway::only(app.clone(), Listener::Admin, pools.clone()),
                 ),
                 header_timeout,
                 false,
@@ -127,6 +127,21 @@ pub(crate) fn build(
         );
         admin.add_tcp(&listen.to_string());
         server.add_service(admin);
+    }
+    if let Some(listen) = config.forward_auth.as_ref().and_then(|f| f.listen) {
+        let mut forward_auth = Service::new(
+            "gatehouse forward-auth".to_string(),
+            HeadDeadlineApp::new(
+                pingora::proxy::http_proxy(
+                    &server.configuration,
+                    Gateway::only(app.clone(), Listener::ForwardAuth, pools),
+                ),
+                header_timeout,
+                false,
+            ),
+        );
+        forward_auth.add_tcp(&listen.to_string());
+        server.add_service(forward_auth);
     }
     if let Some(listen) = config.metrics.listen {
         let mut ops = Service::new("operations".to_string(), OperationsApp::new(app.clone()));
@@ -154,7 +169,8 @@ fn listener_tls_settings(tls: &ListenerTls) -> TlsSettings {
     settings
 }
 
-/// The addresses `config` listens on: proxy, HTTPS redirect, admin (if separate), operations.
+/// The addresses `config` listens on: proxy, HTTPS redirect, admin and forward-auth (if
+/// separate), operations.
 pub(crate) fn listen_addresses(config: &Config) -> Vec<SocketAddr> {
     let admin = config.admin.as_ref().and_then(|a| a.listen);
     let redirect = config
@@ -162,9 +178,11 @@ pub(crate) fn listen_addresses(config: &Config) -> Vec<SocketAddr> {
         .tls
         .as_ref()
         .and_then(|t| t.redirect_http_from);
+    let forward_auth = config.forward_auth.as_ref().and_then(|f| f.listen);
     std::iter::once(config.server.listen)
         .chain(redirect)
         .chain(admin)
+        .chain(forward_auth)
         .chain(config.metrics.listen)
         .collect()
 }

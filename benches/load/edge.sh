@@ -44,7 +44,7 @@ mkdir -p "$ROOT/target/load-results"
 OUT=$ROOT/target/load-results/edge-$STAMP.txt
 log_file=$OUT
 DATA=$(mktemp -d -t gatehouse-edge.XXXXXX)
-read -r U1 U2 U3 NTLS GTLS GPLAIN M1 M2 < <(free_ports 8 | tr '\n' ' ')
+read -r U1 U2 U3 NTLS GTLS GPLAIN M1 M2 <<<"$(free_ports 8 | tr '\n' ' ')"
 PIDS=()
 remove_on_exit "$DATA" "/tmp/gatehouse-$GTLS.pid" "/tmp/gatehouse-$GTLS.sock" \
     "/tmp/gatehouse-$GPLAIN.pid" "/tmp/gatehouse-$GPLAIN.sock"
@@ -182,7 +182,7 @@ measure() {
             local rps failed mean
             rps=$(sed -n 's/^finished in [^,]*, \([0-9.]*\) req\/s.*/\1/p' <<<"$out")
             failed=$(sed -n 's/^requests: .* \([0-9]*\) failed, \([0-9]*\) errored.*/\1 \2/p' <<<"$out" | awk '{print $1 + $2}')
-            mean=$(awk '/^time for request:/ { print $5 }' <<<"$out")
+            mean=$(awk '/^time for request:/ { print $6 }' <<<"$out")
             [[ -n $rps && -n $failed ]] || die "no figures from h2load: $out"
             case $mean in
                 *ms) mean=$(python3 -c "print('%.0f' % (float('${mean%ms}') * 1000))") ;;

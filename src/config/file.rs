@@ -23,7 +23,29 @@ pub struct ConfigFile {
     pub log: LogSection,
     pub admin: AdminSection,
     pub geo: GeoSection,
+    pub forward_auth: ForwardAuthSection,
     pub routes: Vec<RouteSection>,
+}
+
+/// `[forward_auth]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ForwardAuthSection {
+    pub enabled: bool,
+    pub path: String,
+    pub listen: Option<String>,
+    pub callers: Vec<String>,
+}
+
+impl Default for ForwardAuthSection {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            path: "/_gatehouse/forward-auth".into(),
+            listen: None,
+            callers: Vec::new(),
+        }
+    }
 }
 
 /// A duration written as whole seconds (`86400`, as Better Auth's options are) or as text with a

@@ -10,7 +10,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use async_trait::async_trait;
@@ -53,6 +53,7 @@ enum Choice {
     Balanced {
         balancer: Balancer,
         ejections: Ejections,
+        servers: ServerIndex,
     },
 }
 
@@ -61,9 +62,10 @@ enum Balancer {
     ClientIpHash(Arc<LoadBalancer<Consistent>>),
 }
 
-/// Which configured server a discovered address belongs to (in `Backend::ext`).
-#[derive(Debug, Clone, Copy)]
-struct ServerIndex(usize);
+/// Which configured server each discovered address belongs to (an index into `servers`),
+/// written by discovery. Kept beside the balancer rather than in `Backend::ext`, which every
+/// selection would clone (an allocation per request).
+type ServerIndex = Arc<RwLock<HashMap<SocketAddr, usize>>>;
 
 /// A server chosen for one attempt.
 pub(crate) struct Chosen {
@@ -122,7 +124,7 @@ impl UpstreamPool {
         client_ip: Option<IpAddr>,
         tried: &[SocketAddr],
     ) -> Result<Chosen, NoServer> {
-        let (balancer, ejections) = match &self.choice {
+        let balancer = match &self.choice {
             Choice::Single(addr) => {
                 // Also on a retry: a pooled connection the server had closed is retried on a
                 // new one (connection failures are never retried here: `retries` is 0).
@@ -137,25 +139,34 @@ impl UpstreamPool {
             Choice::Balanced {
                 balancer,
                 ejections,
-            } => (balancer, ejections),
+                servers,
+            } => (balancer, ejections, servers),
         };
+        let (balancer, ejections, servers) = balancer;
         let now = Instant::now();
-        let ip_key = match client_ip {
-            Some(IpAddr::V4(ip)) => ip.octets().to_vec(),
-            Some(IpAddr::V6(ip)) => ip.octets().to_vec(),
-            None => Vec::new(),
+        let octets;
+        let ip_key: &[u8] = match (balancer, client_ip) {
+            (Balancer::ClientIpHash(_), Some(IpAddr::V4(ip))) => {
+                octets = ip.to_ipv6_mapped().octets();
+                &octets
+            }
+            (Balancer::ClientIpHash(_), Some(IpAddr::V6(ip))) => {
+                octets = ip.octets();
+                &octets
+            }
+            _ => &[],
         };
         let untried = |b: &Backend| !tried.contains(&inet(b));
         let chosen = balancer
-            .select(&ip_key, &|b, healthy| {
+            .select(ip_key, &|b, healthy| {
                 healthy && untried(b) && !ejections.is_ejected(inet(b), now)
             })
             // Every healthy server was ejected for a refused connection: try them anyway
             // rather than fail every request until the ejections end.
-            .or_else(|| balancer.select(&ip_key, &|b, healthy| healthy && untried(b)))
+            .or_else(|| balancer.select(ip_key, &|b, healthy| healthy && untried(b)))
             // Every healthy server was tried: a pooled connection the server had closed is
             // retried on a new one (connection failures stop at `retries`, in the glue).
-            .or_else(|| balancer.select(&ip_key, &|_, healthy| healthy));
+            .or_else(|| balancer.select(ip_key, &|_, healthy| healthy));
         let Some(backend) = chosen else {
             return Err(if balancer.is_empty() {
                 NoServer::Unresolved
@@ -163,8 +174,16 @@ impl UpstreamPool {
                 NoServer::Unhealthy
             });
         };
-        let server = backend.ext.get::<ServerIndex>().map_or(0, |i| i.0);
         let addr = inet(&backend);
+        let server = match self.upstream.servers.len() {
+            1 => 0,
+            _ => servers
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&addr)
+                .copied()
+                .unwrap_or(0),
+        };
         let mut peer = self.templates[server].clone();
         peer._address = L4Addr::Inet(addr);
         Ok(Chosen { peer, addr, server })
@@ -246,17 +265,19 @@ fn choice(
             return Choice::Single(SocketAddr::new(ip, one.port));
         }
     }
+    let servers = ServerIndex::default();
     let balancer = match group.balance {
         Balance::RoundRobin => {
-            Balancer::RoundRobin(balancer(upstream, templates, resolver, server))
+            Balancer::RoundRobin(balancer(upstream, templates, resolver, &servers, server))
         }
         Balance::ClientIpHash => {
-            Balancer::ClientIpHash(balancer(upstream, templates, resolver, server))
+            Balancer::ClientIpHash(balancer(upstream, templates, resolver, &servers, server))
         }
     };
     Choice::Balanced {
         balancer,
         ejections: Ejections::new(group.eject_for),
+        servers,
     }
 }
 
@@ -266,6 +287,7 @@ fn balancer<S>(
     upstream: &Arc<Upstream>,
     templates: &[HttpPeer],
     resolver: Resolver,
+    servers: &ServerIndex,
     server: &mut Server,
 ) -> Arc<LoadBalancer<S>>
 where
@@ -278,6 +300,7 @@ where
         servers: upstream.servers.clone(),
         resolver,
         last_known: Mutex::new(vec![Vec::new(); upstream.servers.len()]),
+        index: Arc::clone(servers),
     };
     let mut backends = Backends::new(Box::new(discovery));
     if let Some(check) = &group.health_check {
@@ -318,6 +341,7 @@ struct NameDiscovery {
     servers: Vec<UpstreamServer>,
     resolver: Resolver,
     last_known: Mutex<Vec<Vec<SocketAddr>>>,
+    index: ServerIndex,
 }
 
 #[async_trait]
@@ -329,6 +353,7 @@ impl ServiceDiscovery for NameDiscovery {
         }
         let mut last_known = self.last_known.lock().unwrap_or_else(|e| e.into_inner());
         let mut backends = BTreeSet::new();
+        let mut index = HashMap::new();
         for (i, result) in found.into_iter().enumerate() {
             match result {
                 Ok(addrs) => last_known[i] = addrs,
@@ -341,15 +366,15 @@ impl ServiceDiscovery for NameDiscovery {
                 ),
             }
             for addr in &last_known[i] {
-                let mut backend = Backend {
+                index.entry(*addr).or_insert(i);
+                backends.insert(Backend {
                     addr: L4Addr::Inet(*addr),
                     weight: 1,
                     ext: Default::default(),
-                };
-                backend.ext.insert(ServerIndex(i));
-                backends.insert(backend);
+                });
             }
         }
+        *self.index.write().unwrap_or_else(|e| e.into_inner()) = index;
         Ok((backends, HashMap::new()))
     }
 }
