@@ -250,7 +250,7 @@ impl App {
         }
         let (caller, original) = match endpoint.original(req) {
             Ok(original) => original,
-            Err(refused) => return (Outcome::BadRequest, refused),
+            Err(body) => return (Outcome::BadRequest, crate::forward_auth::refusal(body)),
         };
         let host = original
             .headers
