@@ -1,6 +1,7 @@
 //! One access-log line and one `gatehouse_requests_total` count per request, and the request
 //! ID that ties a request's log lines to the upstream's.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -41,25 +42,41 @@ pub(crate) struct AccessRecord<'a> {
     pub(crate) method: &'a str,
     /// The path without its query string.
     pub(crate) path: &'a str,
+    /// `HTTP/1.1`, `HTTP/2.0`.
+    pub(crate) protocol: &'a str,
     /// The client as `ClientAddr` computed it (behind trusted proxies, the forwarded address).
     pub(crate) client_ip: Option<std::net::IpAddr>,
+    /// The session's user and session ids (never its token), when the request had one.
+    pub(crate) user_id: Option<&'a str>,
+    pub(crate) session_id: Option<&'a str>,
+    pub(crate) user_agent: Option<&'a str>,
+    pub(crate) referer: Option<&'a str>,
     pub(crate) route: &'a str,
     pub(crate) outcome: Outcome,
     pub(crate) source: Option<LookupSource>,
     /// 0 when no response was sent.
     pub(crate) status: u16,
+    /// Request and response body bytes.
+    pub(crate) bytes_in: usize,
+    pub(crate) bytes_out: usize,
+    /// The upstream server the request went to, and how long it took to answer (from the
+    /// choice of server to its response head).
+    pub(crate) upstream: Option<SocketAddr>,
+    pub(crate) upstream_latency: Option<Duration>,
     pub(crate) latency: Duration,
 }
 
 /// Writes access lines and counts requests.
 pub(crate) struct AccessLog {
     metrics: Arc<Metrics>,
+    /// nginx's combined format instead of fields (`log.access_format`).
+    combined: bool,
 }
 
 impl AccessLog {
-    /// An access log counting into `metrics`.
-    pub(crate) fn new(metrics: Arc<Metrics>) -> Self {
-        Self { metrics }
+    /// An access log counting into `metrics`, writing `combined` lines or fields.
+    pub(crate) fn new(metrics: Arc<Metrics>, combined: bool) -> Self {
+        Self { metrics, combined }
     }
 
     /// Counts and logs a finished request.
@@ -68,19 +85,55 @@ impl AccessLog {
             .requests
             .with_label_values(&[r.route, r.outcome.as_str()])
             .inc();
+        if self.combined {
+            tracing::info!(target: "gatehouse::access", "{}", combined_line(r, chrono::Local::now()));
+            return;
+        }
         tracing::info!(
             target: "gatehouse::access",
             request_id = r.request_id,
             method = r.method,
             path = r.path,
+            protocol = r.protocol,
             client_ip = r.client_ip.map(tracing::field::display),
+            user_id = r.user_id,
+            session_id = r.session_id,
+            user_agent = r.user_agent,
             route = r.route,
             outcome = r.outcome.as_str(),
             source = r.source.map_or("none", LookupSource::as_str),
             status = r.status,
+            bytes_in = r.bytes_in,
+            bytes_out = r.bytes_out,
+            upstream = r.upstream.map(tracing::field::display),
+            upstream_ms = r.upstream_latency.map(|l| l.as_secs_f64() * 1000.0),
             latency_ms = r.latency.as_secs_f64() * 1000.0,
         );
     }
+}
+
+/// `r` in nginx's combined format, at `now`: `ip - user [time] "method path protocol" status
+/// bytes "referer" "user-agent"`. The user is the session's user id; the path has no query
+/// string (it may carry tokens).
+fn combined_line<Tz: chrono::TimeZone>(r: &AccessRecord<'_>, now: chrono::DateTime<Tz>) -> String
+where
+    Tz::Offset: std::fmt::Display,
+{
+    let quoted = |v: Option<&str>| v.map_or_else(|| "-".to_string(), |v| v.replace('"', "\\x22"));
+    format!(
+        "{} - {} [{}] \"{} {} {}\" {} {} \"{}\" \"{}\"",
+        r.client_ip
+            .map_or_else(|| "-".to_string(), |ip| ip.to_string()),
+        r.user_id.unwrap_or("-"),
+        now.format("%d/%b/%Y:%H:%M:%S %z"),
+        r.method,
+        r.path,
+        r.protocol,
+        r.status,
+        r.bytes_out,
+        quoted(r.referer),
+        quoted(r.user_agent),
+    )
 }
 
 #[cfg(test)]
@@ -99,5 +152,34 @@ mod tests {
         h.insert(REQUEST_ID, HeaderValue::from_str(&"a".repeat(129)).unwrap());
         assert_eq!(request_id(&h).len(), 32);
         assert_eq!(request_id(&HeaderMap::new()).len(), 32);
+    }
+
+    #[test]
+    fn combined_lines_read_as_nginx_s() {
+        let record = AccessRecord {
+            request_id: "r1",
+            method: "GET",
+            path: "/orders",
+            protocol: "HTTP/1.1",
+            client_ip: Some("203.0.113.9".parse().unwrap()),
+            user_id: Some("user-1"),
+            session_id: Some("s1"),
+            user_agent: Some("curl/8 \"x\""),
+            referer: None,
+            route: "/",
+            outcome: Outcome::Authenticated,
+            source: None,
+            status: 200,
+            bytes_in: 0,
+            bytes_out: 42,
+            upstream: None,
+            upstream_latency: None,
+            latency: Duration::from_millis(3),
+        };
+        let at = chrono::DateTime::parse_from_rfc3339("2026-12-07T10:11:12+01:00").unwrap();
+        assert_eq!(
+            combined_line(&record, at),
+            r#"203.0.113.9 - user-1 [07/Dec/2026:10:11:12 +0100] "GET /orders HTTP/1.1" 200 42 "-" "curl/8 \x22x\x22""#
+        );
     }
 }

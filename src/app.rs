@@ -140,7 +140,7 @@ impl App {
             ),
             routes: RouteTable::new(&config),
             operations: Operations::new(store.clone(), metrics.clone(), config.server.listen),
-            access_log: AccessLog::new(metrics.clone()),
+            access_log: AccessLog::new(metrics.clone(), config.log.access_combined),
             housekeeping: Housekeeping::new(
                 config.clone(),
                 validator.clone(),

@@ -22,6 +22,7 @@ pub(crate) fn run(
     upstream: Option<&str>,
 ) -> ExitCode {
     crate::init_logging(&crate::config::LogConfig {
+        access_combined: false,
         json: false,
         level: "info".into(),
     });

@@ -111,6 +111,9 @@ pub(crate) struct RequestCtx {
     server: usize,
     /// Set when no server could be chosen: the answer `fail_to_proxy` gives.
     failure: Option<UpstreamFailure>,
+    /// When the last server was chosen, and how long it took to send its response head.
+    upstream_started: Option<Instant>,
+    upstream_latency: Option<std::time::Duration>,
 }
 
 #[async_trait]
@@ -135,6 +138,8 @@ impl ProxyHttp for Gateway {
             tried: Vec::new(),
             server: 0,
             failure: None,
+            upstream_started: None,
+            upstream_latency: None,
         }
     }
 
@@ -213,6 +218,7 @@ impl ProxyHttp for Gateway {
             .ok_or_else(|| Error::explain(InternalError, "no upstream decided"))?;
         match pool.choose(ctx.client.ip, &ctx.tried) {
             Ok(chosen) => {
+                ctx.upstream_started = Some(Instant::now());
                 ctx.tried.push(chosen.addr);
                 ctx.server = chosen.server;
                 Ok(Box::new(chosen.peer))
@@ -269,6 +275,7 @@ impl ProxyHttp for Gateway {
         upstream_response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        ctx.upstream_latency = ctx.upstream_started.map(|t| t.elapsed());
         self.app
             .metrics()
             .upstream_status(upstream_response.status.as_u16());
@@ -321,20 +328,47 @@ impl ProxyHttp for Gateway {
     }
 
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
-        let req = session.req_header();
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
-        let route = ctx.route.as_deref().unwrap_or("none");
+        let (bytes_in, bytes_out) = (session.body_bytes_read(), session.body_bytes_sent());
+        let req = session.req_header();
+        let text =
+            |name: http::header::HeaderName| req.headers.get(name).and_then(|v| v.to_str().ok());
+        let record = ctx
+            .plan
+            .as_ref()
+            .and_then(|p| p.session.as_ref())
+            .map(|s| &s.record);
         self.app.access_log().record(&AccessRecord {
             request_id: ctx.request_id.to_str().unwrap_or("unknown"),
             method: req.method.as_str(),
             path: req.uri.path(),
+            protocol: version_name(req.version),
             client_ip: ctx.client.ip,
-            route,
+            user_id: record.map(|r| r.user.id.as_str()),
+            session_id: record.map(|r| r.session.id.as_str()),
+            user_agent: text(http::header::USER_AGENT),
+            referer: text(http::header::REFERER),
+            route: ctx.route.as_deref().unwrap_or("none"),
             outcome: ctx.outcome.unwrap_or(Outcome::Undecided),
             source: ctx.source,
             status,
+            bytes_in,
+            bytes_out,
+            upstream: ctx.tried.last().copied(),
+            upstream_latency: ctx.upstream_latency,
             latency: ctx.started.elapsed(),
         });
+    }
+}
+
+/// `HTTP/1.1` and the like, for the access log.
+fn version_name(version: http::Version) -> &'static str {
+    match version {
+        http::Version::HTTP_09 => "HTTP/0.9",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_2 => "HTTP/2.0",
+        http::Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/1.1",
     }
 }
 

@@ -523,3 +523,62 @@ async fn a_slow_request_head_is_cut_off_at_the_header_timeout() {
     assert_eq!(answer.matches("HTTP/1.1 200").count(), 1, "{answer}");
     assert_eq!(upstream.count(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_lines_carry_who_and_where_but_never_the_token() {
+    let (db, upstream, gateway) = setup(Kind::Sqlite, ROUTES).await.unwrap();
+    let token = random_token();
+    let (user_id, session_id) = db.seed(&token, 3600).await;
+    let response = client()
+        .post(gateway.url("/orders?secret=query"))
+        .header("cookie", session_cookie(&token))
+        .header("user-agent", "access-test/1.0")
+        .body("twelve bytes")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body_len = response.bytes().await.unwrap().len();
+    let log = gateway.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("gatehouse::access") && l.contains("/orders"))
+        .expect("an access line");
+    for field in [
+        format!("user_id=\"{user_id}\""),
+        format!("session_id=\"{session_id}\""),
+        "user_agent=\"access-test/1.0\"".to_string(),
+        "protocol=\"HTTP/1.1\"".to_string(),
+        "bytes_in=12".to_string(),
+        format!("bytes_out={body_len}"),
+        format!("upstream={}", upstream.addr),
+        "upstream_ms=".to_string(),
+        "source=\"database\"".to_string(),
+    ] {
+        assert!(line.contains(&field), "{field} missing from: {line}");
+    }
+    assert!(!line.contains("secret=query"), "{line}");
+    common::assert_log_is_clean(&log);
+
+    // nginx's combined format, on request.
+    let (db, _upstream, combined) = setup(Kind::Sqlite, "[log]\naccess_format = \"combined\"\n")
+        .await
+        .unwrap();
+    let token = random_token();
+    let (user_id, _) = db.seed(&token, 3600).await;
+    client()
+        .get(combined.url("/orders"))
+        .header("cookie", session_cookie(&token))
+        .header("user-agent", "access-test/1.0")
+        .send()
+        .await
+        .unwrap();
+    let log = combined.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains(&format!("127.0.0.1 - {user_id} ["))
+                && l.contains("\"GET /orders HTTP/1.1\" 200 ")
+                && l.ends_with("\"-\" \"access-test/1.0\"")),
+        "{log}"
+    );
+}

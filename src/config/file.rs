@@ -638,6 +638,8 @@ impl Default for GeoSection {
 pub struct LogSection {
     pub format: String,
     pub level: String,
+    /// `fields` (default) or `combined` (nginx's combined format) for access lines.
+    pub access_format: String,
 }
 
 impl Default for LogSection {
@@ -645,6 +647,7 @@ impl Default for LogSection {
         Self {
             format: "human".into(),
             level: "info".into(),
+            access_format: "fields".into(),
         }
     }
 }

@@ -14,6 +14,9 @@ pub struct MetricsConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogConfig {
     pub json: bool,
+    /// Access lines in nginx's combined format (for tools that parse nginx logs) instead of
+    /// one field per value.
+    pub access_combined: bool,
     /// A `tracing` filter (`info`, `gatehouse=debug,warn`); `RUST_LOG` wins when set.
     pub level: String,
 }
@@ -51,8 +54,19 @@ pub(super) fn log(l: &file::LogSection) -> Result<LogConfig, ConfigError> {
             format!("`{}` is not a log filter; write a level (info, debug) or targets (gatehouse=debug,warn)", l.level),
         ));
     }
+    let access_combined = match l.access_format.as_str() {
+        "fields" => false,
+        "combined" => true,
+        other => {
+            return Err(ConfigError::new(
+                "log.access_format",
+                format!("`{other}` is not one of fields, combined"),
+            ))
+        }
+    };
     Ok(LogConfig {
         json,
+        access_combined,
         level: l.level.clone(),
     })
 }
