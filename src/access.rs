@@ -63,6 +63,8 @@ pub(crate) struct AccessRecord<'a> {
     /// choice of server to its response head).
     pub(crate) upstream: Option<SocketAddr>,
     pub(crate) upstream_latency: Option<Duration>,
+    /// The W3C trace id the request was forwarded with.
+    pub(crate) trace_id: Option<&'a str>,
     pub(crate) latency: Duration,
 }
 
@@ -107,6 +109,7 @@ impl AccessLog {
             bytes_out = r.bytes_out,
             upstream = r.upstream.map(tracing::field::display),
             upstream_ms = r.upstream_latency.map(|l| l.as_secs_f64() * 1000.0),
+            trace_id = r.trace_id,
             latency_ms = r.latency.as_secs_f64() * 1000.0,
         );
     }
@@ -174,6 +177,7 @@ mod tests {
             bytes_out: 42,
             upstream: None,
             upstream_latency: None,
+            trace_id: None,
             latency: Duration::from_millis(3),
         };
         let at = chrono::DateTime::parse_from_rfc3339("2026-12-07T10:11:12+01:00").unwrap();

@@ -55,6 +55,7 @@ mod startup;
 pub mod store;
 pub mod time;
 pub mod tls;
+mod trace_context;
 mod upstream_health;
 
 /// Logs to stderr as `config` says (human or JSON lines); `RUST_LOG` overrides the level.

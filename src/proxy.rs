@@ -10,8 +10,8 @@
 //!                        ──> Action::Respond(response)   write it, stop
 //!                        └─> Action::Forward(plan)
 //! upstream_peer            the plan's upstream address
-//! upstream_request_filter  forwarding::upstream_edits (strip client identity headers, add ours)
-//!                          and the request ID, applied by upstream_headers
+//! upstream_request_filter  forwarding::upstream_edits (strip client identity headers, add ours),
+//!                          the request ID and the W3C trace context, applied by upstream_headers
 //! response_filter          Set-Cookie from the plan (refreshed session), request ID
 //! fail_to_proxy            502/504 as JSON
 //! logging                  AccessLog::record (access line, gatehouse_requests_total)
@@ -53,6 +53,7 @@ use crate::canonical::Rewrite;
 use crate::decision::{Action, ClientAddr, ForwardPlan, Outcome};
 use crate::forwarding;
 use crate::reply::{json_response, UpstreamFailure};
+use crate::trace_context::{TraceContext, TRACEPARENT, TRACESTATE};
 
 /// The gateway as a Pingora proxy.
 pub(crate) struct Gateway {
@@ -114,6 +115,8 @@ pub(crate) struct RequestCtx {
     /// When the last server was chosen, and how long it took to send its response head.
     upstream_started: Option<Instant>,
     upstream_latency: Option<std::time::Duration>,
+    /// The W3C trace the request was forwarded in.
+    trace_id: Option<String>,
 }
 
 #[async_trait]
@@ -140,6 +143,7 @@ impl ProxyHttp for Gateway {
             failure: None,
             upstream_started: None,
             upstream_latency: None,
+            trace_id: None,
         }
     }
 
@@ -266,6 +270,13 @@ impl ProxyHttp for Gateway {
             edits.insert.push((http::header::HOST, host));
         }
         edits.insert.push((REQUEST_ID, ctx.request_id.clone()));
+        let trace = TraceContext::of(&upstream_request.headers);
+        edits.remove.push(TRACESTATE);
+        edits.insert.push((TRACEPARENT, trace.traceparent));
+        if let Some(state) = trace.tracestate {
+            edits.insert.push((TRACESTATE, state));
+        }
+        ctx.trace_id = Some(trace.trace_id);
         upstream_headers::apply(upstream_request, edits)
     }
 
@@ -356,6 +367,7 @@ impl ProxyHttp for Gateway {
             bytes_out,
             upstream: ctx.tried.last().copied(),
             upstream_latency: ctx.upstream_latency,
+            trace_id: ctx.trace_id.as_deref(),
             latency: ctx.started.elapsed(),
         });
     }

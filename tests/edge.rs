@@ -1,7 +1,8 @@
 //! Gatehouse as an edge, on real sockets: CORS (preflights on protected routes reach the
 //! upstream without a session check, since browsers never send credentials on them, unless the
 //! route says otherwise; Gatehouse's own session endpoints answer their preflights and allow
-//! trusted origins, with credentials) and a warning when an undeclared proxy stands in front.
+//! trusted origins, with credentials), a warning when an undeclared proxy stands in front, and
+//! the W3C trace context carried to the upstream.
 
 #![allow(clippy::unwrap_used)]
 
@@ -152,4 +153,60 @@ async fn an_undeclared_proxy_in_front_is_warned_about_once() {
     assert_eq!(r.status(), 401);
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert!(!gateway.log().contains(WARNING));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_w3c_trace_continues_to_the_upstream() {
+    let (_db, upstream, gateway) = common::stack(
+        Kind::Sqlite,
+        "[[routes]]\nprefix = \"/public\"\npolicy = \"public\"\n",
+        &[],
+    )
+    .await
+    .unwrap();
+    let incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    client()
+        .get(gateway.url("/public/a"))
+        .header("traceparent", incoming)
+        .header("tracestate", "vendor=opaque")
+        .send()
+        .await
+        .unwrap();
+    let seen = upstream.last();
+    let sent = seen.header("traceparent").unwrap();
+    let parts: Vec<&str> = sent.split('-').collect();
+    assert_eq!(parts[0], "00");
+    assert_eq!(
+        parts[1], "4bf92f3577b34da6a3ce929d0e0e4736",
+        "the same trace"
+    );
+    assert_ne!(
+        parts[2], "00f067aa0ba902b7",
+        "Gatehouse's span is the parent"
+    );
+    assert_eq!(parts[3], "01", "the caller's sampling decision");
+    assert_eq!(seen.header("tracestate"), Some("vendor=opaque"));
+    // The access line is written just after the response.
+    assert!(
+        common::eventually(std::time::Duration::from_secs(5), || gateway
+            .log()
+            .contains("trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\""))
+        .await,
+        "{}",
+        gateway.log()
+    );
+
+    // None, or a malformed one: a new trace, and no tracestate without its traceparent.
+    client()
+        .get(gateway.url("/public/b"))
+        .header("traceparent", "00-zz-yy-01")
+        .header("tracestate", "vendor=opaque")
+        .send()
+        .await
+        .unwrap();
+    let seen = upstream.last();
+    let sent = seen.header("traceparent").unwrap();
+    assert_eq!(sent.len(), 55, "{sent}");
+    assert!(sent.starts_with("00-") && sent.ends_with("-00"), "{sent}");
+    assert_eq!(seen.header("tracestate"), None);
 }

@@ -539,6 +539,9 @@ async fn access_lines_carry_who_and_where_but_never_the_token() {
         .unwrap();
     assert_eq!(response.status(), 200);
     let body_len = response.bytes().await.unwrap().len();
+    // The access line is written just after the response.
+    let access_line = |log: &str| log.contains("gatehouse::access") && log.contains("/orders");
+    assert!(common::eventually(Duration::from_secs(5), || access_line(&gateway.log())).await);
     let log = gateway.log();
     let line = log
         .lines()
@@ -573,12 +576,16 @@ async fn access_lines_carry_who_and_where_but_never_the_token() {
         .send()
         .await
         .unwrap();
-    let log = combined.log();
-    assert!(
-        log.lines()
-            .any(|l| l.contains(&format!("127.0.0.1 - {user_id} ["))
+    let combined_line = |log: &str| {
+        log.lines().any(|l| {
+            l.contains(&format!("127.0.0.1 - {user_id} ["))
                 && l.contains("\"GET /orders HTTP/1.1\" 200 ")
-                && l.ends_with("\"-\" \"access-test/1.0\"")),
-        "{log}"
+                && l.ends_with("\"-\" \"access-test/1.0\"")
+        })
+    };
+    assert!(
+        common::eventually(Duration::from_secs(5), || combined_line(&combined.log())).await,
+        "{}",
+        combined.log()
     );
 }
