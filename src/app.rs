@@ -9,13 +9,14 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::request::Parts;
-use http::{header, HeaderMap, Response, StatusCode};
+use http::{header, HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 
 use crate::access::AccessLog;
 use crate::admin::{Admin, AdminRoute};
+use crate::assertion::{AssertionError, Assertions};
 use crate::auth::{Revocation, SessionValidator};
 use crate::config::Config;
-use crate::decision::{ClientAddr, Decision, Outcome};
+use crate::decision::{ClientAddr, Decision, ForwardPlan, Outcome};
 use crate::forward_auth::ForwardAuth;
 use crate::forwarding;
 use crate::gate::Gate;
@@ -29,12 +30,23 @@ use crate::session_api::{Endpoint, SessionApi};
 use crate::store::{InstrumentedStore, SessionStore};
 use crate::time::Clock;
 
+/// Why the gateway cannot be built from a valid config.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum AppError {
+    #[error("geo: {0}")]
+    Geo(#[from] GeoError),
+    #[error("identity_assertion: {0}")]
+    Assertion(#[from] AssertionError),
+}
+
 /// The gateway's state, shared by every request.
 pub(crate) struct App {
     config: Arc<Config>,
     routes: RouteTable,
     gate: Gate,
     forward_auth: Option<ForwardAuth>,
+    /// The signed identity assertion, when `[identity_assertion]` is on.
+    assertions: Option<Arc<Assertions>>,
     metrics: Arc<Metrics>,
     session_api: SessionApi,
     admin: Admin,
@@ -91,6 +103,23 @@ impl App {
     }
 
     /// The access log.
+    /// The identity assertion to send with a forwarded request, if its route wants one and it
+    /// has a session: (header, signed token).
+    pub(crate) fn assertion(&self, plan: &ForwardPlan) -> Option<(HeaderName, HeaderValue)> {
+        let (assertions, audience, session) = (
+            self.assertions.as_ref()?,
+            plan.assertion_audience.as_ref()?,
+            plan.session.as_ref()?,
+        );
+        let token = assertions.token(&session.record, audience, crate::assertion::unix_now());
+        Some((assertions.header().clone(), token))
+    }
+
+    /// The identity assertion's keys, for their rotation.
+    pub(crate) fn assertions(&self) -> Option<&Arc<Assertions>> {
+        self.assertions.as_ref()
+    }
+
     pub(crate) fn access_log(&self) -> &AccessLog {
         &self.access_log
     }
@@ -106,8 +135,17 @@ impl App {
         config: Config,
         store: Arc<dyn SessionStore>,
         clock: Arc<dyn Clock>,
-    ) -> Result<Self, GeoError> {
+    ) -> Result<Self, AppError> {
         let config = Arc::new(config);
+        let assertions = match &config.identity_assertion {
+            Some(a) => Some(Arc::new(Assertions::new(
+                a.clone(),
+                config.better_auth.additional_fields.active_organization(),
+                config.cache.max_entries,
+                crate::assertion::unix_now(),
+            )?)),
+            None => None,
+        };
         let metrics = Arc::new(Metrics::new());
         let store: Arc<dyn SessionStore> = Arc::new(InstrumentedStore::new(store, metrics.clone()));
         let validator = Arc::new(SessionValidator::new(
@@ -139,7 +177,13 @@ impl App {
                 revocation,
             ),
             routes: RouteTable::new(&config),
-            operations: Operations::new(store.clone(), metrics.clone(), config.server.listen),
+            operations: Operations::new(
+                store.clone(),
+                metrics.clone(),
+                config.server.listen,
+                assertions.clone(),
+            ),
+            assertions,
             access_log: AccessLog::new(metrics.clone(), config.log.access_combined),
             housekeeping: Housekeeping::new(
                 config.clone(),
@@ -185,6 +229,16 @@ impl App {
             }
             Listener::Proxy if forward_auth => return Route::Served(Served::ForwardAuth),
             _ => {}
+        }
+        let jwks_here = listener == Listener::Proxy
+            && req.uri.path() == crate::assertion::JWKS_PATH
+            && self
+                .config
+                .identity_assertion
+                .as_ref()
+                .is_some_and(|a| a.serve_jwks_on_proxy);
+        if jwks_here {
+            return Route::Served(Served::Jwks);
         }
         let on_admin_listener = listener == Listener::Admin;
         match self.admin.route(req, on_admin_listener) {
@@ -232,6 +286,13 @@ impl App {
                 self.session_api.serve(endpoint, req, &body, client).await
             }
             Served::ForwardAuth => self.forward_auth(req, client).await,
+            Served::Jwks => match &self.assertions {
+                Some(a) => (
+                    Outcome::Served,
+                    a.jwks_response(crate::assertion::unix_now()),
+                ),
+                None => (Outcome::BadRequest, crate::admin::not_found()),
+            },
         }
     }
 
@@ -258,10 +319,15 @@ impl App {
             .and_then(|h| h.to_str().ok());
         let route = self.routes.classify(host, original.uri.path());
         let decision = self.gate.decide(route, &original, client).await;
-        (
-            decision.outcome,
-            ForwardAuth::answer(caller, decision.action),
-        )
+        let assertion = match &decision.action {
+            crate::decision::Action::Forward(plan) => self.assertion(plan),
+            crate::decision::Action::Respond(_) => None,
+        };
+        let mut response = ForwardAuth::answer(caller, decision.action);
+        if let Some((name, token)) = assertion {
+            response.headers_mut().insert(name, token);
+        }
+        (decision.outcome, response)
     }
 }
 
@@ -303,6 +369,8 @@ pub(crate) enum Served {
     SessionApi(Endpoint),
     /// The forward-auth endpoint.
     ForwardAuth,
+    /// The identity assertion's JWKS (`serve_jwks_on_proxy`).
+    Jwks,
 }
 
 impl Served {
@@ -313,6 +381,7 @@ impl Served {
             Served::Admin(Err(_)) => "admin",
             Served::SessionApi(endpoint) => endpoint.name(),
             Served::ForwardAuth => "forward_auth",
+            Served::Jwks => "jwks",
         }
     }
 
@@ -324,7 +393,7 @@ impl Served {
             Served::SessionApi(endpoint) => endpoint
                 .changes_state()
                 .then_some(crate::session_api::MAX_BODY),
-            Served::ForwardAuth => None,
+            Served::ForwardAuth | Served::Jwks => None,
         }
     }
 }

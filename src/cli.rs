@@ -220,6 +220,6 @@ fn serve(config: Config, upgrade: bool) -> ExitCode {
     }
     match crate::server::build(config, store, upgrade) {
         Ok(server) => server.run_forever(),
-        Err(e) => fail(&format!("geo: {e}")),
+        Err(e) => fail(&e.to_string()),
     }
 }

@@ -13,6 +13,7 @@
 //! the single-value parsers they share.
 
 mod admin;
+mod assertion;
 mod better_auth;
 mod cookies;
 mod database;
@@ -39,6 +40,7 @@ use http::HeaderName;
 use ipnet::IpNet;
 
 pub use admin::{AdminConfig, GeoConfig, GeoProvider};
+pub use assertion::{AssertionAlgorithm, AssertionConfig, AssertionKeys};
 pub use better_auth::{
     origin_of, BetterAuthConfig, CookieCacheConfig, CookieCacheStrategy, GetSessionMode,
     SessionsConfig,
@@ -63,6 +65,7 @@ pub use upstreams::{
 
 // Each section's validation, called by `Config::from_file`.
 use admin::{admin, geo};
+use assertion::assertion;
 use better_auth::{better_auth, sessions};
 use cookies::{cookies, is_cookie_name_char};
 use database::{cache, database};
@@ -135,6 +138,8 @@ pub struct Config {
     pub geo: GeoConfig,
     /// `None` when the forward-auth endpoint is off.
     pub forward_auth: Option<ForwardAuthConfig>,
+    /// `None` when no route sends the signed identity assertion.
+    pub identity_assertion: Option<AssertionConfig>,
     /// Routes in file order; the first matching route with the longest prefix wins.
     pub routes: Vec<RouteConfig>,
 }
@@ -223,6 +228,21 @@ impl Config {
         }
         let geo = geo(&file.geo, env)?;
         let forward_auth = forward_auth(&file.forward_auth, env)?;
+        let identity_assertion = assertion(&file.identity_assertion)?;
+        if let Some(i) = file
+            .routes
+            .iter()
+            .position(|r| r.assertion_audience.is_some())
+        {
+            if identity_assertion.is_none() {
+                return Err(ConfigError::new(
+                    format!("routes[{i}].assertion_audience"),
+                    "set [identity_assertion] enabled = true (and its keys) first",
+                ));
+            }
+        }
+        let mut headers = headers;
+        headers.assertion = identity_assertion.as_ref().map(|a| a.header.clone());
         Ok(Config {
             server,
             better_auth,
@@ -237,6 +257,7 @@ impl Config {
             admin,
             geo,
             forward_auth,
+            identity_assertion,
             routes,
         })
     }

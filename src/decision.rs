@@ -87,6 +87,9 @@ pub(crate) struct ForwardPlan {
     pub(crate) strip_auth_cookies: bool,
     /// `Set-Cookie` values to add to the upstream's response (a refreshed session cookie).
     pub(crate) set_cookies: Vec<String>,
+    /// Send the signed identity assertion, with this audience (the route's
+    /// `assertion_audience`), when there is a session.
+    pub(crate) assertion_audience: Option<Arc<str>>,
 }
 
 /// Who sent a request, computed once per request (`forwarding::client_addr`) and used by every

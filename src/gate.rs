@@ -75,6 +75,7 @@ impl Gate {
                 session,
                 strip_auth_cookies: self.config.proxy.strip_auth_cookies && !route.is_better_auth(),
                 set_cookies,
+                assertion_audience: route.rules.and_then(|r| r.assertion_audience.clone()),
             })
         };
         if route.policy == Policy::Public {

@@ -30,6 +30,7 @@
 mod access;
 mod admin;
 mod app;
+mod assertion;
 pub mod auth;
 pub mod canonical;
 pub mod cli;

@@ -10,6 +10,7 @@ use http::{header, HeaderValue, Response, StatusCode};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::assertion::{Assertions, JWKS_PATH};
 use crate::metrics::Metrics;
 use crate::reply::json_response;
 
@@ -24,6 +25,8 @@ pub(crate) struct Operations {
     metrics: Arc<Metrics>,
     /// The proxy listener, probed by `/readyz`.
     listen: SocketAddr,
+    /// The identity assertion's keys, for `/.well-known/jwks.json`.
+    assertions: Option<Arc<Assertions>>,
 }
 
 impl Operations {
@@ -32,11 +35,13 @@ impl Operations {
         store: Arc<dyn SessionStore>,
         metrics: Arc<Metrics>,
         listen: SocketAddr,
+        assertions: Option<Arc<Assertions>>,
     ) -> Self {
         Self {
             store,
             metrics,
             listen,
+            assertions,
         }
     }
 
@@ -63,6 +68,10 @@ impl Operations {
             },
             "/healthz" => json_response(StatusCode::OK, r#"{"status":"ok"}"#),
             "/readyz" => self.readiness().await,
+            JWKS_PATH => match &self.assertions {
+                Some(a) => a.jwks_response(crate::assertion::unix_now()),
+                None => json_response(StatusCode::NOT_FOUND, r#"{"error":"not_found"}"#),
+            },
             _ => json_response(StatusCode::NOT_FOUND, r#"{"error":"not_found"}"#),
         }
     }

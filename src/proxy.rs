@@ -37,7 +37,7 @@ use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::proxy::FailToProxy;
 
-pub(crate) use background::{CertificateReloadService, HousekeepingService};
+pub(crate) use background::{AssertionKeyService, CertificateReloadService, HousekeepingService};
 pub(crate) use echo::EchoApp;
 pub(crate) use head_deadline::HeadDeadlineApp;
 pub(crate) use operations::OperationsApp;
@@ -266,6 +266,9 @@ impl ProxyHttp for Gateway {
             &ctx.client,
             self.app.config(),
         );
+        if let Some(assertion) = self.app.assertion(plan) {
+            edits.insert.push(assertion);
+        }
         if let Some(host) = forwarding::upstream_host(&plan.upstream, ctx.server) {
             edits.insert.push((http::header::HOST, host));
         }

@@ -13,12 +13,12 @@ use pingora::server::Server;
 use pingora::services::background::background_service;
 use pingora::services::listening::Service;
 
-use crate::app::{App, Listener};
-use crate::config::{Config, ListenerTls};
-use crate::geo::GeoError;
+use crate::app::{App, AppError, Listener};
+use crate::config::{AssertionKeys, Config, ListenerTls};
 use crate::proxy::{
-    CertificateReloadService, EchoApp, Gateway, HeadDeadlineApp, HousekeepingService,
-    HttpsRedirectApp, OperationsApp, PreTlsProxyHeader, ProxyHeaderPolicy, UpstreamPools,
+    AssertionKeyService, CertificateReloadService, EchoApp, Gateway, HeadDeadlineApp,
+    HousekeepingService, HttpsRedirectApp, OperationsApp, PreTlsProxyHeader, ProxyHeaderPolicy,
+    UpstreamPools,
 };
 use crate::store::SessionStore;
 use crate::time::SystemClock;
@@ -48,12 +48,13 @@ fn server_conf(config: &Config) -> ServerConf {
 
 /// A server running the gateway for `config` on `store`, ready for `run_forever`. With
 /// `upgrade`, it takes the listeners of the running instance (Pingora's hand-over over
-/// `server.upgrade_sock`). Fails only when the geolocation provider cannot be set up.
+/// `server.upgrade_sock`). Fails when the geolocation provider or the identity assertion's keys
+/// cannot be set up.
 pub(crate) fn build(
     config: Config,
     store: Arc<dyn SessionStore>,
     upgrade: bool,
-) -> Result<Server, GeoError> {
+) -> Result<Server, AppError> {
     let app = Arc::new(App::new(config, store, Arc::new(SystemClock))?);
     let config = app.config().clone();
     let opt = Opt {
@@ -147,6 +148,17 @@ pub(crate) fn build(
         let mut ops = Service::new("operations".to_string(), OperationsApp::new(app.clone()));
         ops.add_tcp(&listen.to_string());
         server.add_service(ops);
+    }
+    if let Some(AssertionKeys::Dir { rotate_every, .. }) =
+        config.identity_assertion.as_ref().map(|a| &a.keys)
+    {
+        server.add_service(background_service(
+            "assertion key rotation",
+            AssertionKeyService {
+                app: app.clone(),
+                interval: crate::assertion::check_interval(*rotate_every),
+            },
+        ));
     }
     server.add_service(background_service(
         "housekeeping",

@@ -24,7 +24,39 @@ pub struct ConfigFile {
     pub admin: AdminSection,
     pub geo: GeoSection,
     pub forward_auth: ForwardAuthSection,
+    pub identity_assertion: IdentityAssertionSection,
     pub routes: Vec<RouteSection>,
+}
+
+/// `[identity_assertion]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdentityAssertionSection {
+    pub enabled: bool,
+    pub header: String,
+    pub algorithm: String,
+    pub issuer: String,
+    pub lifetime: DurationValue,
+    pub key_file: Option<String>,
+    pub key_dir: Option<String>,
+    pub rotate_every: DurationValue,
+    pub serve_jwks_on_proxy: bool,
+}
+
+impl Default for IdentityAssertionSection {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            header: "x-auth-assertion".into(),
+            algorithm: "EdDSA".into(),
+            issuer: "gatehouse".into(),
+            lifetime: DurationValue::Text("5m".into()),
+            key_file: None,
+            key_dir: None,
+            rotate_every: DurationValue::Text("24h".into()),
+            serve_jwks_on_proxy: false,
+        }
+    }
 }
 
 /// `[forward_auth]`.
@@ -500,6 +532,9 @@ pub struct RouteSection {
     pub upstream: Option<UpstreamUrls>,
     #[serde(default)]
     pub upstream_group: Option<UpstreamGroupSection>,
+    /// Send the signed identity assertion upstream, with this `aud`.
+    #[serde(default)]
+    pub assertion_audience: Option<String>,
     #[serde(default)]
     pub upstream_tls: Option<UpstreamTlsSection>,
     #[serde(default)]

@@ -38,6 +38,8 @@ pub struct HeadersConfig {
     pub user_columns: Vec<(HeaderName, String)>,
     /// Extra headers filled from additional or plugin fields (`[headers.fields]`).
     pub fields: Vec<(HeaderName, FieldRef)>,
+    /// `identity_assertion.header`, when the assertion is on.
+    pub assertion: Option<HeaderName>,
 }
 
 impl HeadersConfig {
@@ -55,6 +57,7 @@ impl HeadersConfig {
         .into_iter()
         .chain(self.user_columns.iter().map(|(n, _)| n))
         .chain(self.fields.iter().map(|(n, _)| n))
+        .chain(self.assertion.as_ref())
     }
 }
 
@@ -98,6 +101,8 @@ pub struct RouteConfig {
     /// CORS preflights go to the upstream without a session check: browsers never send
     /// credentials on them, so checking would only break cross-origin callers.
     pub forward_preflights: bool,
+    /// Send the signed identity assertion with this `aud` (`assertion_audience`).
+    pub assertion_audience: Option<Arc<str>>,
     /// Match the prefix in its own letter case only. By default only routes that restrict
     /// access (`required`) match in any case: `/ADMIN` cannot dodge an `/admin` route on an
     /// upstream that ignores case, and `/STATIC` cannot claim a `public` `/static` route on one
@@ -220,6 +225,8 @@ pub(super) fn headers(
             .collect(),
         user_columns,
         fields,
+        // Set once [identity_assertion] is read.
+        assertion: None,
     })
 }
 
@@ -457,6 +464,7 @@ pub(super) fn route(
         require_active_organization: r.require_active_organization,
         organization_roles: r.organization_roles.clone(),
         forward_preflights: r.forward_preflights.unwrap_or(true),
+        assertion_audience: r.assertion_audience.as_deref().map(Arc::from),
         case_sensitive: r.case_sensitive.unwrap_or(policy != Policy::Required),
     })
 }

@@ -49,6 +49,7 @@ fn plan(
         session: session.map(std::sync::Arc::new),
         strip_auth_cookies,
         set_cookies: Vec::new(),
+        assertion_audience: None,
     }
 }
 

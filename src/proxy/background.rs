@@ -1,6 +1,6 @@
 //! Runs background work as Pingora background services, until the server shuts down: the app's
-//! housekeeping (revocation notices, expired-session cleanup) and the listener certificates'
-//! reload.
+//! housekeeping (revocation notices, expired-session cleanup), the listener certificates'
+//! reload and the identity assertion key's rotation.
 
 use std::sync::Arc;
 
@@ -44,6 +44,30 @@ impl BackgroundService for CertificateReloadService {
         tokio::select! {
             _ = crate::tls::watch(Arc::clone(&self.certificates), self.interval) => {}
             _ = shutdown.changed() => {}
+        }
+    }
+}
+
+/// Rotates the identity assertion's key when it is due (`identity_assertion.rotate_every`).
+pub(crate) struct AssertionKeyService {
+    pub(crate) app: Arc<App>,
+    pub(crate) interval: std::time::Duration,
+}
+
+#[async_trait]
+impl BackgroundService for AssertionKeyService {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let Some(assertions) = self.app.assertions() else {
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(self.interval) => {}
+                _ = shutdown.changed() => return,
+            }
+            if let Err(error) = assertions.rotate_if_due(crate::assertion::unix_now()) {
+                tracing::error!(%error, "the identity assertion key could not be rotated; the current one keeps signing");
+            }
         }
     }
 }
