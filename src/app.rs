@@ -193,7 +193,10 @@ impl App {
                 metrics.clone(),
             ),
             gate: Gate::new(config.clone(), validator, clock, metrics.clone()),
-            forward_auth: config.forward_auth.clone().map(ForwardAuth::new),
+            forward_auth: config
+                .forward_auth
+                .clone()
+                .map(|f| ForwardAuth::new(f, config.headers.identity_names().cloned().collect())),
             warned_untrusted_proxy: AtomicBool::new(false),
             config,
             metrics,
@@ -323,7 +326,7 @@ impl App {
             crate::decision::Action::Forward(plan) => self.assertion(plan),
             crate::decision::Action::Respond(_) => None,
         };
-        let mut response = ForwardAuth::answer(caller, decision.action);
+        let mut response = endpoint.answer(caller, decision.action);
         if let Some((name, token)) = assertion {
             response.headers_mut().insert(name, token);
         }

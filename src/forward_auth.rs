@@ -49,11 +49,15 @@ pub(crate) enum Caller {
 /// The endpoint.
 pub(crate) struct ForwardAuth {
     config: ForwardAuthConfig,
+    /// Every identity header name (`HeadersConfig::identity_names`): an allowed answer carries
+    /// each one, empty when the request has no such value, so that a proxy told to copy it
+    /// never falls back to the client's own (or, Caddy 2.6, to a literal placeholder).
+    identity: Vec<HeaderName>,
 }
 
 impl ForwardAuth {
-    pub(crate) fn new(config: ForwardAuthConfig) -> Self {
-        Self { config }
+    pub(crate) fn new(config: ForwardAuthConfig, identity: Vec<HeaderName>) -> Self {
+        Self { config, identity }
     }
 
     /// Whether a request for `path` is for the endpoint (exactly, or under it, for Envoy).
@@ -136,11 +140,14 @@ impl ForwardAuth {
     }
 
     /// The answer to `caller` for the gate's `action` on the original request.
-    pub(crate) fn answer(caller: Caller, action: Action) -> Response<Bytes> {
+    pub(crate) fn answer(&self, caller: Caller, action: Action) -> Response<Bytes> {
         match action {
             Action::Forward(plan) => {
                 let mut response = Response::new(Bytes::new());
                 let headers = response.headers_mut();
+                for name in &self.identity {
+                    headers.insert(name.clone(), HeaderValue::from_static(""));
+                }
                 if let Some(session) = &plan.session {
                     for (name, value) in &session.headers {
                         headers.insert(name.clone(), value.clone());
@@ -177,12 +184,15 @@ mod tests {
     use crate::config::Secret;
 
     fn endpoint(secret: Option<&str>) -> ForwardAuth {
-        ForwardAuth::new(ForwardAuthConfig {
-            path: "/_gatehouse/forward-auth".into(),
-            listen: None,
-            callers: vec!["10.0.0.0/8".parse().unwrap()],
-            secret: secret.map(|s| Secret::new(s.to_string())),
-        })
+        ForwardAuth::new(
+            ForwardAuthConfig {
+                path: "/_gatehouse/forward-auth".into(),
+                listen: None,
+                callers: vec!["10.0.0.0/8".parse().unwrap()],
+                secret: secret.map(|s| Secret::new(s.to_string())),
+            },
+            vec![HeaderName::from_static("x-auth-user-id")],
+        )
     }
 
     fn request(path: &str, method: &str, headers: &[(&str, &str)]) -> Parts {
@@ -300,10 +310,11 @@ mod tests {
             );
             Action::Respond(r)
         };
-        let nginx = ForwardAuth::answer(Caller::Nginx, redirect());
+        let fa = endpoint(None);
+        let nginx = fa.answer(Caller::Nginx, redirect());
         assert_eq!(nginx.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(nginx.headers()["location"], "/login?callbackURL=%2Fx");
-        let traefik = ForwardAuth::answer(Caller::Forwarded, redirect());
+        let traefik = fa.answer(Caller::Forwarded, redirect());
         assert_eq!(traefik.status(), StatusCode::FOUND);
     }
 }
