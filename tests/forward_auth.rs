@@ -26,14 +26,46 @@ prefix = "/public"
 policy = "public"
 "#;
 
-/// nginx with `auth_request` to the gateway at `gateway`, proxying to `upstream`, on `port`.
-struct Nginx {
+/// A proxy in front (nginx, Caddy) as a child process with its config directory; killed when
+/// dropped.
+struct FrontProxy {
     child: Child,
     _dir: tempfile::TempDir,
 }
 
+impl FrontProxy {
+    /// Runs `command` (its config in `dir`) and waits until it listens on `port`.
+    async fn start(mut command: Command, dir: tempfile::TempDir, port: u16) -> Self {
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the proxy (apt-get install nginx caddy)");
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Self { child, _dir: dir }
+    }
+}
+
+impl Drop for FrontProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// nginx with `auth_request` to the gateway at `gateway`, proxying to `upstream`, on `port`.
+struct Nginx;
+
 impl Nginx {
-    async fn start(port: u16, gateway: std::net::SocketAddr, upstream: &str) -> Self {
+    async fn start(port: u16, gateway: std::net::SocketAddr, upstream: &str) -> FrontProxy {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().display();
         let identity = [
@@ -101,29 +133,9 @@ http {{
 "#
         );
         std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
-        let child = Command::new("nginx")
-            .args(["-c", &format!("{d}/nginx.conf"), "-p", &d.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nginx (apt-get install nginx)");
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Self { child, _dir: dir }
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let mut command = Command::new("nginx");
+        command.args(["-c", &format!("{d}/nginx.conf"), "-p", &d.to_string()]);
+        FrontProxy::start(command, dir, port).await
     }
 }
 
@@ -300,13 +312,10 @@ async fn traefik_caddy_and_envoy_request_shapes_are_decided_and_callers_are_chec
 }
 
 /// Caddy with `forward_auth` to the gateway at `gateway`, proxying to `upstream`, on `port`.
-struct Caddy {
-    child: Child,
-    _dir: tempfile::TempDir,
-}
+struct Caddy;
 
 impl Caddy {
-    async fn start(port: u16, gateway: std::net::SocketAddr, upstream: &str) -> Self {
+    async fn start(port: u16, gateway: std::net::SocketAddr, upstream: &str) -> FrontProxy {
         let dir = tempfile::tempdir().unwrap();
         let conf = format!(
             r#"{{
@@ -325,33 +334,14 @@ http://127.0.0.1:{port} {{
         );
         let file = dir.path().join("Caddyfile");
         std::fs::write(&file, conf).unwrap();
-        let child = Command::new("caddy")
+        let mut command = Command::new("caddy");
+        command
             .args(["run", "--adapter", "caddyfile", "--config"])
             .arg(&file)
             .env("XDG_DATA_HOME", dir.path())
             .env("XDG_CONFIG_HOME", dir.path())
-            .env("HOME", dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("caddy (apt-get install caddy)");
-        for _ in 0..200 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Self { child, _dir: dir }
-    }
-}
-
-impl Drop for Caddy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+            .env("HOME", dir.path());
+        FrontProxy::start(command, dir, port).await
     }
 }
 

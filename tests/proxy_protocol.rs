@@ -8,12 +8,9 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use common::db::Kind;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio_rustls::rustls;
 
 const ROUTES: &str = r#"
 [[routes]]
@@ -101,16 +98,7 @@ async fn a_peer_outside_trusted_proxies_cannot_send_a_header() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_header_comes_before_the_tls_handshake() {
-    let certs = tempfile::tempdir().unwrap();
-    let status = std::process::Command::new("bash")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/tls/make-certs.sh"
-        ))
-        .arg(certs.path())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let certs = common::tls::make_certs();
     let p = |name: &str| certs.path().join(name).display().to_string();
     let tls = format!(
         "[server.tls]\ncertificates = [{{ cert = \"{}\", key = \"{}\" }}]\n",
@@ -121,26 +109,11 @@ async fn the_header_comes_before_the_tls_handshake() {
     let config = config("127.0.0.1", "").replacen("[proxy]", &format!("{tls}[proxy]"), 1);
     let (_db, upstream, gateway) = common::stack(Kind::Sqlite, &config, &[]).await.unwrap();
 
-    use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(rustls::pki_types::CertificateDer::from_pem_file(p("ca.pem")).unwrap())
-        .unwrap();
-    let client = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
     let mut tcp = TcpStream::connect(gateway.addr).await.unwrap();
     tcp.write_all(&v2_header([192, 0, 2, 77], 7000))
         .await
         .unwrap();
-    let stream = tokio_rustls::TlsConnector::from(Arc::new(client))
-        .connect("a.test".try_into().unwrap(), tcp)
-        .await
-        .unwrap();
+    let stream = common::tls::connect_over(certs.path(), tcp, "a.test").await;
     let answer = exchange(stream, TWO_REQUESTS).await;
     assert_eq!(answer.matches("HTTP/1.1 200").count(), 2, "{answer}");
     assert_eq!(

@@ -17,23 +17,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::db::Kind;
+use common::tls::make_certs;
 use common::{free_port, random_token, session_cookie};
 use tokio_rustls::rustls;
-
-/// A fresh set of test certificates.
-fn make_certs() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let status = std::process::Command::new("bash")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/tls/make-certs.sh"
-        ))
-        .arg(dir.path())
-        .status()
-        .unwrap();
-    assert!(status.success(), "make-certs.sh failed");
-    dir
-}
 
 fn path(dir: &Path, name: &str) -> String {
     dir.join(name).display().to_string()
@@ -588,31 +574,6 @@ async fn h2c_with_prior_knowledge_authenticates_and_http1_still_works_on_the_sam
     );
 }
 
-/// A TLS connection to `addr` for `name`, trusting the test CA, offering no ALPN (HTTP/1.1).
-async fn raw_tls(
-    certs: &Path,
-    addr: SocketAddr,
-    name: &str,
-) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
-    use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(rustls::pki_types::CertificateDer::from_pem_file(certs.join("ca.pem")).unwrap())
-        .unwrap();
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(name.to_string().try_into().unwrap(), tcp)
-        .await
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websocket_upgrades_work_over_tls() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -630,7 +591,7 @@ async fn websocket_upgrades_work_over_tls() {
         )
     };
     let mut buf = vec![0u8; 4096];
-    let mut anonymous = raw_tls(certs.path(), gateway.addr, "a.test").await;
+    let mut anonymous = common::tls::connect(certs.path(), gateway.addr, "a.test").await;
     anonymous.write_all(handshake("").as_bytes()).await.unwrap();
     let n = anonymous.read(&mut buf).await.unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 401"));
@@ -639,7 +600,7 @@ async fn websocket_upgrades_work_over_tls() {
     // round trip, every one of which must authenticate and upgrade.
     let mut last_error = String::new();
     for attempt in 1..=5 {
-        let mut stream = raw_tls(certs.path(), gateway.addr, "a.test").await;
+        let mut stream = common::tls::connect(certs.path(), gateway.addr, "a.test").await;
         let cookie = format!("Cookie: {}\r\n", session_cookie(&token));
         stream
             .write_all(handshake(&cookie).as_bytes())

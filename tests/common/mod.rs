@@ -10,6 +10,7 @@ pub mod db;
 pub mod gateway;
 pub mod relay;
 pub mod servers;
+pub mod tls;
 pub mod upstream;
 
 use gatehouse::auth::cookie::SigningKey;
