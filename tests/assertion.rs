@@ -116,7 +116,10 @@ async fn upstreams_verify_the_assertion_against_the_jwks_and_nothing_else_passes
         .await
         .unwrap();
     assert_eq!(decided.status(), 200);
-    let for_proxy = decided.headers()["x-auth-assertion"].to_str().unwrap().to_string();
+    let for_proxy = decided.headers()["x-auth-assertion"]
+        .to_str()
+        .unwrap()
+        .to_string();
     let verdict = verify(jwks.clone(), "orders-service", &[&for_proxy]).await;
     assert_eq!(verdict[0]["ok"], true, "{verdict:?}");
     assert_eq!(verdict[0]["payload"]["sid"], session_id.as_str());
