@@ -2,6 +2,7 @@
 //! PostgreSQL's revocation notices, and deleting expired sessions in bounded batches.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::auth::SessionValidator;
 use crate::config::{Config, DatabaseKind};
@@ -60,7 +61,7 @@ impl Housekeeping {
                 Ok(listener) => break listener,
                 Err(e) => {
                     tracing::warn!(error = %e, "revocation notices: cannot listen yet; retrying");
-                    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                    tokio::time::sleep(Duration::from_secs(2)).await;
                 }
             }
         };
@@ -86,11 +87,13 @@ impl Housekeeping {
     }
 
     /// Updates the gauges that are counted rather than tracked: sessions in memory, and
-    /// unexpired sessions in the database (one `COUNT` query per interval, never per scrape).
+    /// unexpired sessions in the database (one `COUNT` query per interval, never per scrape;
+    /// on a large table the interval grows with the count's duration, [`gauge_wait`]).
     async fn update_gauges_periodically(&self) {
         loop {
             let cached = i64::try_from(self.validator.cached_sessions()).unwrap_or(i64::MAX);
             self.metrics.cache_entries.set(cached);
+            let started = std::time::Instant::now();
             match self.store.count_active(self.clock.now()).await {
                 Ok(n) => self
                     .metrics
@@ -98,7 +101,8 @@ impl Housekeeping {
                     .set(i64::try_from(n).unwrap_or(i64::MAX)),
                 Err(e) => tracing::debug!(error = %e, "cannot count active sessions"),
             }
-            tokio::time::sleep(self.config.metrics.gauge_interval).await;
+            let wait = gauge_wait(self.config.metrics.gauge_interval, started.elapsed());
+            tokio::time::sleep(wait).await;
         }
     }
 
@@ -134,5 +138,27 @@ impl Housekeeping {
                 Err(e) => tracing::warn!(error = %e, "expired session cleanup failed"),
             }
         }
+    }
+}
+
+/// How long to wait before counting active sessions again: `interval`, or, when the last count
+/// `took` longer than a hundredth of it, a hundred times that, so the count never uses more than
+/// 1% of the database's time (a `COUNT` over a million SQLite rows takes seconds).
+fn gauge_wait(interval: Duration, took: Duration) -> Duration {
+    interval.max(took.saturating_mul(100))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slow_count_is_made_rarely() {
+        let interval = Duration::from_secs(30);
+        assert_eq!(gauge_wait(interval, Duration::from_millis(20)), interval);
+        assert_eq!(
+            gauge_wait(interval, Duration::from_millis(4_300)),
+            Duration::from_secs(430)
+        );
     }
 }
