@@ -27,6 +27,7 @@ use crate::operations::Operations;
 use crate::reply::json_response;
 use crate::route_table::{RouteMatch, RouteTable};
 use crate::session_api::{Endpoint, SessionApi};
+use crate::spans::{SpanQueue, SpanSink};
 use crate::store::{InstrumentedStore, SessionStore};
 use crate::time::Clock;
 
@@ -47,6 +48,10 @@ pub(crate) struct App {
     forward_auth: Option<ForwardAuth>,
     /// The signed identity assertion, when `[identity_assertion]` is on.
     assertions: Option<Arc<Assertions>>,
+    /// Where finished spans go, when `[tracing]` exports them; and, until the exporter takes it,
+    /// the other end of that queue.
+    spans: Option<SpanSink>,
+    span_queue: std::sync::Mutex<Option<SpanQueue>>,
     metrics: Arc<Metrics>,
     session_api: SessionApi,
     admin: Admin,
@@ -115,6 +120,19 @@ impl App {
         Some((assertions.header().clone(), token))
     }
 
+    /// Where finished spans go, when they are exported.
+    pub(crate) fn spans(&self) -> Option<&SpanSink> {
+        self.spans.as_ref()
+    }
+
+    /// The queue of finished spans, for the exporter (once).
+    pub(crate) fn take_span_queue(&self) -> Option<SpanQueue> {
+        self.span_queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+
     /// The identity assertion's keys, for their rotation.
     pub(crate) fn assertions(&self) -> Option<&Arc<Assertions>> {
         self.assertions.as_ref()
@@ -137,6 +155,13 @@ impl App {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, AppError> {
         let config = Arc::new(config);
+        let (spans, span_queue) = match &config.tracing {
+            Some(t) => {
+                let (sink, queue) = SpanSink::new(t.queue);
+                (Some(sink), Some(queue))
+            }
+            None => (None, None),
+        };
         let assertions = match &config.identity_assertion {
             Some(a) => Some(Arc::new(Assertions::new(
                 a.clone(),
@@ -184,6 +209,8 @@ impl App {
                 assertions.clone(),
             ),
             assertions,
+            spans,
+            span_queue: std::sync::Mutex::new(span_queue),
             access_log: AccessLog::new(metrics.clone(), config.log.access_combined),
             housekeeping: Housekeeping::new(
                 config.clone(),

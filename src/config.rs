@@ -53,7 +53,7 @@ pub use database::{
 pub use env::{EnvSource, MapEnv, ProcessEnv};
 pub use fields::{AdditionalField, AdditionalFields, FieldRef, FieldTable, FieldType};
 pub use forward_auth::ForwardAuthConfig;
-pub use operations::{LogConfig, MetricsConfig};
+pub use operations::{LogConfig, MetricsConfig, TracingConfig};
 pub use rate_limit::{RateLimitConfig, RateRule, SERVED_ENDPOINTS};
 pub use routes::{
     strip_port, HeadersConfig, Policy, ProxyConfig, RouteConfig, ServerConfig, Unauthenticated,
@@ -72,7 +72,7 @@ use database::{cache, database};
 use fields::additional_fields;
 use file::ConfigFile;
 use forward_auth::forward_auth;
-use operations::{log, metrics};
+use operations::{log, metrics, span_export};
 use parse::{duration, header_name, identifier, nonzero};
 use rate_limit::rate_limit;
 use routes::{headers, proxy, route, server};
@@ -140,6 +140,8 @@ pub struct Config {
     pub forward_auth: Option<ForwardAuthConfig>,
     /// `None` when no route sends the signed identity assertion.
     pub identity_assertion: Option<AssertionConfig>,
+    /// `None` when Gatehouse's spans are not exported.
+    pub tracing: Option<TracingConfig>,
     /// Routes in file order; the first matching route with the longest prefix wins.
     pub routes: Vec<RouteConfig>,
 }
@@ -229,6 +231,7 @@ impl Config {
         let geo = geo(&file.geo, env)?;
         let forward_auth = forward_auth(&file.forward_auth, env)?;
         let identity_assertion = assertion(&file.identity_assertion)?;
+        let tracing = span_export(&file.tracing)?;
         if let Some(i) = file
             .routes
             .iter()
@@ -258,6 +261,7 @@ impl Config {
             geo,
             forward_auth,
             identity_assertion,
+            tracing,
             routes,
         })
     }

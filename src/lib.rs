@@ -52,6 +52,7 @@ mod route_table;
 mod server;
 pub mod session;
 mod session_api;
+mod spans;
 mod startup;
 pub mod store;
 pub mod time;

@@ -28,7 +28,7 @@ mod upstream_headers;
 mod upstream_pool;
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -37,7 +37,9 @@ use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::proxy::FailToProxy;
 
-pub(crate) use background::{AssertionKeyService, CertificateReloadService, HousekeepingService};
+pub(crate) use background::{
+    AssertionKeyService, CertificateReloadService, HousekeepingService, SpanExportService,
+};
 pub(crate) use echo::EchoApp;
 pub(crate) use head_deadline::HeadDeadlineApp;
 pub(crate) use operations::OperationsApp;
@@ -53,6 +55,7 @@ use crate::canonical::Rewrite;
 use crate::decision::{Action, ClientAddr, ForwardPlan, Outcome};
 use crate::forwarding;
 use crate::reply::{json_response, UpstreamFailure};
+use crate::spans::{new_span_id, SpanKind, SpanRecord, SpanSink};
 use crate::trace_context::{TraceContext, TRACEPARENT, TRACESTATE};
 
 /// The gateway as a Pingora proxy.
@@ -115,8 +118,12 @@ pub(crate) struct RequestCtx {
     /// When the last server was chosen, and how long it took to send its response head.
     upstream_started: Option<Instant>,
     upstream_latency: Option<std::time::Duration>,
-    /// The W3C trace the request was forwarded in.
-    trace_id: Option<String>,
+    /// The W3C trace the request was forwarded in (set when it is forwarded).
+    trace: Option<TraceContext>,
+    /// When the authentication decision started, and how long it took.
+    decided: Option<(Instant, std::time::Duration)>,
+    /// Whether the decision refreshed the session.
+    refreshed: bool,
 }
 
 #[async_trait]
@@ -143,7 +150,9 @@ impl ProxyHttp for Gateway {
             failure: None,
             upstream_started: None,
             upstream_latency: None,
-            trace_id: None,
+            trace: None,
+            decided: None,
+            refreshed: false,
         }
     }
 
@@ -177,10 +186,12 @@ impl ProxyHttp for Gateway {
         let served = match self.app.route(self.listener, session.req_header()) {
             Route::Served(served) => served,
             Route::Proxied(route) => {
+                let deciding = Instant::now();
                 let decision = self
                     .app
                     .decide(route, session.req_header(), &ctx.client)
                     .await;
+                ctx.decided = Some((deciding, deciding.elapsed()));
                 ctx.route = Some(decision.route);
                 ctx.outcome = Some(decision.outcome);
                 ctx.source = decision.source;
@@ -274,12 +285,13 @@ impl ProxyHttp for Gateway {
         }
         edits.insert.push((REQUEST_ID, ctx.request_id.clone()));
         let trace = TraceContext::of(&upstream_request.headers);
+        ctx.refreshed = !plan.set_cookies.is_empty();
         edits.remove.push(TRACESTATE);
-        edits.insert.push((TRACEPARENT, trace.traceparent));
-        if let Some(state) = trace.tracestate {
-            edits.insert.push((TRACESTATE, state));
+        edits.insert.push((TRACEPARENT, trace.traceparent.clone()));
+        if let Some(state) = &trace.tracestate {
+            edits.insert.push((TRACESTATE, state.clone()));
         }
-        ctx.trace_id = Some(trace.trace_id);
+        ctx.trace = Some(trace);
         upstream_headers::apply(upstream_request, edits)
     }
 
@@ -370,9 +382,86 @@ impl ProxyHttp for Gateway {
             bytes_out,
             upstream: ctx.tried.last().copied(),
             upstream_latency: ctx.upstream_latency,
-            trace_id: ctx.trace_id.as_deref(),
+            trace_id: ctx.trace.as_ref().map(|t| t.trace_id.as_str()),
             latency: ctx.started.elapsed(),
         });
+        if let Some(sink) = self.app.spans() {
+            record_spans(sink, ctx, req.method.as_str(), req.uri.path(), status);
+        }
+    }
+}
+
+/// The spans of a forwarded request, from the times `ctx` recorded: the request (server span,
+/// child of the caller's), the authentication decision (with the layer that answered and
+/// whether the session was refreshed) and the upstream call (client span, whose id is the parent
+/// the upstream received in `traceparent`).
+fn record_spans(sink: &SpanSink, ctx: &RequestCtx, method: &str, path: &str, status: u16) {
+    use serde_json::json;
+    let Some(trace) = &ctx.trace else {
+        return;
+    };
+    let now = (Instant::now(), SystemTime::now());
+    let wall = |t: Instant| now.1 - now.0.saturating_duration_since(t);
+    let request_span = new_span_id();
+    let span =
+        |span_id: String, parent: Option<String>, name, kind, start, end, attributes| SpanRecord {
+            trace_id: trace.trace_id.clone(),
+            span_id,
+            parent_span_id: parent,
+            name,
+            kind,
+            start,
+            end,
+            attributes,
+        };
+    sink.record(span(
+        request_span.clone(),
+        trace.caller_span_id.clone(),
+        "gatehouse.request",
+        SpanKind::Server,
+        wall(ctx.started),
+        now.1,
+        vec![
+            ("http.request.method", json!(method)),
+            ("url.path", json!(path)),
+            ("http.route", json!(ctx.route.as_deref().unwrap_or("none"))),
+            ("http.response.status_code", json!(status)),
+            (
+                "gatehouse.outcome",
+                json!(ctx.outcome.unwrap_or(Outcome::Undecided).as_str()),
+            ),
+        ],
+    ));
+    if let Some((started, took)) = ctx.decided {
+        let source = ctx.source.map_or("none", LookupSource::as_str);
+        sink.record(span(
+            new_span_id(),
+            Some(request_span.clone()),
+            "gatehouse.authenticate",
+            SpanKind::Internal,
+            wall(started),
+            wall(started) + took,
+            vec![
+                ("gatehouse.session.source", json!(source)),
+                ("gatehouse.session.refreshed", json!(ctx.refreshed)),
+            ],
+        ));
+    }
+    if let Some(started) = ctx.upstream_started {
+        let end = ctx.upstream_latency.map_or(now.1, |l| wall(started) + l);
+        let server = ctx.tried.last().map(|a| a.to_string()).unwrap_or_default();
+        sink.record(span(
+            trace.upstream_span_id.clone(),
+            Some(request_span),
+            "gatehouse.upstream",
+            SpanKind::Client,
+            wall(started),
+            end,
+            vec![
+                ("server.address", json!(server)),
+                ("http.response.status_code", json!(status)),
+            ],
+        ));
     }
 }
 

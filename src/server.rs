@@ -18,7 +18,7 @@ use crate::config::{AssertionKeys, Config, ListenerTls};
 use crate::proxy::{
     AssertionKeyService, CertificateReloadService, EchoApp, Gateway, HeadDeadlineApp,
     HousekeepingService, HttpsRedirectApp, OperationsApp, PreTlsProxyHeader, ProxyHeaderPolicy,
-    UpstreamPools,
+    SpanExportService, UpstreamPools,
 };
 use crate::store::SessionStore;
 use crate::time::SystemClock;
@@ -157,6 +157,15 @@ pub(crate) fn build(
             AssertionKeyService {
                 app: app.clone(),
                 interval: crate::assertion::check_interval(*rotate_every),
+            },
+        ));
+    }
+    if let Some(tracing) = &config.tracing {
+        server.add_service(background_service(
+            "span export",
+            SpanExportService {
+                app: app.clone(),
+                config: tracing.clone(),
             },
         ));
     }

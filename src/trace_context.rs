@@ -15,6 +15,10 @@ pub(crate) const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 pub(crate) struct TraceContext {
     /// 32 lowercase hex digits.
     pub(crate) trace_id: String,
+    /// The caller's span (16 hex digits), when the request continued a trace.
+    pub(crate) caller_span_id: Option<String>,
+    /// Gatehouse's span toward the upstream: the parent in the `traceparent` sent upstream.
+    pub(crate) upstream_span_id: String,
     /// `traceparent` for the upstream: this trace, Gatehouse's span as the parent.
     pub(crate) traceparent: HeaderValue,
     /// The client's `tracestate`, if its `traceparent` was valid.
@@ -30,10 +34,16 @@ impl TraceContext {
             .get(TRACEPARENT)
             .and_then(|v| v.to_str().ok())
             .and_then(parse);
-        let (trace_id, flags, tracestate) = match incoming {
-            Some((trace_id, flags)) => (trace_id, flags, headers.get(TRACESTATE).cloned()),
+        let (trace_id, caller_span_id, flags, tracestate) = match incoming {
+            Some((trace_id, parent, flags)) => (
+                trace_id,
+                Some(parent),
+                flags,
+                headers.get(TRACESTATE).cloned(),
+            ),
             None => (
                 format!("{:032x}", rng.gen::<u128>() | 1),
+                None,
                 "00".to_string(),
                 None,
             ),
@@ -42,15 +52,17 @@ impl TraceContext {
             .expect("hex digits and dashes are a valid header value");
         Self {
             trace_id,
+            caller_span_id,
+            upstream_span_id: span_id,
             traceparent,
             tracestate,
         }
     }
 }
 
-/// (trace id, flags) of a valid version-00 `traceparent` (or a later version's first four
+/// (trace id, parent span id, flags) of a valid version-00 `traceparent` (or a later version's first four
 /// fields, as the specification allows); `None` for anything else, all-zero ids included.
-fn parse(value: &str) -> Option<(String, String)> {
+fn parse(value: &str) -> Option<(String, String, String)> {
     let value = value.trim();
     let mut parts = value.split('-');
     let (version, trace_id, parent_id, flags) =
@@ -68,7 +80,13 @@ fn parse(value: &str) -> Option<(String, String)> {
         && hex(parent_id, 16)
         && parent_id.bytes().any(|b| b != b'0')
         && hex(flags, 2);
-    valid.then(|| (trace_id.to_string(), flags.to_string()))
+    valid.then(|| {
+        (
+            trace_id.to_string(),
+            parent_id.to_string(),
+            flags.to_string(),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -100,6 +118,8 @@ mod tests {
         assert!(sent.ends_with("-01"));
         assert_ne!(sent, incoming, "Gatehouse's own span is the parent");
         assert_eq!(t.tracestate.unwrap(), "vendor=x");
+        assert_eq!(t.caller_span_id.as_deref(), Some("00f067aa0ba902b7"));
+        assert!(sent.contains(&t.upstream_span_id));
     }
 
     #[test]

@@ -210,3 +210,133 @@ async fn the_w3c_trace_continues_to_the_upstream() {
     assert!(sent.starts_with("00-") && sent.ends_with("-00"), "{sent}");
     assert_eq!(seen.header("tracestate"), None);
 }
+
+/// An OTLP/HTTP receiver: every body POSTed to it, parsed as JSON.
+async fn otlp_receiver() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+) {
+    use http_body_util::BodyExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = received.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let log = log.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(
+                    move |req: hyper::Request<hyper::body::Incoming>| {
+                        let log = log.clone();
+                        async move {
+                            let body = req.into_body().collect().await.unwrap().to_bytes();
+                            if let Ok(v) = serde_json::from_slice(&body) {
+                                log.lock().unwrap().push(v);
+                            }
+                            Ok::<_, std::convert::Infallible>(hyper::Response::new(
+                                http_body_util::Full::new(bytes::Bytes::from_static(b"{}")),
+                            ))
+                        }
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (addr, received)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gatehouse_s_spans_reach_an_otlp_endpoint_in_the_caller_s_trace() {
+    let (otlp, received) = otlp_receiver().await;
+    let config = format!(
+        "[tracing]\notlp_endpoint = \"http://{otlp}/v1/traces\"\nexport_interval = \"100ms\"\n"
+    );
+    let (db, upstream, gateway) = common::stack(Kind::Sqlite, &config, &[]).await.unwrap();
+    let token = random_token();
+    db.seed(&token, 5 * 86_400).await;
+    let response = client()
+        .get(gateway.url("/orders"))
+        .header("cookie", session_cookie(&token))
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let sent_upstream = upstream.last().header("traceparent").unwrap().to_string();
+    let upstream_parent = sent_upstream.split('-').nth(2).unwrap().to_string();
+
+    let spans = || -> Vec<serde_json::Value> {
+        received
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|body| {
+                body["resourceSpans"][0]["scopeSpans"][0]["spans"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .collect()
+    };
+    assert!(
+        common::eventually(std::time::Duration::from_secs(5), || spans().len() >= 3).await,
+        "no spans arrived: {:?}\n{}",
+        received.lock().unwrap(),
+        gateway.log()
+    );
+    let spans = spans();
+    let named = |name: &str| {
+        spans
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} span in {spans:?}"))
+            .clone()
+    };
+    let request = named("gatehouse.request");
+    let authenticate = named("gatehouse.authenticate");
+    let upstream_call = named("gatehouse.upstream");
+    for span in [&request, &authenticate, &upstream_call] {
+        assert_eq!(span["traceId"], "4bf92f3577b34da6a3ce929d0e0e4736");
+    }
+    assert_eq!(
+        request["parentSpanId"], "00f067aa0ba902b7",
+        "the caller's span"
+    );
+    assert_eq!(authenticate["parentSpanId"], request["spanId"]);
+    assert_eq!(upstream_call["parentSpanId"], request["spanId"]);
+    assert_eq!(
+        upstream_call["spanId"],
+        upstream_parent.as_str(),
+        "the upstream's parent is Gatehouse's upstream span"
+    );
+    let attribute = |span: &serde_json::Value, key: &str| {
+        span["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["key"] == key)
+            .map(|a| a["value"].clone())
+    };
+    assert_eq!(
+        attribute(&authenticate, "gatehouse.session.source").unwrap()["stringValue"],
+        "database"
+    );
+    assert_eq!(
+        attribute(&authenticate, "gatehouse.session.refreshed").unwrap()["boolValue"],
+        true,
+        "expiring in 5 of 7 days: refreshed"
+    );
+    assert_eq!(
+        attribute(&request, "http.response.status_code").unwrap()["intValue"],
+        "200"
+    );
+}

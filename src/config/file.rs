@@ -25,7 +25,29 @@ pub struct ConfigFile {
     pub geo: GeoSection,
     pub forward_auth: ForwardAuthSection,
     pub identity_assertion: IdentityAssertionSection,
+    pub tracing: TracingSection,
     pub routes: Vec<RouteSection>,
+}
+
+/// `[tracing]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TracingSection {
+    pub otlp_endpoint: Option<String>,
+    pub service_name: String,
+    pub export_interval: DurationValue,
+    pub queue: usize,
+}
+
+impl Default for TracingSection {
+    fn default() -> Self {
+        Self {
+            otlp_endpoint: None,
+            service_name: "gatehouse".into(),
+            export_interval: DurationValue::Text("1s".into()),
+            queue: 4096,
+        }
+    }
 }
 
 /// `[identity_assertion]`.

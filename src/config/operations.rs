@@ -1,4 +1,5 @@
-//! `[metrics]` (the operations listener: `/metrics`, `/healthz`, `/readyz`) and `[log]`.
+//! `[metrics]` (the operations listener: `/metrics`, `/healthz`, `/readyz`), `[log]` and
+//! `[tracing]` (span export).
 
 use super::*;
 
@@ -19,6 +20,47 @@ pub struct LogConfig {
     pub access_combined: bool,
     /// A `tracing` filter (`info`, `gatehouse=debug,warn`); `RUST_LOG` wins when set.
     pub level: String,
+}
+
+/// Span export over OTLP/HTTP (`[tracing]`); `None` when off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TracingConfig {
+    /// e.g. `http://collector:4318/v1/traces`.
+    pub otlp_endpoint: String,
+    pub service_name: String,
+    pub export_interval: Duration,
+    /// Spans waiting to be sent; past this they are dropped (and counted), never waited for.
+    pub queue: usize,
+}
+
+pub(super) fn span_export(t: &file::TracingSection) -> Result<Option<TracingConfig>, ConfigError> {
+    let Some(endpoint) = &t.otlp_endpoint else {
+        return Ok(None);
+    };
+    let uri: http::Uri = endpoint.parse().map_err(|_| {
+        ConfigError::new(
+            "tracing.otlp_endpoint",
+            format!("`{endpoint}` is not a URL"),
+        )
+    })?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+        return Err(ConfigError::new(
+            "tracing.otlp_endpoint",
+            format!("`{endpoint}` must be an http(s) URL such as http://collector:4318/v1/traces"),
+        ));
+    }
+    if t.queue == 0 {
+        return Err(ConfigError::new("tracing.queue", "must be at least 1"));
+    }
+    Ok(Some(TracingConfig {
+        otlp_endpoint: endpoint.clone(),
+        service_name: t.service_name.clone(),
+        export_interval: nonzero(
+            "tracing.export_interval",
+            duration("tracing.export_interval", &t.export_interval)?,
+        )?,
+        queue: t.queue,
+    }))
 }
 
 pub(super) fn metrics(m: &file::MetricsSection) -> Result<MetricsConfig, ConfigError> {

@@ -1,6 +1,6 @@
 //! Runs background work as Pingora background services, until the server shuts down: the app's
 //! housekeeping (revocation notices, expired-session cleanup), the listener certificates'
-//! reload and the identity assertion key's rotation.
+//! reload, the identity assertion key's rotation and the span export.
 
 use std::sync::Arc;
 
@@ -68,6 +68,31 @@ impl BackgroundService for AssertionKeyService {
             if let Err(error) = assertions.rotate_if_due(crate::assertion::unix_now()) {
                 tracing::error!(%error, "the identity assertion key could not be rotated; the current one keeps signing");
             }
+        }
+    }
+}
+
+/// Posts finished spans to the OTLP endpoint (`spans::export`).
+pub(crate) struct SpanExportService {
+    pub(crate) app: Arc<App>,
+    pub(crate) config: crate::config::TracingConfig,
+}
+
+#[async_trait]
+impl BackgroundService for SpanExportService {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let Some(queue) = self.app.take_span_queue() else {
+            return;
+        };
+        let export = crate::spans::export(
+            queue,
+            self.config.otlp_endpoint.clone(),
+            self.config.service_name.clone(),
+            self.config.export_interval,
+        );
+        tokio::select! {
+            _ = export => {}
+            _ = shutdown.changed() => {}
         }
     }
 }
