@@ -150,13 +150,24 @@ struct KeySet {
     retiring: Vec<(Arc<SigningKey>, i64)>,
 }
 
+/// A signed token and whom it was signed for.
+struct Minted {
+    session_id: String,
+    audience: Arc<str>,
+    token: HeaderValue,
+}
+
 /// Signs assertions and publishes the JWKS.
 pub(crate) struct Assertions {
     config: AssertionConfig,
     keys: RwLock<KeySet>,
-    /// `(session id, audience)` to a signed token, for half the tokens' lifetime.
-    minted: moka::sync::Cache<(String, Arc<str>), HeaderValue>,
+    /// A hash of (session id, audience) to the token signed for them, for half the tokens'
+    /// lifetime. Keyed by the hash so a lookup allocates nothing; the entry names its session
+    /// and audience, and a token is served only when both match (a collision is a miss).
+    minted: moka::sync::Cache<u64, Arc<Minted>>,
     active_organization: Option<FieldRef>,
+    /// Seeds the `minted` keys (random per process).
+    key_hasher: std::collections::hash_map::RandomState,
 }
 
 impl Assertions {
@@ -182,6 +193,7 @@ impl Assertions {
             config,
             keys: RwLock::new(keys),
             active_organization,
+            key_hasher: std::collections::hash_map::RandomState::new(),
         })
     }
 
@@ -198,8 +210,19 @@ impl Assertions {
         audience: &Arc<str>,
         now: i64,
     ) -> HeaderValue {
-        let key = (record.session.id.clone(), Arc::clone(audience));
-        self.minted.get_with(key, || {
+        let key = {
+            use std::hash::{BuildHasher, Hash, Hasher};
+            let mut h = self.key_hasher.build_hasher();
+            record.session.id.hash(&mut h);
+            audience.hash(&mut h);
+            h.finish()
+        };
+        if let Some(m) = self.minted.get(&key) {
+            if m.session_id == record.session.id && m.audience == *audience {
+                return m.token.clone();
+            }
+        }
+        let token = {
             let org = self
                 .active_organization
                 .and_then(|at| field_value(record, at))
@@ -223,7 +246,16 @@ impl Assertions {
             let current = Arc::clone(&self.keys.read().unwrap_or_else(|e| e.into_inner()).current);
             HeaderValue::from_str(&current.sign(&claims))
                 .expect("a JWS is base64url and dots: a valid header value")
-        })
+        };
+        self.minted.insert(
+            key,
+            Arc::new(Minted {
+                session_id: record.session.id.clone(),
+                audience: Arc::clone(audience),
+                token: token.clone(),
+            }),
+        );
+        token
     }
 
     /// The JWKS document: the signing key and every replaced key whose tokens may still be
