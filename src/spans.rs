@@ -3,16 +3,15 @@
 //! times the glue recorded, and handed to a bounded queue that never blocks a request (a full
 //! queue drops the span and counts it); a background task posts them in batches.
 //!
-//! Encoded as OTLP/HTTP JSON (the protocol's JSON mapping, which collectors accept on
-//! `/v1/traces`) with serde_json and posted with the reqwest client Gatehouse already has,
-//! rather than through the opentelemetry-otlp crate, which would bring a second HTTP client
-//! stack and runtime for what is one POST of a few spans.
+//! Encoded as OTLP/HTTP protobuf with opentelemetry-proto's generated messages and posted with
+//! the reqwest client Gatehouse already has, rather than through the opentelemetry-otlp crate,
+//! which would bring a second HTTP client stack and runtime for what is one POST of a few spans.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::mpsc;
 
 /// OTLP span kinds used here.
@@ -111,12 +110,12 @@ pub(crate) async fn export(
             }
         };
         if !batch.is_empty() {
-            let body = otlp_json(&service, &batch);
+            let body = otlp_request(&service, &batch);
             batch.clear();
             let sent = client
                 .post(&endpoint)
-                .header("content-type", "application/json")
-                .body(body.to_string())
+                .header("content-type", "application/x-protobuf")
+                .body(body)
                 .send()
                 .await;
             match sent {
@@ -141,66 +140,97 @@ pub(crate) async fn export(
     }
 }
 
-/// An OTLP `ExportTraceServiceRequest` in the protocol's JSON mapping.
-pub(crate) fn otlp_json(service: &str, spans: &[SpanRecord]) -> Value {
+/// An OTLP `ExportTraceServiceRequest`, protobuf-encoded.
+pub(crate) fn otlp_request(service: &str, spans: &[SpanRecord]) -> Vec<u8> {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::{
+        any_value, AnyValue, InstrumentationScope, KeyValue,
+    };
+    use opentelemetry_proto::tonic::resource::v1::Resource;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+    use prost::Message;
+
     let nanos = |t: SystemTime| {
         t.duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-            .to_string()
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
     };
-    let spans: Vec<Value> = spans
+    let string = |s: &str| AnyValue {
+        value: Some(any_value::Value::StringValue(s.to_string())),
+    };
+    let spans = spans
         .iter()
-        .map(|s| {
-            let attributes: Vec<Value> = s
+        .map(|s| Span {
+            trace_id: hex(&s.trace_id),
+            span_id: hex(&s.span_id),
+            parent_span_id: s.parent_span_id.as_deref().map(hex).unwrap_or_default(),
+            name: s.name.to_string(),
+            kind: s.kind as i32,
+            start_time_unix_nano: nanos(s.start),
+            end_time_unix_nano: nanos(s.end),
+            attributes: s
                 .attributes
                 .iter()
-                .map(|(key, value)| json!({ "key": key, "value": any_value(value) }))
-                .collect();
-            let mut span = json!({
-                "traceId": s.trace_id,
-                "spanId": s.span_id,
-                "name": s.name,
-                "kind": s.kind as u8,
-                "startTimeUnixNano": nanos(s.start),
-                "endTimeUnixNano": nanos(s.end),
-                "attributes": attributes,
-            });
-            if let Some(parent) = &s.parent_span_id {
-                span["parentSpanId"] = parent.as_str().into();
-            }
-            span
+                .map(|(key, value)| KeyValue {
+                    key: key.to_string(),
+                    value: Some(AnyValue {
+                        value: Some(match value {
+                            Value::Bool(b) => any_value::Value::BoolValue(*b),
+                            Value::Number(n) if n.is_i64() || n.is_u64() => {
+                                any_value::Value::IntValue(n.as_i64().unwrap_or(i64::MAX))
+                            }
+                            Value::Number(n) => {
+                                any_value::Value::DoubleValue(n.as_f64().unwrap_or_default())
+                            }
+                            Value::String(s) => any_value::Value::StringValue(s.clone()),
+                            other => any_value::Value::StringValue(other.to_string()),
+                        }),
+                    }),
+                })
+                .collect(),
+            ..Default::default()
         })
         .collect();
-    json!({
-        "resourceSpans": [{
-            "resource": { "attributes": [
-                { "key": "service.name", "value": { "stringValue": service } }
-            ]},
-            "scopeSpans": [{
-                "scope": { "name": "gatehouse", "version": env!("CARGO_PKG_VERSION") },
-                "spans": spans,
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![KeyValue {
+                    key: "service.name".into(),
+                    value: Some(string(service)),
+                }],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                scope: Some(InstrumentationScope {
+                    name: "gatehouse".into(),
+                    version: env!("CARGO_PKG_VERSION").into(),
+                    ..Default::default()
+                }),
+                spans,
+                ..Default::default()
             }],
-        }]
-    })
+            ..Default::default()
+        }],
+    }
+    .encode_to_vec()
 }
 
-fn any_value(value: &Value) -> Value {
-    match value {
-        Value::Bool(b) => json!({ "boolValue": b }),
-        // OTLP JSON writes 64-bit integers as strings.
-        Value::Number(n) if n.is_i64() => json!({ "intValue": n.to_string() }),
-        Value::Number(n) => json!({ "doubleValue": n.as_f64() }),
-        Value::String(s) => json!({ "stringValue": s }),
-        other => json!({ "stringValue": other.to_string() }),
-    }
+/// The bytes of a hex id (ids here are always made of hex digits).
+fn hex(id: &str) -> Vec<u8> {
+    (0..id.len() / 2)
+        .filter_map(|i| u8::from_str_radix(&id[2 * i..2 * i + 2], 16).ok())
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
-    fn spans_are_written_in_otlp_s_json_mapping() {
+    fn spans_are_encoded_as_an_otlp_export_request() {
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+        use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
+        use prost::Message;
         let start = UNIX_EPOCH + Duration::from_nanos(1_000);
         let span = SpanRecord {
             trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
@@ -216,20 +246,36 @@ mod tests {
                 ("gatehouse.session.refreshed", json!(true)),
             ],
         };
-        let body = otlp_json("gatehouse", &[span]);
-        let s = &body["resourceSpans"][0]["scopeSpans"][0]["spans"][0];
-        assert_eq!(s["traceId"], "4bf92f3577b34da6a3ce929d0e0e4736");
-        assert_eq!(s["kind"], 2);
-        assert_eq!(s["startTimeUnixNano"], "1000");
-        assert_eq!(s["endTimeUnixNano"], "1500");
-        assert!(s.get("parentSpanId").is_none());
-        assert_eq!(s["attributes"][0]["value"]["intValue"], "200");
-        assert_eq!(s["attributes"][1]["value"]["stringValue"], "/orders");
-        assert_eq!(s["attributes"][2]["value"]["boolValue"], true);
+        let request =
+            ExportTraceServiceRequest::decode(otlp_request("gatehouse", &[span]).as_slice())
+                .unwrap();
+        let resource = &request.resource_spans[0];
+        let s = &resource.scope_spans[0].spans[0];
+        assert_eq!(s.trace_id, hex("4bf92f3577b34da6a3ce929d0e0e4736"));
+        assert_eq!(s.trace_id.len(), 16);
         assert_eq!(
-            body["resourceSpans"][0]["resource"]["attributes"][0]["value"]["stringValue"],
-            "gatehouse"
+            s.span_id,
+            vec![0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7]
         );
+        assert!(s.parent_span_id.is_empty());
+        assert_eq!(
+            (s.kind, s.start_time_unix_nano, s.end_time_unix_nano),
+            (2, 1_000, 1_500)
+        );
+        let value = |i: usize| {
+            s.attributes[i]
+                .value
+                .as_ref()
+                .unwrap()
+                .value
+                .clone()
+                .unwrap()
+        };
+        assert_eq!(value(0), Any::IntValue(200));
+        assert_eq!(value(1), Any::StringValue("/orders".into()));
+        assert_eq!(value(2), Any::BoolValue(true));
+        let service = &resource.resource.as_ref().unwrap().attributes[0];
+        assert_eq!(service.key, "service.name");
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod common;
 
 use common::db::Kind;
 use common::{client, random_token, session_cookie};
+use opentelemetry_proto::tonic::trace::v1::Span;
 
 const CONFIG: &str = r#"
 [better_auth]
@@ -211,12 +212,14 @@ async fn the_w3c_trace_continues_to_the_upstream() {
     assert_eq!(seen.header("tracestate"), None);
 }
 
-/// An OTLP/HTTP receiver: every body POSTed to it, parsed as JSON.
+/// An OTLP/HTTP receiver: every span POSTed to it, decoded from protobuf.
 async fn otlp_receiver() -> (
     std::net::SocketAddr,
-    std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+    std::sync::Arc<std::sync::Mutex<Vec<Span>>>,
 ) {
     use http_body_util::BodyExt;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use prost::Message;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -232,12 +235,21 @@ async fn otlp_receiver() -> (
                     move |req: hyper::Request<hyper::body::Incoming>| {
                         let log = log.clone();
                         async move {
+                            let protobuf =
+                                req.headers()["content-type"] == "application/x-protobuf";
                             let body = req.into_body().collect().await.unwrap().to_bytes();
-                            if let Ok(v) = serde_json::from_slice(&body) {
-                                log.lock().unwrap().push(v);
+                            if let (true, Ok(export)) =
+                                (protobuf, ExportTraceServiceRequest::decode(body))
+                            {
+                                let spans = export
+                                    .resource_spans
+                                    .into_iter()
+                                    .flat_map(|r| r.scope_spans)
+                                    .flat_map(|s| s.spans);
+                                log.lock().unwrap().extend(spans);
                             }
                             Ok::<_, std::convert::Infallible>(hyper::Response::new(
-                                http_body_util::Full::new(bytes::Bytes::from_static(b"{}")),
+                                http_body_util::Full::new(bytes::Bytes::new()),
                             ))
                         }
                     },
@@ -251,8 +263,13 @@ async fn otlp_receiver() -> (
     (addr, received)
 }
 
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gatehouse_s_spans_reach_an_otlp_endpoint_in_the_caller_s_trace() {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
     let (otlp, received) = otlp_receiver().await;
     let config = format!(
         "[tracing]\notlp_endpoint = \"http://{otlp}/v1/traces\"\nexport_interval = \"100ms\"\n"
@@ -274,30 +291,19 @@ async fn gatehouse_s_spans_reach_an_otlp_endpoint_in_the_caller_s_trace() {
     let sent_upstream = upstream.last().header("traceparent").unwrap().to_string();
     let upstream_parent = sent_upstream.split('-').nth(2).unwrap().to_string();
 
-    let spans = || -> Vec<serde_json::Value> {
-        received
-            .lock()
-            .unwrap()
-            .iter()
-            .flat_map(|body| {
-                body["resourceSpans"][0]["scopeSpans"][0]["spans"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default()
-            })
-            .collect()
-    };
     assert!(
-        common::eventually(std::time::Duration::from_secs(5), || spans().len() >= 3).await,
-        "no spans arrived: {:?}\n{}",
-        received.lock().unwrap(),
+        common::eventually(std::time::Duration::from_secs(5), || {
+            received.lock().unwrap().len() >= 3
+        })
+        .await,
+        "no spans arrived:\n{}",
         gateway.log()
     );
-    let spans = spans();
+    let spans = received.lock().unwrap().clone();
     let named = |name: &str| {
         spans
             .iter()
-            .find(|s| s["name"] == name)
+            .find(|s| s.name == name)
             .unwrap_or_else(|| panic!("no {name} span in {spans:?}"))
             .clone()
     };
@@ -305,38 +311,39 @@ async fn gatehouse_s_spans_reach_an_otlp_endpoint_in_the_caller_s_trace() {
     let authenticate = named("gatehouse.authenticate");
     let upstream_call = named("gatehouse.upstream");
     for span in [&request, &authenticate, &upstream_call] {
-        assert_eq!(span["traceId"], "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(hex(&span.trace_id), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert!(span.end_time_unix_nano >= span.start_time_unix_nano);
     }
     assert_eq!(
-        request["parentSpanId"], "00f067aa0ba902b7",
+        hex(&request.parent_span_id),
+        "00f067aa0ba902b7",
         "the caller's span"
     );
-    assert_eq!(authenticate["parentSpanId"], request["spanId"]);
-    assert_eq!(upstream_call["parentSpanId"], request["spanId"]);
+    assert_eq!(authenticate.parent_span_id, request.span_id);
+    assert_eq!(upstream_call.parent_span_id, request.span_id);
     assert_eq!(
-        upstream_call["spanId"],
-        upstream_parent.as_str(),
+        hex(&upstream_call.span_id),
+        upstream_parent,
         "the upstream's parent is Gatehouse's upstream span"
     );
-    let attribute = |span: &serde_json::Value, key: &str| {
-        span["attributes"]
-            .as_array()
-            .unwrap()
+    let attribute = |span: &Span, key: &str| {
+        span.attributes
             .iter()
-            .find(|a| a["key"] == key)
-            .map(|a| a["value"].clone())
+            .find(|a| a.key == key)
+            .and_then(|a| a.value.clone())
+            .and_then(|v| v.value)
     };
     assert_eq!(
-        attribute(&authenticate, "gatehouse.session.source").unwrap()["stringValue"],
-        "database"
+        attribute(&authenticate, "gatehouse.session.source"),
+        Some(Any::StringValue("database".into()))
     );
     assert_eq!(
-        attribute(&authenticate, "gatehouse.session.refreshed").unwrap()["boolValue"],
-        true,
+        attribute(&authenticate, "gatehouse.session.refreshed"),
+        Some(Any::BoolValue(true)),
         "expiring in 5 of 7 days: refreshed"
     );
     assert_eq!(
-        attribute(&request, "http.response.status_code").unwrap()["intValue"],
-        "200"
+        attribute(&request, "http.response.status_code"),
+        Some(Any::IntValue(200))
     );
 }
