@@ -73,7 +73,7 @@ use fields::additional_fields;
 use file::ConfigFile;
 use forward_auth::forward_auth;
 use operations::{log, metrics, span_export};
-use parse::{duration, header_name, identifier, nonzero};
+use parse::{duration, header_name, identifier, ip_nets, nonzero};
 use rate_limit::rate_limit;
 use routes::{headers, proxy, route, server};
 use secrets::secrets;

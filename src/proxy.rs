@@ -122,8 +122,6 @@ pub(crate) struct RequestCtx {
     trace: Option<TraceContext>,
     /// When the authentication decision started, and how long it took.
     decided: Option<(Instant, std::time::Duration)>,
-    /// Whether the decision refreshed the session.
-    refreshed: bool,
 }
 
 #[async_trait]
@@ -152,7 +150,6 @@ impl ProxyHttp for Gateway {
             upstream_latency: None,
             trace: None,
             decided: None,
-            refreshed: false,
         }
     }
 
@@ -285,7 +282,6 @@ impl ProxyHttp for Gateway {
         }
         edits.insert.push((REQUEST_ID, ctx.request_id.clone()));
         let trace = TraceContext::of(&upstream_request.headers);
-        ctx.refreshed = !plan.set_cookies.is_empty();
         edits.remove.push(TRACESTATE);
         edits.insert.push((TRACEPARENT, trace.traceparent.clone()));
         if let Some(state) = &trace.tracestate {
@@ -443,7 +439,10 @@ fn record_spans(sink: &SpanSink, ctx: &RequestCtx, method: &str, path: &str, sta
             wall(started) + took,
             vec![
                 ("gatehouse.session.source", json!(source)),
-                ("gatehouse.session.refreshed", json!(ctx.refreshed)),
+                (
+                    "gatehouse.session.refreshed",
+                    json!(ctx.plan.as_ref().is_some_and(|p| !p.set_cookies.is_empty())),
+                ),
             ],
         ));
     }

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use common::db::Kind;
 use common::{client, free_port, random_token, session_cookie};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const CONFIG: &str = r#"
 [proxy]
@@ -211,13 +212,35 @@ async fn nginx_auth_request_lets_sessions_through_with_their_identity_and_no_one
     assert_eq!(public.status(), 200);
     assert_eq!(upstream.last().header("x-auth-user-id"), None);
 
-    // A path nginx would normalise differently is not decided on.
-    let dotted = client()
-        .get(url("/public/%2e%2e/orders"))
-        .send()
-        .await
-        .unwrap();
-    assert_ne!(dotted.status(), 200);
+    // Targets a lenient upstream could read as a protected path while their raw form starts
+    // with a public prefix: nginx forwards them as sent, so Gatehouse refuses to decide on them
+    // (deciding on the raw prefix would let them through) and nothing reaches the upstream.
+    let before = upstream.count();
+    for hostile in [
+        "/public/../orders",
+        "/public/%2e%2e/orders",
+        "/public/%2E%2E/orders",
+        "/public/..%2forders",
+        "/public//../orders",
+        "/public/.%2e/orders",
+        "/public;/../orders",
+        "/public/%2e/../orders",
+        "/public\\..\\orders",
+    ] {
+        // A raw socket: an HTTP client library would resolve the dot segments itself.
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let request = format!(
+            "GET {hostile} HTTP/1.1\r\nHost: app.test\r\nX-Auth-User-Id: forged\r\n\
+             Connection: close\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        assert!(!answer.starts_with("HTTP/1.1 200"), "{hostile}: {answer}");
+        assert_eq!(upstream.count(), before, "{hostile} reached the upstream");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

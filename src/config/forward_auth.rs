@@ -33,20 +33,7 @@ pub(super) fn forward_auth(
             ),
         ));
     }
-    let callers = f
-        .callers
-        .iter()
-        .map(|c| {
-            c.parse::<IpNet>()
-                .or_else(|_| c.parse::<std::net::IpAddr>().map(IpNet::from))
-                .map_err(|_| {
-                    ConfigError::new(
-                        "forward_auth.callers",
-                        format!("`{c}` is not an IP address or CIDR"),
-                    )
-                })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let callers = ip_nets("forward_auth.callers", &f.callers)?;
     let secret = env.var("GATEHOUSE_FORWARD_AUTH_SECRET").map(Secret);
     if secret.as_ref().is_some_and(|s| s.expose().len() < 16) {
         return Err(ConfigError::new(

@@ -64,6 +64,22 @@ pub(super) fn identifier(key: &str, name: &str) -> Result<String, ConfigError> {
     Ok(name.to_string())
 }
 
+/// IP addresses or CIDRs (`10.0.0.0/8`, `127.0.0.1`), as networks.
+pub(super) fn ip_nets(key: &str, list: &[String]) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    list.iter()
+        .map(|s| {
+            s.parse::<ipnet::IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    ConfigError::new(
+                        key,
+                        format!("`{s}` is not an IP address or CIDR such as 10.0.0.0/8"),
+                    )
+                })
+        })
+        .collect()
+}
+
 pub(super) fn nonzero(key: &str, d: Duration) -> Result<Duration, ConfigError> {
     if d.is_zero() {
         return Err(ConfigError::new(key, "must be greater than zero"));

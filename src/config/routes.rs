@@ -231,20 +231,7 @@ pub(super) fn headers(
 }
 
 pub(super) fn proxy(p: &file::ProxySection) -> Result<ProxyConfig, ConfigError> {
-    let trusted_proxies = p
-        .trusted_proxies
-        .iter()
-        .map(|s| {
-            s.parse::<IpNet>()
-                .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
-                .map_err(|_| {
-                    ConfigError::new(
-                        "proxy.trusted_proxies",
-                        format!("`{s}` is not an IP address or CIDR such as 10.0.0.0/8"),
-                    )
-                })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let trusted_proxies = ip_nets("proxy.trusted_proxies", &p.trusted_proxies)?;
     let login_ok = p.login_url.starts_with('/')
         || p.login_url.starts_with("http://")
         || p.login_url.starts_with("https://");
