@@ -199,7 +199,7 @@ fn certificate_warnings(config: &Config) -> Vec<String> {
 }
 
 fn serve(config: Config, upgrade: bool) -> ExitCode {
-    crate::init_logging(&config.log);
+    let _log = crate::logging::init(&config.log);
     // On an upgrade the running instance holds the addresses and hands them over.
     if !upgrade {
         if let Err(message) = crate::server::ensure_free(&crate::server::listen_addresses(&config))
@@ -219,7 +219,10 @@ fn serve(config: Config, upgrade: bool) -> ExitCode {
         tracing::warn!("listener certificate {warning}");
     }
     match crate::server::build(config, store, upgrade) {
-        Ok(server) => server.run_forever(),
+        Ok(server) => {
+            crate::server::run(server);
+            ExitCode::SUCCESS
+        }
         Err(e) => fail(&e.to_string()),
     }
 }

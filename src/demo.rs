@@ -21,7 +21,7 @@ pub(crate) fn run(
     threads: usize,
     upstream: Option<&str>,
 ) -> ExitCode {
-    crate::init_logging(&crate::config::LogConfig {
+    let _log = crate::logging::init(&crate::config::LogConfig {
         access_combined: false,
         json: false,
         level: "info".into(),
@@ -77,7 +77,8 @@ pub(crate) fn run(
                  Stop with Ctrl-C.\n",
                 data_dir.display()
             );
-            server.run_forever()
+            crate::server::run(server);
+            ExitCode::SUCCESS
         }
         Err(message) => fail(&message),
     }

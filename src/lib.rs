@@ -20,7 +20,8 @@
 //! auth/, geo/            cookie signatures, the moka cache, the validator, revocation; IP
 //!                        geolocation
 //! store/                 Better Auth's tables through sqlx (SQLite, PostgreSQL, MySQL)
-//! metrics, config/       Prometheus series; the validated configuration
+//! metrics, logging,      Prometheus series; where log lines go (a non-blocking writer);
+//! config/                the validated configuration
 //! resolve,               upstream host names to addresses; servers ejected for refusing
 //! upstream_health        connections
 //! session, reply, tls,   Better Auth's rows; small answer helpers; certificates from PEM;
@@ -42,6 +43,7 @@ mod forwarding;
 mod gate;
 mod geo;
 mod housekeeping;
+pub mod logging;
 mod metrics;
 mod operations;
 mod proxy;
@@ -59,39 +61,3 @@ pub mod time;
 pub mod tls;
 mod trace_context;
 mod upstream_health;
-
-/// Logs to stderr as `config` says (human or JSON lines); `RUST_LOG` overrides the level.
-///
-/// SECURITY: other crates' records are kept only at `info` and above, whatever the filter asks:
-/// at `debug` Pingora prints every request and response head (cookies, `Authorization`) and
-/// bodies. Gatehouse's own records never carry a token, cookie value or secret.
-pub fn init_logging(config: &config::LogConfig) {
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
-    use tracing_subscriber::Layer;
-
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.level))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let dependencies_capped = tracing_subscriber::filter::filter_fn(|meta| {
-        *meta.level() <= tracing::Level::INFO || meta.target().starts_with("gatehouse")
-    });
-    // Colours only on a terminal: files and journald get plain text.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let format = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi);
-    let format = if config.json {
-        format.json().boxed()
-    } else {
-        format.boxed()
-    };
-    // Ignore the errors: a second call in the same process keeps the first subscriber. Only
-    // dependencies log through `log` (Pingora does), so its records stop at `info` at the source.
-    let _ = tracing_log::LogTracer::builder()
-        .with_max_level(tracing_log::log::LevelFilter::Info)
-        .init();
-    let _ = tracing_subscriber::registry()
-        .with(format.with_filter(dependencies_capped).with_filter(filter))
-        .try_init();
-}

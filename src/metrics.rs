@@ -33,6 +33,8 @@ pub(crate) struct Metrics {
     pub(crate) cache_entries: IntGauge,
     /// Unexpired sessions in the database, counted periodically.
     pub(crate) active_sessions: IntGauge,
+    /// Log lines the non-blocking writer dropped (its queue was full), read at each scrape.
+    log_lines_dropped: IntCounter,
 }
 
 /// Buckets for time spent deciding (mostly microseconds, database misses in milliseconds).
@@ -90,6 +92,11 @@ impl Metrics {
             "Unexpired sessions in the database",
         )
         .expect(VALID);
+        let log_lines_dropped = IntCounter::new(
+            "gatehouse_log_lines_dropped_total",
+            "Log lines dropped because the log writer's queue was full",
+        )
+        .expect(VALID);
         let build_info = IntGaugeVec::new(
             Opts::new("gatehouse_build_info", "Build information"),
             &["version"],
@@ -104,6 +111,7 @@ impl Metrics {
             Box::new(rate_limited.clone()),
             Box::new(cache_entries.clone()),
             Box::new(active_sessions.clone()),
+            Box::new(log_lines_dropped.clone()),
             Box::new(build_info),
         ] {
             r.register(c).expect(UNIQUE);
@@ -150,6 +158,7 @@ impl Metrics {
             rate_limited,
             cache_entries,
             active_sessions,
+            log_lines_dropped,
             registry,
         }
     }
@@ -175,6 +184,9 @@ impl Metrics {
 
     /// The text exposition of every series.
     pub(crate) fn render(&self) -> prometheus::Result<String> {
+        let dropped = crate::logging::dropped_lines();
+        self.log_lines_dropped
+            .inc_by(dropped.saturating_sub(self.log_lines_dropped.get()));
         let mut out = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut out)?;
         String::from_utf8(out).map_err(|e| prometheus::Error::Msg(e.to_string()))
@@ -220,6 +232,7 @@ mod tests {
             "gatehouse_rate_limited_total 1",
             "gatehouse_cache_entries 0",
             "gatehouse_active_sessions 0",
+            "gatehouse_log_lines_dropped_total 0",
             r#"gatehouse_build_info{version=""#,
         ] {
             assert!(text.contains(series), "missing {series}\n{text}");

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use pingora::apps::HttpServerOptions;
 use pingora::listeners::tls::TlsSettings;
 use pingora::server::configuration::{Opt, ServerConf};
-use pingora::server::Server;
+use pingora::server::{RunArgs, Server};
 use pingora::services::background::background_service;
 use pingora::services::listening::Service;
 
@@ -46,7 +46,13 @@ fn server_conf(config: &Config) -> ServerConf {
     conf
 }
 
-/// A server running the gateway for `config` on `store`, ready for `run_forever`. With
+/// Serves until a signal stops the server (and its services have finished), then returns, so
+/// the caller's log writer can write out what is queued before the process exits.
+pub(crate) fn run(server: Server) {
+    server.run(RunArgs::default());
+}
+
+/// A server running the gateway for `config` on `store`, ready for [`run`]. With
 /// `upgrade`, it takes the listeners of the running instance (Pingora's hand-over over
 /// `server.upgrade_sock`). Fails when the geolocation provider or the identity assertion's keys
 /// cannot be set up.

@@ -82,8 +82,16 @@ async fn every_metric_moves_with_its_traffic() {
         .await
         .unwrap();
     assert_eq!(sign_out.status(), 200);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let after = scrape(&gateway).await;
+    // The gauge is recounted every gauge_interval, or less often while a count is slow (as on a
+    // loaded machine): wait for the count that follows the sign-out.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut after = scrape(&gateway).await;
+    while after.get("gatehouse_active_sessions") != Some(&1.0)
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        after = scrape(&gateway).await;
+    }
     let d = |series: &str| delta(&before, &after, series);
     assert_eq!(
         d(r#"gatehouse_requests_total{outcome="public",route="/public"}"#),

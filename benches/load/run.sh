@@ -1,268 +1,299 @@
 #!/usr/bin/env bash
-# End-to-end load test of the gateway, in one run:
-#   (a) GET /public/bench  route policy `public`   (proxy only, no session check)
-#   (b) GET /bench         route policy `required` (signed cookie + warm moka cache, then proxy)
-# Both go through the same gateway (`gatehouse demo`) to the same upstream, with the same Cookie
-# header, so the only difference is the auth step. The upstream is nginx answering a fixed "ok"
-# (UPSTREAM=nginx, the default when nginx is installed: a separate process, as a real app is) or
-# the demo's in-process echo (UPSTREAM=echo). Prints req/s, p50 and p99 per rep, the medians,
-# and (b)/(a).
+# What Gatehouse costs a request, against nginx and a bare Pingora, in one run, interleaved rep
+# by rep, every proxy in front of the same upstream (nginx answering a fixed "ok"):
+#   (n)  nginx proxy_pass with keep-alive to the upstream: the fastest proxy a team could pick
+#   (p)  a bare Pingora pass-through (benches/load/bare_pingora.rs, same Pingora and allocator):
+#        the limit for any Pingora gateway
+#   (a)  Gatehouse, a `public` route
+#   (b)  Gatehouse, a `required` route, warm cache (the same session on every request)
+#   (cs) Gatehouse, a `required` route, cold tokens on SQLite: every request a session no
+#        request used before, read from the database (seed.py seeds them, cold.lua sends them)
+#   (cp) the same on PostgreSQL
+# Each proxy runs with THREADS worker threads. Prints, per rep and as medians, req/s, p50 and
+# p99 latency and the proxy process's CPU per request, then the issue-15 ratios as medians of
+# per-rep ratios with a 95% interval (stats.py). Before measuring it checks every route
+# (identity injected, 401 without a cookie) and that a burst of 32 requests with one new token
+# makes one database query (single-flight).
 #
 # Usage: bash benches/load/run.sh
-# Env:   DURATION=3s CONNECTIONS=32 REPS=15 WARMUP=1s  (wrk -t1 -c$CONNECTIONS -d$DURATION --latency)
-#        Many short interleaved reps: this shared VM's speed drifts by 10-20% within a minute, so
-#        each rep's (b)/(a) compares neighbours, and the median of those ratios is the figure.
-#        THREADS=1  gateway worker threads (`gatehouse demo --threads`)
-#        UPSTREAM=nginx|echo  (default nginx if installed, else echo)
-#        NO_BUILD=1  skip `cargo build --release`;  BIN=path  use another gatehouse binary;
-#        PIN=1  gateway on CPU 0, wrk on CPU 1;  OTHER_MAX=10  flag runs where other programs
-#        used more than this % of the machine's CPU.
-# Output: stdout and target/load-results/<timestamp>.txt. Exit status 1 if any response of a
-# measured or warm-up run was not 2xx, or a sanity check failed.
+# Env:   REPS=5 DURATION=3 WARMUP=1 (seconds) CONNECTIONS=32 THREADS=1
+#        TARGETS="n p a b cs cp" (any subset, in that order; cp needs PostgreSQL)
+#        PGURL=postgres://postgres@127.0.0.1:5432/postgres (an admin URL: a database is made)
+#        COLD_RATE_MAX=15000 (sessions seeded per second of cold load: raise it if a cold run
+#        reports non-2xx answers because the seeded tokens ran out)
+#        LOG_LEVEL=info (Gatehouse's [log] level: info writes the access log, to a file)
+#        NO_BUILD=1 (reuse target/release/{gatehouse,examples/bare_pingora}); OTHER_MAX=10
+#        (flag reps where other programs used more than this % of the machine's CPU)
+# Needs: wrk, nginx, curl, python3; psql for (cp).
+# Output: stdout and target/load-results/run-<timestamp>.txt. Exit status 1 if any answer of a
+# measured or warm-up run was not 2xx, or a check failed.
 set -euo pipefail
 
-DURATION=${DURATION:-3s}
+REPS=${REPS:-5}
+DURATION=${DURATION:-3}
+WARMUP=${WARMUP:-1}
 CONNECTIONS=${CONNECTIONS:-32}
-REPS=${REPS:-15}
-WARMUP=${WARMUP:-1s}
+THREADS=${THREADS:-1}
+TARGETS=${TARGETS:-n p a b cs cp}
+PGURL=${PGURL:-postgres://postgres@127.0.0.1:5432/postgres}
+COLD_RATE_MAX=${COLD_RATE_MAX:-15000}
+LOG_LEVEL=${LOG_LEVEL:-info}
+OTHER_MAX=${OTHER_MAX:-10}
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-BIN=${BIN:-$ROOT/target/release/gatehouse}
-LUA=$HERE/summary.lua
-STATS=$HERE/stats.py
+BIN=$ROOT/target/release/gatehouse
+BARE=$ROOT/target/release/examples/bare_pingora
+export SUMMARY_LUA=$HERE/summary.lua
 # shellcheck source-path=SCRIPTDIR/../..
 # shellcheck source=.ci/lib.sh
 source "$ROOT/.ci/lib.sh"
 die_prefix="run.sh: "
 
-command -v wrk >/dev/null || die "wrk is not installed (apt-get install wrk)"
-command -v curl >/dev/null || die "curl is not installed"
-command -v python3 >/dev/null || die "python3 is not installed (benches/load/stats.py computes the figures)"
-
-# "10s" / "1m" / "10" -> whole seconds (for the outer timeouts).
-to_secs() {
-    case $1 in
-        *ms) echo 1 ;;
-        *s) echo "${1%s}" ;;
-        *m) echo $(( ${1%m} * 60 )) ;;
-        *h) echo $(( ${1%h} * 3600 )) ;;
-        *) echo "$1" ;;
-    esac
-}
-DUR_S=$(to_secs "$DURATION")
-WARM_S=$(to_secs "$WARMUP")
-[[ $DUR_S =~ ^[0-9]+$ && $WARM_S =~ ^[0-9]+$ ]] || die "bad DURATION or WARMUP"
-[[ $REPS =~ ^[1-9][0-9]*$ && $CONNECTIONS =~ ^[1-9][0-9]*$ ]] || die "bad REPS or CONNECTIONS"
+for n in REPS DURATION WARMUP CONNECTIONS THREADS COLD_RATE_MAX; do
+    [[ ${!n} =~ ^[0-9]+$ ]] || die "$n must be a whole number of seconds or a count"
+done
+for t in $TARGETS; do [[ $t =~ ^(n|p|a|b|cs|cp)$ ]] || die "unknown target $t in TARGETS"; done
+wants() { [[ " $TARGETS " == *" $1 "* ]]; }
+for tool in wrk nginx curl python3; do command -v "$tool" >/dev/null || die "$tool is not installed"; done
+if wants cp; then command -v psql >/dev/null || die "psql is not installed (TARGETS without cp skips PostgreSQL)"; fi
 
 if [[ -z ${NO_BUILD:-} ]]; then
-    echo "building: cargo build --release (wait for the cargo lock if another build runs)" >&2
-    (cd "$ROOT" && cargo build --release --quiet) || die "release build failed"
+    echo "building: cargo build --release --bin gatehouse --example bare_pingora" >&2
+    (cd "$ROOT" && cargo build --release --quiet --bin gatehouse --example bare_pingora) \
+        || die "release build failed"
 fi
-[[ -x $BIN ]] || die "no binary at $BIN"
+[[ -x $BIN && -x $BARE ]] || die "no binaries at $BIN and $BARE (run without NO_BUILD)"
 
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
-RESULTS_DIR=$ROOT/target/load-results
-mkdir -p "$RESULTS_DIR"
-OUT=$RESULTS_DIR/$STAMP.txt
+mkdir -p "$ROOT/target/load-results"
+OUT=$ROOT/target/load-results/run-$STAMP.txt
+log_file=$OUT
 DATA=$(mktemp -d -t gatehouse-load.XXXXXX)
-PORT=$(free_port)
-GW_PID=
-NGX_PID=
-
-remove_on_exit "$DATA" "/tmp/gatehouse-$PORT.pid" "/tmp/gatehouse-$PORT.sock"
-# nginx: SIGQUIT, its graceful stop; the gateway: SIGINT, Pingora's fast shutdown.
-stop_servers() { stop_pids QUIT "$NGX_PID"; stop_pids INT "$GW_PID"; }
-on_exit stop_servers
+read -r UP NGX BARE_PORT GW GW_OPS CS CS_OPS CP CP_OPS <<<"$(free_ports 9 | tr '\n' ' ')"
+SECRET=load-bench-secret-0123456789abcdef0123
+PGDB=gh_load_bench_$$
+declare -A PID=()
+remove_on_exit "$DATA"
+for port in "$GW" "$CS" "$CP"; do remove_on_exit "/tmp/gatehouse-$port.pid" "/tmp/gatehouse-$port.sock"; done
+remove_on_exit "/tmp/bare-pingora-$BARE_PORT.pid" "/tmp/bare-pingora-$BARE_PORT.sock"
+cleanup() {
+    stop_pids INT "${PID[p]:-}" "${PID[gw]:-}" "${PID[cs]:-}" "${PID[cp]:-}"
+    stop_pids QUIT "${PID[front]:-}" "${PID[up]:-}"
+    if wants cp; then psql -q "$PGURL" -c "DROP DATABASE IF EXISTS $PGDB" >/dev/null 2>&1 || true; fi
+}
+on_exit cleanup
 trap 'exit 130' INT TERM
 
-log_file=$OUT
-
-# PIN=1: gateway (and its echo upstream) on CPU 0, wrk (and nginx) on CPU 1.
-PIN_GW=(); PIN_WRK=()
-if [[ -n ${PIN:-} ]]; then PIN_GW=(taskset -c 0); PIN_WRK=(taskset -c 1); fi
-
-# --- the upstream: nginx (one worker, no access log, a fixed "ok"), or the demo's echo ---
-if [[ -z ${UPSTREAM:-} ]]; then
-    if command -v nginx >/dev/null; then UPSTREAM="nginx"; else UPSTREAM="echo"; fi
-fi
-UPSTREAM_ARGS=()
-case $UPSTREAM in
-    nginx)
-        command -v nginx >/dev/null || die "UPSTREAM=nginx but nginx is not installed (apt-get install nginx)"
-        NGX_PORT=$(free_port)
-        mkdir -p "$DATA/nginx"
-        cat >"$DATA/nginx/nginx.conf" <<NGINX
+# --- nginx: the upstream, and (n) in front of it (separate processes: separate CPU figures) ---
+nginx_conf() { # <name> <server block>
+    mkdir -p "$DATA/$1"
+    cat >"$DATA/$1/nginx.conf" <<NGINX
 daemon off;
-worker_processes 1;
-pid $DATA/nginx/nginx.pid;
-error_log $DATA/nginx/error.log warn;
-events { worker_connections 1024; }
+worker_processes $THREADS;
+pid $DATA/$1/nginx.pid;
+error_log $DATA/$1/error.log warn;
+events { worker_connections 4096; }
 http {
     access_log off;
     keepalive_requests 1000000;
-    client_body_temp_path $DATA/nginx;
-    proxy_temp_path $DATA/nginx;
-    fastcgi_temp_path $DATA/nginx;
-    uwsgi_temp_path $DATA/nginx;
-    scgi_temp_path $DATA/nginx;
-    server {
-        listen 127.0.0.1:$NGX_PORT;
-        # For the sanity check: the identity the gateway injected.
-        location = /bench/whoami { return 200 "user \$http_x_auth_user_id\n"; }
-        location / { return 200 "ok\n"; }
-    }
+    client_body_temp_path $DATA/$1; proxy_temp_path $DATA/$1; fastcgi_temp_path $DATA/$1;
+    uwsgi_temp_path $DATA/$1; scgi_temp_path $DATA/$1;
+    $2
 }
 NGINX
-        "${PIN_WRK[@]}" nginx -c "$DATA/nginx/nginx.conf" -p "$DATA/nginx" 2>"$DATA/nginx/start.err" &
-        NGX_PID=$!
-        up=0; wait_for --pid "$NGX_PID" 5 http_answers "http://127.0.0.1:$NGX_PORT/" || up=$?
-        ((up != 2)) || die "nginx did not start: $(cat "$DATA/nginx/start.err")"
-        UPSTREAM_ARGS=(--upstream "http://127.0.0.1:$NGX_PORT")
-        IDENTITY_PATH=/bench/whoami
-        ;;
-    echo) IDENTITY_PATH=/bench ;;
-    *) die "UPSTREAM must be nginx or echo" ;;
-esac
-
-# --- start the demo: SQLite + demo session, the gateway (and the echo upstream) ---
-RUST_LOG=${RUST_LOG:-warn} "${PIN_GW[@]}" "$BIN" demo --data-dir "$DATA" --listen "127.0.0.1:$PORT" \
-    --threads "${THREADS:-1}" "${UPSTREAM_ARGS[@]}" \
-    >"$DATA/gateway.out" 2>"$DATA/gateway.err" &
-GW_PID=$!
-
-COOKIE=
-gateway_up() { # the demo printed its cookie and the gateway answers
-    COOKIE=$(sed -n "s/.*'Cookie: \([^']*\)'.*/\1/p" "$DATA/gateway.out" | head -n1)
-    [[ -n $COOKIE ]] && http_answers "http://127.0.0.1:$PORT/public/ready"
+    nginx -c "$DATA/$1/nginx.conf" -p "$DATA/$1" 2>"$DATA/$1/start.err" &
+    PID[$1]=$!
 }
-up=0; wait_for --pid "$GW_PID" 30 gateway_up || up=$?
-if ((up == 2)); then
-    cat "$DATA/gateway.err" >&2
-    die "gateway exited during startup"
+# The upstream is not one of the compared proxies: its one worker serves them all.
+nginx_conf up "server { listen 127.0.0.1:$UP;
+        location = /bench/whoami { return 200 \"user \$http_x_auth_user_id\\n\"; }
+        location / { return 200 \"ok\\n\"; } }"
+sed -i 's/^worker_processes .*/worker_processes 1;/' "$DATA/up/nginx.conf"
+if wants n; then
+    nginx_conf front "upstream app { server 127.0.0.1:$UP; keepalive 64; }
+    server { listen 127.0.0.1:$NGX; location / {
+        proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
 fi
-[[ -n $COOKIE ]] \
-    || die "no 'Cookie: ...' line from gatehouse demo (stdout: $(head -c 500 "$DATA/gateway.out"))"
 
-# `?quiet`: the echo upstream answers a fixed "ok" on both routes, so the comparison measures the
-# gateway, not the upstream echoing the injected identity headers back.
-URL_A="http://127.0.0.1:$PORT/public/bench?quiet"
-URL_B="http://127.0.0.1:$PORT/bench?quiet"
+# --- the bare Pingora pass-through ---
+if wants p; then
+    "$BARE" "127.0.0.1:$BARE_PORT" "127.0.0.1:$UP" "$THREADS" >"$DATA/bare.log" 2>&1 &
+    PID[p]=$!
+fi
 
-# --- sanity: (a) 200, (b) 200 with the cookie and the identity injected, (b) 401 without ---
+# --- databases: SQLite (a file in $DATA) and PostgreSQL, migrated, with seeded sessions ---
+COLD_SESSIONS=$(( REPS * (DURATION + WARMUP) * COLD_RATE_MAX + 1000 ))
+SQLITE_URL="sqlite://$DATA/gatehouse.db"
+"$BIN" migrate --database-url "$SQLITE_URL" >/dev/null || die "cannot migrate $SQLITE_URL"
+python3 "$HERE/seed.py" sqlite "$DATA/gatehouse.db" "$SECRET" 1 warm "$DATA/warm.cookies"
+if wants cs; then
+    echo "seeding $COLD_SESSIONS cold sessions in SQLite" >&2
+    python3 "$HERE/seed.py" sqlite "$DATA/gatehouse.db" "$SECRET" "$COLD_SESSIONS" cold "$DATA/cs.cookies"
+fi
+if wants cp; then
+    psql -q "$PGURL" -c "CREATE DATABASE $PGDB" >/dev/null || die "cannot create database $PGDB at $PGURL"
+    PG_URL="${PGURL%/*}/$PGDB"
+    "$BIN" migrate --database-url "$PG_URL" >/dev/null || die "cannot migrate $PG_URL"
+    echo "seeding $COLD_SESSIONS cold sessions in PostgreSQL" >&2
+    python3 "$HERE/seed.py" postgres "$PG_URL" "$SECRET" 1 warm "$DATA/warm.cookies"
+    python3 "$HERE/seed.py" postgres "$PG_URL" "$SECRET" "$COLD_SESSIONS" cold "$DATA/cp.cookies"
+    psql -q "$PG_URL" -c "VACUUM ANALYZE" >/dev/null
+fi
+COOKIE=$(cat "$DATA/warm.cookies")
+
+# --- Gatehouse: (a) and (b) on one instance; the cold runs on their own, so their cache growth
+#     does not touch (a) and (b) ---
+gatehouse() { # <name> <port> <ops port> <database url>
+    cat >"$DATA/$1.toml" <<TOML
+[server]
+listen = "127.0.0.1:$2"
+threads = $THREADS
+[database]
+url = "$4"
+[metrics]
+listen = "127.0.0.1:$3"
+[log]
+level = "$LOG_LEVEL"
+[proxy]
+upstream = "http://127.0.0.1:$UP"
+[[routes]]
+prefix = "/public"
+policy = "public"
+TOML
+    BETTER_AUTH_SECRET=$SECRET "$BIN" serve --config "$DATA/$1.toml" >"$DATA/$1.log" 2>&1 &
+    PID[$1]=$!
+}
+if wants a || wants b; then gatehouse gw "$GW" "$GW_OPS" "$SQLITE_URL"; fi
+if wants cs; then gatehouse cs "$CS" "$CS_OPS" "$SQLITE_URL"; fi
+if wants cp; then gatehouse cp "$CP" "$CP_OPS" "$PG_URL"; fi
+
+# url_of <target>, port_of <target>, pids_of <target> (the processes whose CPU is the target's)
+url_of() {
+    case $1 in
+        n) echo "http://127.0.0.1:$NGX/bench" ;;
+        p) echo "http://127.0.0.1:$BARE_PORT/bench" ;;
+        a) echo "http://127.0.0.1:$GW/public/bench" ;;
+        b) echo "http://127.0.0.1:$GW/bench" ;;
+        cs) echo "http://127.0.0.1:$CS/bench" ;;
+        cp) echo "http://127.0.0.1:$CP/bench" ;;
+    esac
+}
+pids_of() {
+    case $1 in
+        n) echo "${PID[front]} $(pgrep -P "${PID[front]}" | tr '\n' ' ')" ;;
+        p) echo "${PID[p]}" ;;
+        a | b) echo "${PID[gw]}" ;;
+        *) echo "${PID[$1]}" ;;
+    esac
+}
+
 status() { curl -s -o "$DATA/body" -w '%{http_code}' --max-time 5 "$@"; }
-[[ $(status -H "Cookie: $COOKIE" "$URL_A") == 200 ]] || die "(a) $URL_A did not answer 200"
-[[ $(status -H "Cookie: $COOKIE" "$URL_B") == 200 ]] \
-    || die "(b) $URL_B with the demo cookie did not answer 200"
-[[ $(status -H "Cookie: $COOKIE" "http://127.0.0.1:$PORT$IDENTITY_PATH") == 200 ]] \
-    || die "(b) $IDENTITY_PATH did not answer 200"
-grep -q 'demoUser' "$DATA/body" \
-    || die "(b) the upstream did not receive the user's identity: $(head -c 300 "$DATA/body")"
-[[ $(status "$URL_B") == 401 ]] \
-    || die "(b) $URL_B without a cookie did not answer 401 (is the route really required?)"
+all_up() {
+    local t
+    for t in $TARGETS; do [[ $(status -H "Cookie: $COOKIE" "$(url_of "$t")") == 200 ]] || return 1; done
+}
+wait_for 60 all_up || die "not every proxy answered 200: $(for f in "$DATA"/*.log; do tail -c 600 "$f"; done)"
 
-CPU_MODEL=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
+# --- checks: identity injected on (b), 401 without a cookie, single-flight on a cold burst ---
+for t in $TARGETS; do
+    case $t in
+        a | n | p) continue ;;
+    esac
+    url=$(url_of "$t")
+    [[ $(status "$url") == 401 ]] || die "($t) without a cookie did not answer 401"
+    if [[ $(status -H "Cookie: $COOKIE" "${url%/bench}/bench/whoami") != 200 ]] \
+        || ! grep -q 'warmu' "$DATA/body"; then
+        die "($t) the upstream did not receive the user's identity: $(head -c 300 "$DATA/body")"
+    fi
+done
+db_queries() { # <ops port>: session-store queries so far
+    curl -s "http://127.0.0.1:$1/metrics" \
+        | awk '/^gatehouse_db_query_duration_seconds_count/ { n += $2 } END { print n + 0 }'
+}
+for t in cs cp; do
+    wants "$t" || continue
+    if [[ $t == cs ]]; then ops=$CS_OPS; port=$CS; else ops=$CP_OPS; port=$CP; fi
+    # The seeded cookies' last line: one token no run will reach.
+    burst=$(tail -n1 "$DATA/$t.cookies")
+    before=$(db_queries "$ops")
+    for _ in $(seq 32); do
+        curl -s -o /dev/null -H "Cookie: $burst" "http://127.0.0.1:$port/bench" &
+    done
+    wait
+    queries=$(( $(db_queries "$ops") - before ))
+    log "single-flight ($t): 32 concurrent requests with one new token made $queries database quer$( ((queries == 1)) && echo y || echo ies)"
+    ((queries == 1)) || die "($t) a burst of one cold token made $queries queries, not 1"
+done
+
+CLK_TCK=$(getconf CLK_TCK)
 COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 git -C "$ROOT" diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null || COMMIT="$COMMIT+dirty"
-CLK_TCK=$(getconf CLK_TCK)
-
-: >"$OUT"
 log "gatehouse load test  $STAMP"
-log "machine: nproc=$(nproc), CPU: ${CPU_MODEL:-unknown}, kernel $(uname -r)"
-log "commit: $COMMIT   binary: $BIN"
-TASKS=("/proc/$GW_PID/task/"*)
-log "gateway: gatehouse demo on 127.0.0.1:$PORT (pid $GW_PID, ${#TASKS[@]} OS threads)"
-if [[ $UPSTREAM == nginx ]]; then
-    log "upstream: $(nginx -v 2>&1 | sed 's/.*: //') on 127.0.0.1:$NGX_PORT, 1 worker, fixed \"ok\""
-else
-    log "upstream: the demo's echo, in the gateway process (fixed \"ok\" for ?quiet)"
-fi
-if ((${#PIN_GW[@]})); then log "pinning: gateway on CPU 0, wrk on CPU 1"; else log "pinning: none"; fi
-log "load: wrk -t1 -c$CONNECTIONS -d$DURATION --latency -H 'Cookie: <demo session>' -s summary.lua"
-log "      warm-up $WARMUP before each run; $REPS reps, order a,b"
-log "(a) GET $URL_A  (public)    (b) GET $URL_B  (required, warm cache)"
+log "machine: nproc=$(nproc), $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), kernel $(uname -r)"
+log "commit: $COMMIT; $(nginx -v 2>&1 | sed 's/.*: //'); $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2)"
+log "every proxy: $THREADS worker thread(s); upstream: nginx, 1 worker, fixed \"ok\"; Gatehouse [log] level $LOG_LEVEL (access log to a file)"
+log "load: wrk -t1 -c$CONNECTIONS -d${DURATION}s --latency, warm-up ${WARMUP}s before each run; $REPS reps, order: $TARGETS"
 log ""
 
-# CPU accounting, in clock ticks:
-#  - the gateway process (utime + stime); the demo's echo upstream runs in the same process;
-#  - nginx, when it is the upstream (its master and worker);
-#  - wrk, through this shell's reaped-children times (cutime + cstime);
-#  - the whole machine (busy = user + nice + system + irq + softirq + steal, and total).
-# "other%" is the machine's busy time not spent in the gateway, nginx or wrk, as a share of all CPUs:
-# other programs (a build, a test run) competing for the 2 cores. Runs with more than
-# OTHER_MAX% (default 10) are flagged as noisy, and the ratio is also given over clean reps.
-gw_ticks() { awk '{ print $14 + $15 }' "/proc/$GW_PID/stat"; }
+# CPU in clock ticks: the target's processes (utime + stime), wrk (this shell's reaped
+# children), the machine (busy and total from /proc/stat); "other%" is the machine's busy time
+# spent in none of the proxies, the upstream or wrk, as a share of all CPUs.
+ticks_of() { local p s=0; for p in "$@"; do s=$(( s + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0) )); done; echo "$s"; }
+all_ours() { local t; for t in $TARGETS; do pids_of "$t"; done; echo "${PID[up]} $(pgrep -P "${PID[up]}" | tr '\n' ' ')"; }
 child_ticks() { awk '{ print $16 + $17 }' "/proc/$$/stat"; }
-up_ticks() {
-    [[ -n $NGX_PID ]] || { echo 0; return; }
-    local pid sum=0
-    for pid in "$NGX_PID" $(pgrep -P "$NGX_PID"); do
-        sum=$(( sum + $(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0) ))
-    done
-    echo "$sum"
-}
-sys_ticks() {
-    awk '/^cpu / { busy = $2 + $3 + $4 + $7 + $8 + $9; print busy, busy + $5 + $6 }' /proc/stat
-}
-OTHER_MAX=${OTHER_MAX:-10}
+sys_ticks() { awk '/^cpu / { busy = $2 + $3 + $4 + $7 + $8 + $9; print busy, busy + $5 + $6 }' /proc/stat; }
 
-# run_wrk <duration> <url> -> "requests duration_us p50_us p99_us mean_us status_errors socket_errors"
+declare -A OFFSET=([cs]=0 [cp]=0)
+# run_wrk <target> <seconds> -> "requests duration_us p50_us p99_us mean_us status_errors socket_errors"
 run_wrk() {
-    local dur=$1 url=$2 out line
-    out=$("${PIN_WRK[@]}" timeout $(( $(to_secs "$dur") + 30 )) \
-        wrk -t1 -c"$CONNECTIONS" -d"$dur" --latency -H "Cookie: $COOKIE" -s "$LUA" "$url") \
-        || die "wrk failed or hung against $url"
+    local t=$1 secs=$2 out line script=(-s "$SUMMARY_LUA") header=(-H "Cookie: $COOKIE")
+    if [[ $t == c? ]]; then
+        script=(-s "$HERE/cold.lua"); header=()
+        export COLD_COOKIES=$DATA/$t.cookies COLD_OFFSET=${OFFSET[$t]}
+    fi
+    out=$(timeout $(( secs + 30 )) wrk -t1 -c"$CONNECTIONS" -d"${secs}s" --latency "${header[@]}" \
+        "${script[@]}" "$(url_of "$t")") || die "wrk failed or hung against ($t)"
     line=$(grep '^RESULT ' <<<"$out" | tail -n1)
     [[ -n $line ]] || die "no RESULT line from wrk: $out"
+    read -r reqs _ <<<"${line#RESULT }"
+    # Requests still in flight at the end took a cookie too.
+    if [[ $t == c? ]]; then OFFSET[$t]=$(( OFFSET[$t] + reqs + CONNECTIONS )); fi
     echo "${line#RESULT }"
 }
 
 FAILED=0
-declare -a RPS_A RPS_B P50_A P50_B P99_A P99_B CPU_A CPU_B CLEAN
-printf -v HDR '%-4s %-3s %9s %9s %9s %9s %7s %7s %11s %7s' \
-    rep rt 'req/s' 'p50(us)' 'p99(us)' requests non2xx sockerr 'cpu/req(us)' 'other%'
+: >"$DATA/reps.txt"
+printf -v HDR '%-4s %-4s %9s %9s %9s %9s %7s %7s %11s %7s' \
+    rep run 'req/s' 'p50(us)' 'p99(us)' requests non2xx sockerr 'cpu/req(us)' 'other%'
 log "$HDR"
 for rep in $(seq 1 "$REPS"); do
-    clean=1
-    for target in a b; do
-        if [[ $target == a ]]; then url=$URL_A; else url=$URL_B; fi
-        res=$(run_wrk "$WARMUP" "$url")
-        read -r _ _ _ _ _ werr _ <<<"$res"
-        if (( werr > 0 )); then log "($target) warm-up: $werr non-2xx responses"; FAILED=1; fi
-
-        g0=$(gw_ticks); u0=$(up_ticks); w0=$(child_ticks); read -r b0 t0 < <(sys_ticks)
-        res=$(run_wrk "$DURATION" "$url")
-        g1=$(gw_ticks); u1=$(up_ticks); w1=$(child_ticks); read -r b1 t1 < <(sys_ticks)
-        read -r reqs dur_us p50 p99 _mean serr sockerr <<<"$res"
-
-        figures=$(python3 "$STATS" run "$reqs" "$dur_us" $(( g1 - g0 )) "$CLK_TCK" \
-            $(( b1 - b0 )) $(( g1 - g0 + u1 - u0 )) $(( w1 - w0 )) $(( t1 - t0 ))) \
-            || die "stats.py run failed"
-        read -r rps cpu other <<<"$figures"
-        flag=""
-        if (( other > OTHER_MAX )); then flag=" noisy"; clean=0; fi
-        printf -v row '%-4s %-3s %9s %9s %9s %9s %7s %7s %11s %7s' \
-            "$rep" "($target)" "$rps" "$p50" "$p99" "$reqs" "$serr" "$sockerr" "$cpu" "$other"
-        log "$row$flag"
-        if (( serr > 0 )); then FAILED=1; fi
-        if [[ $target == a ]]; then
-            RPS_A+=("$rps"); P50_A+=("$p50"); P99_A+=("$p99"); CPU_A+=("$cpu")
-        else
-            RPS_B+=("$rps"); P50_B+=("$p50"); P99_B+=("$p99"); CPU_B+=("$cpu")
+    for t in $TARGETS; do
+        if ((WARMUP > 0)); then
+            read -r _ _ _ _ _ werr _ <<<"$(run_wrk "$t" "$WARMUP")"
+            if ((werr > 0)); then log "($t) warm-up: $werr non-2xx answers"; FAILED=1; fi
         fi
+        read -ra mine <<<"$(pids_of "$t")"
+        read -ra ours <<<"$(all_ours)"
+        g0=$(ticks_of "${mine[@]}"); o0=$(ticks_of "${ours[@]}"); w0=$(child_ticks); read -r b0 t0 < <(sys_ticks)
+        res=$(run_wrk "$t" "$DURATION")
+        g1=$(ticks_of "${mine[@]}"); o1=$(ticks_of "${ours[@]}"); w1=$(child_ticks); read -r b1 t1 < <(sys_ticks)
+        read -r reqs dur_us p50 p99 _mean serr sockerr <<<"$res"
+        read -r rps cpu other < <(python3 "$HERE/stats.py" run "$reqs" "$dur_us" $(( g1 - g0 )) \
+            "$CLK_TCK" $(( b1 - b0 )) $(( o1 - o0 )) $(( w1 - w0 )) $(( t1 - t0 )))
+        clean=1 flag=""
+        if ((other > OTHER_MAX)); then clean=0 flag=" noisy"; fi
+        printf -v row '%-4s %-4s %9s %9s %9s %9s %7s %7s %11s %7s' \
+            "$rep" "($t)" "$rps" "$p50" "$p99" "$reqs" "$serr" "$sockerr" "$cpu" "$other"
+        log "$row$flag"
+        ((serr == 0 && sockerr == 0)) || FAILED=1
+        echo "$rep $t $rps $p50 $p99 $cpu $clean" >>"$DATA/reps.txt"
     done
-    CLEAN+=("$clean")
 done
-
-# The medians, the per-rep ratios and the interval: benches/load/stats.py, from the figures as
-# printed in the table above.
-for i in "${!RPS_A[@]}"; do
-    echo "${RPS_A[$i]} ${P50_A[$i]} ${P99_A[$i]} ${CPU_A[$i]} ${RPS_B[$i]} ${P50_B[$i]} ${P99_B[$i]} ${CPU_B[$i]} ${CLEAN[$i]}"
-done >"$DATA/reps.txt"
-summary=$(python3 "$STATS" summary "$REPS" "$OTHER_MAX" "$DATA/reps.txt") || die "stats.py summary failed"
+summary=$(python3 "$HERE/stats.py" compare "$OTHER_MAX" "$DATA/reps.txt") || die "stats.py compare failed"
 while IFS= read -r line; do log "$line"; done <<<"$summary"
-if (( FAILED )); then
-    log "FAILED: some responses were not 2xx (see the non2xx column)"
+if ((FAILED)); then
+    log "FAILED: some answers were not 2xx or sockets failed (see the non2xx and sockerr columns)"
     exit 1
 fi
-log "all responses 2xx; results in $OUT"
+log "all answers 2xx; results in $OUT"

@@ -10,23 +10,20 @@
                       (WRK_TICKS), as a percentage of all CPU time (TOTAL_TICKS), no decimals,
                       at least 0
 
-    stats.py summary REPS OTHER_MAX FILE
-        The summary run.sh prints after its reps. FILE has one line per rep:
-          rps_a p50_a p99_a cpu_a rps_b p50_b p99_b cpu_b clean
-        (the values as run.sh printed them in its table; clean is 1, or 0 when other% of one
-        of the rep's runs was above OTHER_MAX). Prints the medians of (a) and (b), the median
-        of the per-rep (b)/(a) req/s ratios with a distribution-free 95% interval for it, the
-        ratio of the medians, every rep's ratio, the ratio over the clean reps when some were
-        noisy, and the ratio of the cpu/req medians.
+    stats.py compare OTHER_MAX FILE
+        The summary run.sh prints after its reps. FILE has one line per measured run:
+          rep target rps p50 p99 cpu clean
+        (the values as run.sh printed them; clean is 0 when other% was above OTHER_MAX). Prints
+        each target's medians, then each comparison of COMPARISONS whose two targets were
+        measured: the median of the per-rep ratios with a distribution-free 95% interval, every
+        rep's ratio (* marks a noisy rep), and the ratio over the clean reps when some were noisy.
 
     stats.py ratios NAME FILE
         One comparison of benches/load/edge.sh. FILE has one line per rep: "base other" (two
         req/s figures measured next to each other). Prints NAME, the median of the per-rep
         other/base ratios with its 95% interval, and every rep's ratio.
 
-Figures are formatted as C's printf does (%g, %.3f, ...), and a median or ratio computed from
-another figure uses that figure as printed, so the output is exactly what the awk code it
-replaced printed.
+A median or ratio computed from another figure uses that figure as printed.
 """
 
 import sys
@@ -77,47 +74,60 @@ def run(args):
     print(rps, cpu, "%.0f" % (0 if other < 0 else other))
 
 
-def summary(reps, other_max, path):
-    rows = [line.split() for line in open(path) if line.strip()]
-    rps_a, p50_a, p99_a, cpu_a, rps_b, p50_b, p99_b, cpu_b, clean = (
-        [row[i] for row in rows] for i in range(9)
-    )
-    out = []
-    mra, mrb = median(rps_a), median(rps_b)
-    rep_ratios = [ratio(b, a) for a, b in zip(rps_a, rps_b)]
-    per_rep = " ".join(r + ("" if int(c) else "*") for r, c in zip(rep_ratios, clean))
-    clean_a = [a for a, c in zip(rps_a, clean) if int(c)]
-    clean_b = [b for b, c in zip(rps_b, clean) if int(c)]
+NAMES = {
+    "n": "nginx proxy_pass",
+    "p": "bare Pingora",
+    "a": "Gatehouse public",
+    "b": "Gatehouse required, warm",
+    "cs": "required, cold, SQLite",
+    "cp": "required, cold, PostgreSQL",
+}
 
+# (numerator, denominator, column, what it means and the issue's target)
+COMPARISONS = [
+    ("a", "p", "cpu", "Gatehouse public / bare Pingora, CPU per request (target <= 1.15)"),
+    ("b", "a", "cpu", "required warm / public, CPU per request (target <= 1.05)"),
+    ("b", "n", "rps", "Gatehouse required warm / nginx, req/s (target >= 0.5)"),
+    ("p", "n", "rps", "bare Pingora / nginx, req/s (Pingora's own limit)"),
+    ("a", "p", "rps", "Gatehouse public / bare Pingora, req/s"),
+    ("b", "a", "rps", "required warm / public, req/s"),
+    ("cs", "b", "rps", "cold SQLite / warm, req/s (target >= 0.5)"),
+    ("cp", "b", "rps", "cold PostgreSQL / warm, req/s (target >= 0.5)"),
+]
+
+
+def compare(other_max, path):
+    runs = {}  # target -> [(rep, rps, p50, p99, cpu, clean)]
+    for line in open(path):
+        if line.strip():
+            rep, target, rps, p50, p99, cpu, clean = line.split()
+            runs.setdefault(target, []).append((rep, rps, p50, p99, cpu, int(clean)))
+    out = ["", f"medians                        {'req/s':>9} {'p50(us)':>9} {'p99(us)':>9} {'cpu/req(us)':>12}"]
+    for target, rows in runs.items():
+        cols = [median([r[i] for r in rows]) for i in (1, 2, 3, 4)]
+        out.append("%-30s %9s %9s %9s %12s" % (f"({target}) {NAMES.get(target, '')}"[:30], *cols))
     out.append("")
-    out.append(f"medians of {reps} reps        req/s    p50(us)    p99(us)  cpu/req(us)")
-    out.append(
-        "(a) public            %8s %10s %10s %12s" % (mra, median(p50_a), median(p99_a), median(cpu_a))
-    )
-    out.append(
-        "(b) required, warm    %8s %10s %10s %12s" % (mrb, median(p50_b), median(p99_b), median(cpu_b))
-    )
-    out.append("")
-    out.append(f"(b)/(a) req/s, median of the per-rep ratios: {median(rep_ratios)}   (target >= 0.9)")
-    ci = median_ci(rep_ratios)
-    if ci:
-        out.append(f"  95% interval for that median (order statistics of the {reps} reps): {ci[0]} - {ci[1]}")
-    out.append(f"  ratio of medians: {ratio(mrb, mra)}   per rep: {per_rep}")
-    if len(clean_a) < int(reps):
-        if clean_a:
-            clean_ratio = ratio(median(clean_b), median(clean_a))
+    for num, den, column, name in COMPARISONS:
+        if num not in runs or den not in runs:
+            continue
+        i = 1 if column == "rps" else 4
+        pairs = list(zip(runs[num], runs[den]))
+        per_rep = [ratio(x[i], y[i]) for x, y in pairs]
+        clean = [x[5] and y[5] for x, y in pairs]
+        line = f"({num})/({den}) {name}: {median(per_rep)}"
+        ci = median_ci(per_rep)
+        if ci:
+            line += f"   (95% interval {ci[0]} - {ci[1]})"
+        out.append(line)
+        out.append("    per rep: " + " ".join(r + ("" if c else "*") for r, c in zip(per_rep, clean)))
+        if not all(clean):
+            kept = [r for r, c in zip(per_rep, clean) if c]
             out.append(
-                f"  over the {len(clean_a)} clean rep(s) only: {clean_ratio}   (* = rep with other% > {other_max})"
+                f"    over the {len(kept)} clean rep(s): {median(kept)}"
+                if kept
+                else f"    every rep had other% > {other_max}: rerun on a quiet machine"
             )
-        else:
-            out.append(
-                f"  every rep had other% > {other_max}: other programs were using the CPUs; rerun on a quiet machine"
-            )
-    out.append(f"(b)/(a) gateway cpu/req, ratio of medians: {ratio(median(cpu_b), median(cpu_a))}")
-    out.append(
-        "cpu/req = gateway process CPU per request (with UPSTREAM=echo, the echo's too);"
-        " other% = CPU used by other programs"
-    )
+    out.append("cpu/req: CPU of the proxy's processes per request; other%: CPU used by other programs")
     print("\n".join(out))
 
 
@@ -135,8 +145,8 @@ if __name__ == "__main__":
     command, args = (sys.argv[1], sys.argv[2:]) if len(sys.argv) > 1 else ("", [])
     if command == "run" and len(args) == 8:
         run(args)
-    elif command == "summary" and len(args) == 3:
-        summary(*args)
+    elif command == "compare" and len(args) == 2:
+        compare(*args)
     elif command == "ratios" and len(args) == 2:
         ratios(*args)
     else:
