@@ -550,6 +550,11 @@ impl SessionValidator {
     pub(crate) fn cached_sessions(&self) -> u64 {
         self.cache.entry_count()
     }
+
+    /// Applies the session cache's pending bookkeeping, so [`Self::cached_sessions`] is exact.
+    pub(crate) async fn settle_cache(&self) {
+        self.cache.run_pending_tasks().await;
+    }
 }
 
 /// Whether the deployment needs data no `session_data` carries: `headers.user_columns`, a
