@@ -25,15 +25,19 @@ impl StandaloneValidator {
         }
     }
 
-    /// Whether a request with this `Cookie` header has a valid session (an error when the store
-    /// could not answer).
-    pub async fn authenticates(&self, cookie_header: &str) -> Result<bool, String> {
+    /// How many identity headers a request with this `Cookie` header would carry upstream
+    /// (made as forwarding makes them); `None` without a valid session, an error when the
+    /// store could not answer.
+    pub async fn identity_headers(&self, cookie_header: &str) -> Result<Option<usize>, String> {
         let outcome = self
             .inner
             .validate(&[cookie_header], ValidateOptions::default())
             .await
             .map_err(|e| e.to_string())?;
-        Ok(matches!(outcome, AuthOutcome::Authenticated(_)))
+        Ok(match outcome {
+            AuthOutcome::Authenticated(a) => Some(a.session.headers().count()),
+            AuthOutcome::Anonymous { .. } => None,
+        })
     }
 
     /// Sessions held in memory, once the cache's pending bookkeeping has run.
