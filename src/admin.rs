@@ -274,7 +274,7 @@ impl Admin {
         };
         match self.validator.validate(&cookies, options).await {
             Ok(AuthOutcome::Authenticated(a)) => {
-                if a.session.record.has_any_role(&admin.roles) {
+                if a.session.has_any_role(&admin.roles) {
                     Access::Session
                 } else {
                     refused(StatusCode::FORBIDDEN, r#"{"error":"forbidden"}"#)

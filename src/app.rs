@@ -116,7 +116,7 @@ impl App {
             plan.assertion_audience.as_ref()?,
             plan.session.as_ref()?,
         );
-        let token = assertions.token(&session.record, audience, crate::assertion::unix_now());
+        let token = assertions.token(session, audience, crate::assertion::unix_now());
         Some((assertions.header().clone(), token))
     }
 

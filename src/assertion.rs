@@ -28,9 +28,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::PrivateKeyDer;
 use sha2::{Digest, Sha256};
 
-use crate::auth::identity::field_value;
+use crate::auth::AuthenticatedSession;
 use crate::config::{AssertionAlgorithm, AssertionConfig, AssertionKeys, FieldRef};
-use crate::session::SessionRecord;
 
 /// Where the JWKS is served (operations listener; proxy listener with `serve_jwks_on_proxy`).
 pub(crate) const JWKS_PATH: &str = "/.well-known/jwks.json";
@@ -202,43 +201,43 @@ impl Assertions {
         &self.config.header
     }
 
-    /// The assertion for `record` at `audience`, signed now (`now`, unix seconds) or minted
+    /// The assertion for `session` at `audience`, signed now (`now`, unix seconds) or minted
     /// earlier in this token's half-life.
     pub(crate) fn token(
         &self,
-        record: &SessionRecord,
+        session: &AuthenticatedSession,
         audience: &Arc<str>,
         now: i64,
     ) -> HeaderValue {
         let key = {
             use std::hash::{BuildHasher, Hash, Hasher};
             let mut h = self.key_hasher.build_hasher();
-            record.session.id.hash(&mut h);
+            session.session_id().hash(&mut h);
             audience.hash(&mut h);
             h.finish()
         };
         if let Some(m) = self.minted.get(&key) {
-            if m.session_id == record.session.id && m.audience == *audience {
+            if m.session_id == session.session_id() && m.audience == *audience {
                 return m.token.clone();
             }
         }
         let token = {
             let org = self
                 .active_organization
-                .and_then(|at| field_value(record, at))
+                .and_then(|at| session.field(at))
                 .and_then(|v| v.as_str());
             let mut claims = serde_json::json!({
                 "iss": self.config.issuer,
-                "sub": record.user.id,
+                "sub": session.user_id(),
                 "aud": audience.as_ref(),
                 "iat": now,
                 "exp": now + self.config.lifetime.as_secs() as i64,
-                "sid": record.session.id,
-                "email": record.user.email,
-                "name": record.user.name,
+                "sid": session.session_id(),
+                "email": session.email(),
+                "name": session.name(),
             });
-            if let Some(role) = &record.user.role {
-                claims["role"] = role.as_str().into();
+            if let Some(role) = session.role() {
+                claims["role"] = role.into();
             }
             if let Some(org) = org {
                 claims["org_id"] = org.into();
@@ -250,7 +249,7 @@ impl Assertions {
         self.minted.insert(
             key,
             Arc::new(Minted {
-                session_id: record.session.id.clone(),
+                session_id: session.session_id().to_owned(),
                 audience: Arc::clone(audience),
                 token: token.clone(),
             }),
@@ -472,11 +471,11 @@ mod tests {
         }
     }
 
-    fn record(user: &str, session: &str) -> SessionRecord {
+    fn record(user: &str, session: &str) -> crate::session::SessionRecord {
         use crate::session::{Session, User};
         use crate::time::Timestamp;
         let now = Timestamp::from_millis(0);
-        SessionRecord {
+        crate::session::SessionRecord {
             session: Session {
                 id: session.into(),
                 token: "t".into(),
@@ -554,7 +553,7 @@ mod tests {
             1_000,
         )
         .unwrap();
-        let record = record("user-1", "session-1");
+        let record = AuthenticatedSession::with_default_headers(record("user-1", "session-1"));
         let aud: Arc<str> = Arc::from("orders");
         let token = a.token(&record, &aud, 1_000);
         let (header, claims) = parts(token.to_str().unwrap());

@@ -7,6 +7,7 @@ pub mod cookie_cache;
 pub(crate) mod identity;
 pub(crate) mod revocation;
 pub(crate) mod session_cookies;
+pub mod standalone;
 pub(crate) mod validator;
 
 pub(crate) use identity::AuthenticatedSession;

@@ -149,8 +149,8 @@ impl ForwardAuth {
                     headers.insert(name.clone(), HeaderValue::from_static(""));
                 }
                 if let Some(session) = &plan.session {
-                    for (name, value) in &session.headers {
-                        headers.insert(name.clone(), value.clone());
+                    for (name, value) in session.headers() {
+                        headers.insert(name.clone(), value);
                     }
                 }
                 for cookie in &plan.set_cookies {

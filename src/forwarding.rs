@@ -176,7 +176,10 @@ pub(crate) fn upstream_edits(
     client: &ClientAddr,
     config: &Config,
 ) -> HeaderEdits {
-    let identity = plan.session.as_ref().map_or(0, |s| s.headers.len());
+    let identity = plan
+        .session
+        .as_ref()
+        .map_or(0, |s| s.headers().size_hint().1.unwrap_or(0));
     let mut edits = HeaderEdits {
         remove: Vec::new(),
         // Identity, `X-Forwarded-*`, `Cookie` and the glue's request ID: one allocation.
@@ -188,7 +191,9 @@ pub(crate) fn upstream_edits(
         }
     }
     if let Some(s) = &plan.session {
-        edits.insert.extend(s.headers.iter().cloned());
+        edits
+            .insert
+            .extend(s.headers().map(|(name, value)| (name.clone(), value)));
     }
     forwarded_for(headers, client, &mut edits);
     if plan.strip_auth_cookies {

@@ -14,9 +14,8 @@ use http::request::Parts;
 use http::{header, HeaderMap, Method, Response, StatusCode};
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
-use crate::auth::identity::field_value;
 use crate::auth::validator::ValidateOptions;
-use crate::auth::{AuthOutcome, SessionValidator};
+use crate::auth::{AuthOutcome, AuthenticatedSession, SessionValidator};
 use crate::config::{Config, FieldRef, Policy, Unauthenticated};
 use crate::decision::{Action, ClientAddr, Decision, ForwardPlan, Outcome};
 use crate::metrics::Metrics;
@@ -24,7 +23,6 @@ use crate::reply::{
     cookie_headers, json_response, session_not_fresh, store_unavailable, with_cookies,
 };
 use crate::route_table::RouteMatch;
-use crate::session::SessionRecord;
 use crate::time::{Clock, Timestamp};
 
 /// The gate, with only what it reads: the validator, the clock for session rules, the
@@ -99,12 +97,13 @@ impl Gate {
                 let client_ip = client.ip;
                 let now = self.clock.now();
                 let source = Some(auth.source);
-                let record = &auth.session.record;
+                let session = &*auth.session;
                 let active_organization = self
                     .active_organization
-                    .and_then(|at| field_value(record, at))
+                    .and_then(|at| session.field(at))
                     .is_some_and(|v| !v.is_null());
-                match session_rules_violation(&route, record, active_organization, client_ip, now) {
+                match session_rules_violation(&route, session, active_organization, client_ip, now)
+                {
                     None => decision(
                         Outcome::Authenticated,
                         source,
@@ -236,40 +235,38 @@ fn unauthenticated(
 /// `organization_roles`); `None` when it keeps them all.
 fn session_rules_violation(
     route: &RouteMatch<'_>,
-    record: &SessionRecord,
+    session: &AuthenticatedSession,
     active_organization: bool,
     client_ip: Option<IpAddr>,
     now: Timestamp,
 ) -> Option<Response<Bytes>> {
     let rules = route.rules?;
     let forbidden = |error: &'static str| Some(json_response(StatusCode::FORBIDDEN, error));
-    if rules.refuse_impersonated && record.session.impersonated_by.is_some() {
+    if rules.refuse_impersonated && session.impersonated_by().is_some() {
         return forbidden(r#"{"error":"impersonated_session"}"#);
     }
     if rules.require_active_organization && !active_organization {
         return forbidden(r#"{"error":"no_active_organization"}"#);
     }
     let member_role_ok =
-        active_organization && record.has_any_member_role(&rules.organization_roles);
+        active_organization && session.has_any_member_role(&rules.organization_roles);
     if !rules.organization_roles.is_empty() && !member_role_ok {
         return forbidden(r#"{"error":"forbidden"}"#);
     }
     if let Some(fresh_age) = rules.fresh_age {
-        if !record.is_fresh(fresh_age, now) {
+        if !session.is_fresh(fresh_age, now) {
             return Some(session_not_fresh());
         }
     }
-    if !rules.roles.is_empty() && !record.has_any_role(&rules.roles) {
+    if !rules.roles.is_empty() && !session.has_any_role(&rules.roles) {
         return Some(json_response(
             StatusCode::FORBIDDEN,
             r#"{"error":"forbidden"}"#,
         ));
     }
     if rules.bind_ip {
-        let bound = record
-            .session
-            .ip_address
-            .as_deref()
+        let bound = session
+            .ip_address()
             .and_then(|ip| ip.parse::<IpAddr>().ok());
         if bound.is_none() || bound != client_ip {
             return Some(json_response(

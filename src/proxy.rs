@@ -359,15 +359,15 @@ impl ProxyHttp for Gateway {
             .plan
             .as_ref()
             .and_then(|p| p.session.as_ref())
-            .map(|s| &s.record);
+            .map(|s| &**s);
         self.app.access_log().record(&AccessRecord {
             request_id: ctx.request_id.to_str().unwrap_or("unknown"),
             method: req.method.as_str(),
             path: req.uri.path(),
             protocol: version_name(req.version),
             client_ip: ctx.client.ip,
-            user_id: record.map(|r| r.user.id.as_str()),
-            session_id: record.map(|r| r.session.id.as_str()),
+            user_id: record.map(|s| s.user_id()),
+            session_id: record.map(|s| s.session_id()),
             user_agent: text(http::header::USER_AGENT),
             referer: text(http::header::REFERER),
             route: ctx.route.as_deref().unwrap_or("none"),

@@ -70,35 +70,41 @@ impl SessionRecord {
 
     /// Whether the user is banned at `now`: `banned` set and `banExpires` unset or in the future.
     pub fn is_banned(&self, now: Timestamp) -> bool {
-        self.user.banned == Some(true) && self.user.ban_expires.is_none_or(|until| until > now)
+        banned_at(self.user.banned, self.user.ban_expires, now)
     }
 
     /// Better Auth's freshness test: created less than `fresh_age` ago; a zero age turns it off.
     pub fn is_fresh(&self, fresh_age: std::time::Duration, now: Timestamp) -> bool {
-        fresh_age.is_zero() || self.session.created_at.plus(fresh_age) >= now
+        fresh_at(self.session.created_at, fresh_age, now)
     }
 
     /// Whether the user's member role in the active organization includes one of `wanted`.
     pub fn has_any_member_role(&self, wanted: &[String]) -> bool {
-        self.session
-            .active_member_role
-            .as_deref()
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .any(|role| wanted.iter().any(|want| want == role))
+        roles_include(self.session.active_member_role.as_deref(), wanted)
     }
 
     /// Whether the user has one of `wanted` among the admin plugin's comma-separated roles.
     pub fn has_any_role(&self, wanted: &[String]) -> bool {
-        self.user
-            .role
-            .as_deref()
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .any(|role| wanted.iter().any(|want| want == role))
+        roles_include(self.user.role.as_deref(), wanted)
     }
+}
+
+/// Whether a user with these `banned` and `banExpires` values is banned at `now`.
+pub fn banned_at(banned: Option<bool>, ban_expires: Option<Timestamp>, now: Timestamp) -> bool {
+    banned == Some(true) && ban_expires.is_none_or(|until| until > now)
+}
+
+/// Whether a session created at `created_at` is fresh at `now` (a zero `fresh_age`: always).
+pub fn fresh_at(created_at: Timestamp, fresh_age: std::time::Duration, now: Timestamp) -> bool {
+    fresh_age.is_zero() || created_at.plus(fresh_age) >= now
+}
+
+/// Whether the comma-separated role `list` (`None`: no roles) includes one of `wanted`.
+pub fn roles_include(list: Option<&str>, wanted: &[String]) -> bool {
+    list.unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .any(|role| wanted.iter().any(|want| want == role))
 }
 
 #[cfg(test)]

@@ -295,7 +295,7 @@ impl SessionApi {
                 json(
                     StatusCode::OK,
                     &SnakeSessionWithUser::new(
-                        Some(&a.session.record),
+                        Some(&a.session.record(&a.token)),
                         &self.config.better_auth.additional_fields,
                     ),
                 ),
@@ -333,7 +333,7 @@ impl SessionApi {
                 with_cookies(
                     json(
                         StatusCode::OK,
-                        &SessionWithUser::new(&a.session.record, fields),
+                        &SessionWithUser::new(&a.session.record(&a.token), fields),
                     ),
                     &set_cookies,
                 )
@@ -382,11 +382,11 @@ impl SessionApi {
     /// The caller's active sessions; needs a fresh session, as in Better Auth.
     async fn list_sessions(&self, caller: Authenticated) -> Response<Bytes> {
         let now = self.clock.now();
-        let record = &caller.session.record;
-        if !record.is_fresh(self.config.sessions.fresh_age, now) {
+        let session = &caller.session;
+        if !session.is_fresh(self.config.sessions.fresh_age, now) {
             return with_cookies(session_not_fresh(), &caller.set_cookies);
         }
-        let sessions = match self.store.list_user_sessions(&record.user.id).await {
+        let sessions = match self.store.list_user_sessions(session.user_id()).await {
             Ok(sessions) => sessions,
             Err(e) => return store_unavailable("list-sessions", &e),
         };
@@ -414,7 +414,7 @@ impl SessionApi {
         };
         let sessions = match self
             .store
-            .list_user_sessions(&caller.session.record.user.id)
+            .list_user_sessions(caller.session.user_id())
             .await
         {
             Ok(sessions) => sessions,
@@ -456,7 +456,7 @@ impl SessionApi {
         req: &Parts,
         keep_current: bool,
     ) -> Response<Bytes> {
-        let user_id = &caller.session.record.user.id;
+        let user_id = caller.session.user_id();
         let keep = keep_current.then_some(caller.token.as_str());
         let revoked = match self
             .revocation

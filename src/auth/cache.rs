@@ -139,6 +139,12 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
     pub fn entry_count(&self) -> u64 {
         self.inner.entry_count()
     }
+
+    /// Applies moka's pending inserts, evictions and expiries now, so that
+    /// [`entry_count`](Self::entry_count) is exact.
+    pub async fn run_pending_tasks(&self) {
+        self.inner.run_pending_tasks().await;
+    }
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use prometheus::IntCounter;
 use super::cache::SessionCache;
 use super::cookie::{expire_cookie, find_cookie, SigningKey};
 use super::cookie_cache::{chunk_names, read_chunked, set_cookie_headers, CookieCache};
-use super::identity::{field_value, AuthenticatedSession};
+use super::identity::{AuthenticatedSession, IdentityLayout};
 use super::session_cookies::SessionCookies;
 use crate::config::{Config, Secret};
 use crate::metrics::Metrics;
@@ -132,6 +132,8 @@ pub(crate) struct SessionValidator {
     /// The deployment needs data no `session_data` carries, so the cookie cache is never
     /// trusted (see [`cookie_cache_lacks_fields`]).
     cookie_cache_lacks_fields: bool,
+    /// The identity headers' names, shared by every cached session.
+    layout: Arc<IdentityLayout>,
     cache: SessionCache<AuthenticatedSession>,
     refreshes: Cache<String, Arc<AuthenticatedSession>>,
     /// `None` when Better Auth's cookie cache is off.
@@ -159,6 +161,7 @@ impl SessionValidator {
             key: SigningKey::new(config.better_auth.secret.expose()),
             cookies: SessionCookies::new(config.clone()),
             cookie_cache_lacks_fields: cookie_cache_lacks_fields(&config),
+            layout: Arc::new(IdentityLayout::new(&config.headers)),
             cache: SessionCache::new(&config.cache),
             refreshes: Cache::builder()
                 .max_capacity(config.cache.max_entries)
@@ -237,20 +240,20 @@ impl SessionValidator {
                 set_cookies: self.cookies.clear(cookie_headers),
             });
         };
-        if session.record.is_expired(now) {
+        if session.is_expired(now) {
             self.metrics.lookup(source.as_str(), "expired");
             return Ok(self.expire(&token, cookie_headers).await);
         }
-        if self.config.sessions.reject_banned && session.record.is_banned(now) {
+        if self.config.sessions.reject_banned && session.is_banned(now) {
             self.metrics.lookup(source.as_str(), "banned");
             return Ok(AuthOutcome::anonymous(AnonReason::Banned));
         }
-        if self.rejected_by_rule(&session.record) {
+        if self.rejected_by_rule(&session) {
             self.metrics.lookup(source.as_str(), "rejected");
             return Ok(AuthOutcome::anonymous(AnonReason::Rejected));
         }
         self.hits[source as usize].inc();
-        let refresh_due = !options.disable_refresh && self.refresh_due(&session.record, now);
+        let refresh_due = !options.disable_refresh && self.refresh_due(&session, now);
         // `dont_remember` scans the cookies again: only when its answer matters (a memory hit
         // that needs no refresh, the common case, never asks).
         let dont_remember =
@@ -258,7 +261,7 @@ impl SessionValidator {
         if !refresh_due || dont_remember {
             // Better Auth re-mints the cookie cache on every database read.
             let set_cookies = if source == LookupSource::Database && !dont_remember {
-                self.session_data_cookies(&session.record, cookie_headers, now)
+                self.session_data_cookies(&session, &token, cookie_headers, now)
             } else {
                 Vec::new()
             };
@@ -271,7 +274,12 @@ impl SessionValidator {
         }
         let mut refreshed = self.refresh(token, session, source, now).await;
         if !refreshed.set_cookies.is_empty() {
-            let data = self.session_data_cookies(&refreshed.session.record, cookie_headers, now);
+            let data = self.session_data_cookies(
+                &refreshed.session,
+                &refreshed.token,
+                cookie_headers,
+                now,
+            );
             refreshed.set_cookies.extend(data);
         }
         Ok(AuthOutcome::Authenticated(refreshed))
@@ -293,13 +301,13 @@ impl SessionValidator {
         &self.config.better_auth.cookies.session_token
     }
 
-    /// Whether a `sessions.reject_when` rule matches `record` (same JSON value in that field).
-    fn rejected_by_rule(&self, record: &SessionRecord) -> bool {
+    /// Whether a `sessions.reject_when` rule matches `session` (same JSON value in that field).
+    fn rejected_by_rule(&self, session: &AuthenticatedSession) -> bool {
         self.config
             .sessions
             .reject_when
             .iter()
-            .any(|(at, value)| field_value(record, *at) == Some(value))
+            .any(|(at, value)| session.field(*at) == Some(value))
     }
 
     /// A valid `dont_remember` cookie (the signed string `true`): such sessions never refresh.
@@ -310,10 +318,7 @@ impl SessionValidator {
     }
 
     fn entry(&self, record: SessionRecord, until: Timestamp) -> (AuthenticatedSession, Timestamp) {
-        (
-            AuthenticatedSession::new(record, &self.config.headers),
-            until,
-        )
+        (AuthenticatedSession::new(record, &self.layout), until)
     }
 
     /// The `session_data` expiries Better Auth's get-session writes before anything else:
@@ -394,21 +399,24 @@ impl SessionValidator {
         Some((decoded.record, until))
     }
 
-    /// A fresh `session_data` (and deletions of stale chunks), when the cookie cache is on.
+    /// A fresh `session_data` for `session` (and deletions of stale chunks), when the cookie
+    /// cache is on.
     fn session_data_cookies(
         &self,
-        record: &SessionRecord,
+        session: &AuthenticatedSession,
+        token: &str,
         cookie_headers: &[&str],
         now: Timestamp,
     ) -> Vec<String> {
         let Some(codec) = &self.cookie_cache else {
             return Vec::new();
         };
+        let record = session.record(token);
         let cookies = &self.config.better_auth.cookies;
         let stale = chunk_names(cookie_headers, &cookies.session_data);
         set_cookie_headers(
             &cookies.session_data,
-            &codec.encode(record, now, false),
+            &codec.encode(&record, now, false),
             codec.cookie_max_age(false),
             &cookies.session_data_attributes,
             &stale,
@@ -416,12 +424,11 @@ impl SessionValidator {
     }
 
     /// Better Auth's rule: `expiresAt - expiresIn + updateAge <= now`.
-    fn refresh_due(&self, record: &SessionRecord, now: Timestamp) -> bool {
+    fn refresh_due(&self, session: &AuthenticatedSession, now: Timestamp) -> bool {
         let ba = &self.config.better_auth;
         !self.config.sessions.disable_refresh
-            && record
-                .session
-                .expires_at
+            && session
+                .expires_at()
                 .minus(ba.expires_in)
                 .plus(ba.update_age)
                 <= now
@@ -440,14 +447,14 @@ impl SessionValidator {
         let refreshed = self
             .refreshes
             .try_get_with_by_ref(token.as_str(), async {
-                let old = session.record.session.expires_at;
+                let old = session.expires_at();
                 let expires_at = now.plus(self.config.better_auth.expires_in);
                 let written = self
                     .store
                     .refresh_session(&token, old, expires_at, now)
                     .await?;
                 let record = if written {
-                    let mut record = session.record.clone();
+                    let mut record = session.record(&token);
                     record.session.expires_at = expires_at;
                     record.session.updated_at = now;
                     record
@@ -535,7 +542,7 @@ impl SessionValidator {
     /// Drops every session of a user from memory (after a ban or a deletion), and stops
     /// trusting cookie caches minted for them before.
     pub(crate) async fn forget_user(&self, user_id: &str) {
-        for token in self.cache.tokens_where(|s| s.record.user.id == user_id) {
+        for token in self.cache.tokens_where(|s| s.user_id() == user_id) {
             self.forget(&token).await;
         }
     }
@@ -549,6 +556,11 @@ impl SessionValidator {
     /// Sessions held in memory.
     pub(crate) fn cached_sessions(&self) -> u64 {
         self.cache.entry_count()
+    }
+
+    /// Applies the session cache's pending bookkeeping, so [`Self::cached_sessions`] is exact.
+    pub(crate) async fn settle_cache(&self) {
+        self.cache.run_pending_tasks().await;
     }
 }
 

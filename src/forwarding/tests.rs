@@ -100,8 +100,9 @@ fn spoofed_identity_headers_are_removed_without_a_session() {
 #[test]
 fn identity_headers_replace_spoofed_ones() {
     let c = config("");
+    let layout = std::sync::Arc::new(crate::auth::identity::IdentityLayout::new(&c.headers));
     let session =
-        crate::auth::AuthenticatedSession::new(record("t", Timestamp::from_millis(9)), &c.headers);
+        crate::auth::AuthenticatedSession::new(record("t", Timestamp::from_millis(9)), &layout);
     let req = headers(&[("x-auth-user-id", "admin"), ("x-auth-user-id", "second")]);
     let out = apply(
         req.clone(),
