@@ -1,62 +1,125 @@
 #!/usr/bin/env bash
-# Instructions per request, counted by valgrind (deterministic, unlike req/s on a shared box):
-#   (a) GET /public/bench?quiet  (public)   and   (b) GET /bench?quiet  (required, warm cache)
-# Each target runs `gatehouse demo --threads 1` under callgrind twice, with N and with 2N
-# keep-alive requests on one connection (after the same WARM requests), so
-#   per request = (Ir(2N) - Ir(N)) / N
-# leaves out startup, shutdown and the cache miss. Prints Ir/req for (a) and (b), (b)-(a),
-# (b)/(a), the in-process echo upstream's share, and the functions whose self and inclusive
-# Ir/req differ most between (b) and (a).
+# Instructions per request, counted by valgrind (deterministic, unlike req/s on a shared box), for
+#   (p) the bare Pingora pass-through (bare_pingora.rs)     (a) Gatehouse, a public route
+#   (b) Gatehouse, a required route, warm cache            (s) (b) with the signed identity
+#                                                               assertion, warm token cache
+# every one proxying to the same upstream (nginx answering "ok", outside valgrind). Each target
+# runs under callgrind twice, with N and with 2N keep-alive requests on one connection (after
+# the same WARM requests), so  per request = (Ir(2N) - Ir(N)) / N  leaves out startup, shutdown
+# and the first cache misses. Prints Ir/req per target, the differences the issues set targets
+# on, and for each pair of PAIRS the functions whose self and inclusive Ir/req differ most.
 #
-# Usage: bash benches/load/callgrind.sh   (a release build with line tables; see README.md)
-# Env:   BIN=target/release/gatehouse  N=2000  WARM=50  TOP=30  OUT=<dir> (kept, with the .out files)
+# Usage: bash benches/load/callgrind.sh   (release binaries with line tables; see README.md)
+# Env:   BIN=target/release/gatehouse  BARE=target/release/examples/bare_pingora
+#        TARGETS="p a b s"  PAIRS="a-p b-a s-b"  N=2000  WARM=50  TOP=25
+#        OUT=<dir> (kept, with the .out files)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
 # shellcheck source-path=SCRIPTDIR/../..
 # shellcheck source=.ci/lib.sh
-source "$HERE/../../.ci/lib.sh"
+source "$ROOT/.ci/lib.sh"
 die_prefix="callgrind.sh: "
-BIN=${BIN:-$HERE/../../target/release/gatehouse}
+BIN=${BIN:-$ROOT/target/release/gatehouse}
+BARE=${BARE:-$ROOT/target/release/examples/bare_pingora}
+TARGETS=${TARGETS:-p a b s}
+PAIRS=${PAIRS:-a-p b-a s-b}
 N=${N:-2000}
 WARM=${WARM:-50}
-TOP=${TOP:-30}
+TOP=${TOP:-25}
 OUT=${OUT:-$(mktemp -d -t gatehouse-callgrind.XXXXXX)}
-[[ -x $BIN ]] || die "no binary at $BIN"
-command -v valgrind >/dev/null || die "valgrind is not installed"
+[[ -x $BIN && -x $BARE ]] || die "no binaries at $BIN and $BARE"
+for tool in valgrind callgrind_annotate nginx python3 curl; do
+    command -v "$tool" >/dev/null || die "$tool is not installed"
+done
 mkdir -p "$OUT"
 
+DATA=$(mktemp -d -t gatehouse-cg.XXXXXX)
+read -r UP PORT <<<"$(free_ports 2 | tr '\n' ' ')"
+SECRET=callgrind-bench-secret-0123456789abcdef
 PID=
-DATA=
-# Not stop_pids: valgrind writes the callgrind file as the process exits, which may take long;
-# it is never killed.
+UP_PID=
+remove_on_exit "$DATA" "/tmp/gatehouse-$PORT.pid" "/tmp/gatehouse-$PORT.sock" \
+    "/tmp/bare-pingora-$PORT.pid" "/tmp/bare-pingora-$PORT.sock"
+# Not stop_pids for the measured process: valgrind writes the callgrind file as the process
+# exits, which may take long; it is never killed.
 stop() {
     if [[ -n $PID ]]; then
         kill -INT "$PID" 2>/dev/null || true
         wait "$PID" 2>/dev/null || true
     fi
     PID=
-    if [[ -n $DATA ]]; then rm -rf "$DATA"; fi
-    DATA=
 }
-on_exit stop
+stop_all() { stop; stop_pids QUIT "$UP_PID"; }
+on_exit stop_all
+trap 'exit 130' INT TERM
 
-# measure <label> <path> <requests>: one callgrind run; leaves $OUT/<label>.out
+mkdir -p "$DATA/nginx"
+cat >"$DATA/nginx/nginx.conf" <<NGINX
+daemon off;
+worker_processes 1;
+pid $DATA/nginx/nginx.pid;
+error_log $DATA/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    client_body_temp_path $DATA/nginx; proxy_temp_path $DATA/nginx; fastcgi_temp_path $DATA/nginx;
+    uwsgi_temp_path $DATA/nginx; scgi_temp_path $DATA/nginx;
+    server { listen 127.0.0.1:$UP; location / { return 200 "ok\\n"; } }
+}
+NGINX
+nginx -c "$DATA/nginx/nginx.conf" -p "$DATA/nginx" 2>"$DATA/nginx/start.err" &
+UP_PID=$!
+
+"$BIN" migrate --database-url "sqlite://$DATA/gatehouse.db" >/dev/null || die "migrate failed"
+python3 "$HERE/seed.py" sqlite "$DATA/gatehouse.db" "$SECRET" 1 warm "$DATA/warm.cookies"
+COOKIE=$(cat "$DATA/warm.cookies")
+cat >"$DATA/gatehouse.toml" <<TOML
+[server]
+listen = "127.0.0.1:$PORT"
+threads = 1
+[database]
+url = "sqlite://$DATA/gatehouse.db"
+[log]
+level = "warn"
+[proxy]
+upstream = "http://127.0.0.1:$UP"
+[identity_assertion]
+enabled = true
+key_dir = "$DATA/keys"
+[[routes]]
+prefix = "/public"
+policy = "public"
+[[routes]]
+prefix = "/signed"
+assertion_audience = "bench"
+TOML
+
+path_of() {
+    case $1 in
+        p | b) echo /bench ;;
+        a) echo /public/bench ;;
+        s) echo /signed/bench ;;
+        *) die "unknown target $1" ;;
+    esac
+}
+
+# measure <target> <run> <requests>: one callgrind run; leaves $OUT/<target>-<run>.out
 measure() {
-    local label=$1 path=$2 requests=$3 port cookie=
-    DATA=$(mktemp -d -t gatehouse-cg.XXXXXX)
-    port=$(free_port)
-    RUST_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$OUT/$label.out" \
-        "$BIN" demo --data-dir "$DATA" --listen "127.0.0.1:$port" --threads 1 \
-        >"$DATA/stdout" 2>"$OUT/$label.valgrind.log" &
+    local target=$1 run=$2 requests=$3 path
+    path=$(path_of "$target")
+    local cmd=("$BIN" serve --config "$DATA/gatehouse.toml")
+    if [[ $target == p ]]; then cmd=("$BARE" "127.0.0.1:$PORT" "127.0.0.1:$UP" 1); fi
+    BETTER_AUTH_SECRET=$SECRET valgrind --tool=callgrind \
+        --callgrind-out-file="$OUT/$target-$run.out" "${cmd[@]}" \
+        >"$OUT/$target-$run.log" 2>&1 &
     PID=$!
-    demo_up() { # the demo printed its cookie and the gateway answers
-        cookie=$(sed -n "s/.*'Cookie: \([^']*\)'.*/\1/p" "$DATA/stdout" | head -n1)
-        [[ -n $cookie ]] && http_answers "http://127.0.0.1:$port/public/ready"
-    }
-    wait_for 120 demo_up || true   # up to 120 s: startup under valgrind is slow
-    [[ -n $cookie ]] || die "the demo did not start"
-    python3 - "$port" "$path" "$cookie" "$WARM" "$requests" <<'EOF'
+    # Up to 120 s: startup under valgrind is slow.
+    wait_for --pid "$PID" 120 http_answers "http://127.0.0.1:$PORT/public/ready" \
+        || die "($target) did not start: $(tail -c 1000 "$OUT/$target-$run.log")"
+    python3 - "$PORT" "$path" "$COOKIE" "$WARM" "$requests" <<'EOF'
 import http.client, sys
 port, path, cookie, warm, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
 conn = http.client.HTTPConnection("127.0.0.1", int(port))
@@ -70,8 +133,6 @@ EOF
     stop
 }
 
-total() { sed -n 's/^summary: //p' "$OUT/$1.out"; }
-
 # Ir per function (inclusive=yes|no), one "count<TAB>function" line each, without file paths
 per_function() {
     callgrind_annotate --inclusive="$2" --threshold=100 --auto=no "$OUT/$1.out" \
@@ -79,48 +140,52 @@ per_function() {
                sub(/^[^:]*:/, ""); sub(/ \[[^]]*\]$/, ""); print c "\t" $0 }' >"$OUT/$1.$2"
 }
 
-for target in a b; do
-    if [[ $target == a ]]; then path="/public/bench?quiet"; else path="/bench?quiet"; fi
-    measure "$target-1" "$path" "$N"
-    measure "$target-2" "$path" $(( 2 * N ))
-    for run in "$target-1" "$target-2"; do per_function "$run" yes; per_function "$run" no; done
+for target in $TARGETS; do
+    measure "$target" 1 "$N"
+    measure "$target" 2 $(( 2 * N ))
+    for run in 1 2; do
+        sed -n 's/^summary: //p' "$OUT/$target-$run.out" >"$OUT/$target-$run.total"
+        per_function "$target-$run" yes
+        per_function "$target-$run" no
+    done
 done
 
-python3 - "$OUT" "$N" "$TOP" "$(total a-1)" "$(total a-2)" "$(total b-1)" "$(total b-2)" <<'EOF'
+python3 - "$OUT" "$N" "$TOP" "$TARGETS" "$PAIRS" <<'EOF'
 import sys
-out, n, top = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-a1, a2, b1, b2 = (int(x) for x in sys.argv[4:8])
-ra, rb = (a2 - a1) / n, (b2 - b1) / n
+out, n, top, targets, pairs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4].split(), sys.argv[5].split()
+NAMES = {"p": "bare Pingora", "a": "Gatehouse public", "b": "required, warm", "s": "required + assertion"}
+total = lambda t, run: int(open(f"{out}/{t}-{run}.total").read())
+ir = {t: (total(t, 2) - total(t, 1)) / n for t in targets}
 print(f"Ir per request, N={n} (difference of N and 2N runs)")
-print(f"  (a) public          {ra:10.0f}")
-print(f"  (b) required, warm  {rb:10.0f}")
-print(f"  (b)-(a)             {rb - ra:10.0f}    (b)/(a) = {rb / ra:.3f}")
+for t in targets:
+    print(f"  ({t}) {NAMES[t]:<22} {ir[t]:10.0f}")
+for pair in pairs:
+    x, y = pair.split("-")
+    if x in ir and y in ir:
+        print(f"  ({x})-({y}) {ir[x] - ir[y]:10.0f}    ({x})/({y}) = {ir[x] / ir[y]:.3f}")
 
-def per_request(label, kind):
+def per_request(t, kind):
     def load(run):
         d = {}
-        for line in open(f"{out}/{label}-{run}.{kind}"):
+        for line in open(f"{out}/{t}-{run}.{kind}"):
             c, name = line.rstrip("\n").split("\t", 1)
             d[name] = d.get(name, 0) + int(c) if kind == "no" else max(d.get(name, 0), int(c))
         return d
     one, two = load(1), load(2)
     return {k: (two.get(k, 0) - one.get(k, 0)) / n for k in one.keys() | two.keys()}
 
-# The demo's echo upstream runs in the same process; its connection handler is Pingora's
-# generic ServeHttp one (the gateway's is HttpProxy's).
-ECHO = "pingora_core::apps::http_app::<impl pingora_core::apps::HttpServerApp for SV>::process_new_http::{{closure}}"
-ea, eb = per_request("a", "yes").get(ECHO, 0), per_request("b", "yes").get(ECHO, 0)
-print(f"  of which the in-process echo upstream: (a) {ea:.0f}, (b) {eb:.0f}")
-print(f"  gateway alone (total minus that handler): (a) {ra - ea:.0f}, (b) {rb - eb:.0f}, (b)/(a) = {(rb - eb) / (ra - ea):.3f}")
-
-# Inclusive rows above half of (b) are the runtime's frames around everything; left out.
-for kind, title in (("no", "self"), ("yes", "inclusive")):
-    fa, fb = per_request("a", kind), per_request("b", kind)
-    rows = [(fb.get(k, 0) - fa.get(k, 0), k) for k in fa.keys() | fb.keys()
-            if kind == "no" or abs(fb.get(k, 0)) < rb / 2]
-    rows.sort(key=lambda t: -abs(t[0]))
-    print(f"\nIr/req {title}, top {top} differences:\n{'(b)-(a)':>9} {'(a)':>9} {'(b)':>9}  function")
-    for d, k in rows[:top]:
-        print(f"{d:9.0f} {fa.get(k, 0):9.0f} {fb.get(k, 0):9.0f}  {k[:140]}")
+# Inclusive rows above half of the larger total are the runtime's frames around everything.
+for pair in pairs:
+    x, y = pair.split("-")
+    if x not in ir or y not in ir:
+        continue
+    for kind, title in (("no", "self"), ("yes", "inclusive")):
+        fx, fy = per_request(x, kind), per_request(y, kind)
+        rows = [(fx.get(k, 0) - fy.get(k, 0), k) for k in fx.keys() | fy.keys()
+                if kind == "no" or abs(fx.get(k, 0)) < max(ir[x], ir[y]) / 2]
+        rows.sort(key=lambda t: -abs(t[0]))
+        print(f"\nIr/req {title}, top {top} differences ({x})-({y}):\n{'diff':>9} {'('+y+')':>9} {'('+x+')':>9}  function")
+        for d, k in rows[:top]:
+            print(f"{d:9.0f} {fy.get(k, 0):9.0f} {fx.get(k, 0):9.0f}  {k[:140]}")
 print(f"\ncallgrind files in {out}")
 EOF

@@ -19,7 +19,7 @@
 # Env:   REPS=5 DURATION=3 WARMUP=1 (seconds) CONNECTIONS=32 THREADS=1
 #        TARGETS="n p a b cs cp" (any subset, in that order; cp needs PostgreSQL)
 #        PGURL=postgres://postgres@127.0.0.1:5432/postgres (an admin URL: a database is made)
-#        COLD_RATE_MAX=15000 (sessions seeded per second of cold load: raise it if a cold run
+#        COLD_RATE_MAX=40000 (sessions seeded per second of cold load: raise it if a cold run
 #        reports non-2xx answers because the seeded tokens ran out)
 #        LOG_LEVEL=info (Gatehouse's [log] level: info writes the access log, to a file)
 #        NO_BUILD=1 (reuse target/release/{gatehouse,examples/bare_pingora}); OTHER_MAX=10
@@ -36,7 +36,7 @@ CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-1}
 TARGETS=${TARGETS:-n p a b cs cp}
 PGURL=${PGURL:-postgres://postgres@127.0.0.1:5432/postgres}
-COLD_RATE_MAX=${COLD_RATE_MAX:-15000}
+COLD_RATE_MAX=${COLD_RATE_MAX:-40000}
 LOG_LEVEL=${LOG_LEVEL:-info}
 OTHER_MAX=${OTHER_MAX:-10}
 
@@ -217,10 +217,12 @@ for t in cs cp; do
     # The seeded cookies' last line: one token no run will reach.
     burst=$(tail -n1 "$DATA/$t.cookies")
     before=$(db_queries "$ops")
+    curls=()
     for _ in $(seq 32); do
         curl -s -o /dev/null -H "Cookie: $burst" "http://127.0.0.1:$port/bench" &
+        curls+=($!)
     done
-    wait
+    wait "${curls[@]}"
     queries=$(( $(db_queries "$ops") - before ))
     log "single-flight ($t): 32 concurrent requests with one new token made $queries database quer$( ((queries == 1)) && echo y || echo ies)"
     ((queries == 1)) || die "($t) a burst of one cold token made $queries queries, not 1"
@@ -240,7 +242,13 @@ log ""
 # children), the machine (busy and total from /proc/stat); "other%" is the machine's busy time
 # spent in none of the proxies, the upstream or wrk, as a share of all CPUs.
 ticks_of() { local p s=0; for p in "$@"; do s=$(( s + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0) )); done; echo "$s"; }
-all_ours() { local t; for t in $TARGETS; do pids_of "$t"; done; echo "${PID[up]} $(pgrep -P "${PID[up]}" | tr '\n' ' ')"; }
+# PostgreSQL's server processes count as ours when (cp) runs: its queries are (cp)'s work.
+all_ours() {
+    local t
+    for t in $TARGETS; do pids_of "$t"; done
+    echo "${PID[up]} $(pgrep -P "${PID[up]}" | tr '\n' ' ')"
+    if wants cp; then pgrep -u postgres | tr '\n' ' '; fi
+}
 child_ticks() { awk '{ print $16 + $17 }' "/proc/$$/stat"; }
 sys_ticks() { awk '/^cpu / { busy = $2 + $3 + $4 + $7 + $8 + $9; print busy, busy + $5 + $6 }' /proc/stat; }
 
@@ -274,7 +282,7 @@ for rep in $(seq 1 "$REPS"); do
             if ((werr > 0)); then log "($t) warm-up: $werr non-2xx answers"; FAILED=1; fi
         fi
         read -ra mine <<<"$(pids_of "$t")"
-        read -ra ours <<<"$(all_ours)"
+        read -ra ours <<<"$(all_ours | tr '\n' ' ')"
         g0=$(ticks_of "${mine[@]}"); o0=$(ticks_of "${ours[@]}"); w0=$(child_ticks); read -r b0 t0 < <(sys_ticks)
         res=$(run_wrk "$t" "$DURATION")
         g1=$(ticks_of "${mine[@]}"); o1=$(ticks_of "${ours[@]}"); w1=$(child_ticks); read -r b1 t1 < <(sys_ticks)
