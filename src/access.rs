@@ -12,6 +12,7 @@ use std::sync::Arc;
 use crate::auth::validator::LookupSource;
 use crate::decision::Outcome;
 use crate::metrics::Metrics;
+use crate::trace_context::lower_hex;
 
 /// The header carrying the request ID, to the upstream and back to the client.
 pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -29,8 +30,8 @@ pub(crate) fn request_id(headers: &HeaderMap) -> HeaderValue {
     match sent {
         Some(v) => v.clone(),
         None => {
-            let id = format!("{:032x}", rand::thread_rng().gen::<u128>());
-            HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("unknown"))
+            let id = lower_hex(rand::thread_rng().gen::<u128>(), 32);
+            HeaderValue::try_from(id).unwrap_or(HeaderValue::from_static("unknown"))
         }
     }
 }

@@ -262,7 +262,7 @@ fn canonical_host(
         (None, Some(host)) => host,
         (None, None) => return Ok(None),
     };
-    HeaderValue::try_from(host)
+    HeaderValue::try_from(host.into_owned())
         .map(Some)
         .map_err(|_| Refusal::Host)
 }
@@ -270,7 +270,8 @@ fn canonical_host(
 /// `host[:port]` lower-cased with one trailing dot removed, or `None` if it is not a valid
 /// authority: a DNS name (letters, digits, `-`, `_`, non-empty labels), an IPv4 address or a
 /// bracketed IPv6 address, and an optional decimal port. No user info, no escapes.
-pub fn canonical_authority(raw: &[u8]) -> Option<String> {
+/// Borrowed when `raw` is already canonical (the usual `Host`), so nothing is allocated.
+pub fn canonical_authority(raw: &[u8]) -> Option<Cow<'_, str>> {
     let text = std::str::from_utf8(raw).ok()?;
     let (host, port) = if let Some(rest) = text.strip_prefix('[') {
         let (inside, after) = rest.split_once(']')?;
@@ -279,7 +280,10 @@ pub fn canonical_authority(raw: &[u8]) -> Option<String> {
             "" => None,
             p => Some(p.strip_prefix(':')?),
         };
-        (format!("[{}]", inside.to_ascii_lowercase()), port)
+        (
+            Cow::Owned(format!("[{}]", inside.to_ascii_lowercase())),
+            port,
+        )
     } else {
         let (host, port) = match text.split_once(':') {
             Some((h, p)) => (h, Some(p)),
@@ -296,13 +300,27 @@ pub fn canonical_authority(raw: &[u8]) -> Option<String> {
         if !labels_ok {
             return None;
         }
-        (host.to_ascii_lowercase(), port)
+        let lowercase = !host.bytes().any(|b| b.is_ascii_uppercase());
+        (
+            if lowercase {
+                Cow::Borrowed(host)
+            } else {
+                Cow::Owned(host.to_ascii_lowercase())
+            },
+            port,
+        )
     };
     match port {
         None => Some(host),
         Some(p) if !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) => {
             let port: u16 = p.parse().ok()?;
-            Some(format!("{host}:{port}"))
+            let unchanged = matches!(host, Cow::Borrowed(h) if h.len() + 1 + p.len() == text.len())
+                && (p.len() == 1 || !p.starts_with('0'));
+            if unchanged {
+                Some(Cow::Borrowed(text))
+            } else {
+                Some(Cow::Owned(format!("{host}:{port}")))
+            }
         }
         Some(_) => None,
     }

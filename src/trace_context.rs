@@ -29,7 +29,7 @@ impl TraceContext {
     /// The trace of a request with `headers`: continued, or started.
     pub(crate) fn of(headers: &HeaderMap) -> Self {
         let mut rng = rand::thread_rng();
-        let span_id = format!("{:016x}", rng.gen::<u64>() | 1);
+        let span_id = lower_hex(u128::from(rng.gen::<u64>() | 1), 16);
         let incoming = headers
             .get(TRACEPARENT)
             .and_then(|v| v.to_str().ok())
@@ -42,13 +42,17 @@ impl TraceContext {
                 headers.get(TRACESTATE).cloned(),
             ),
             None => (
-                format!("{:032x}", rng.gen::<u128>() | 1),
+                lower_hex(rng.gen::<u128>() | 1, 32),
                 None,
-                "00".to_string(),
+                "00".to_owned(),
                 None,
             ),
         };
-        let traceparent = HeaderValue::from_str(&format!("00-{trace_id}-{span_id}-{flags}"))
+        let mut traceparent = String::with_capacity(55);
+        for part in ["00-", &trace_id, "-", &span_id, "-", &flags] {
+            traceparent.push_str(part);
+        }
+        let traceparent = HeaderValue::try_from(traceparent)
             .expect("hex digits and dashes are a valid header value");
         Self {
             trace_id,
@@ -58,6 +62,17 @@ impl TraceContext {
             tracestate,
         }
     }
+}
+
+/// The low `digits` hex digits of `value`, lowercase: what `format!("{value:0digits$x}")` gives,
+/// without the formatting machinery (this runs for every request).
+pub(crate) fn lower_hex(value: u128, digits: usize) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digits: Vec<u8> = (0..digits)
+        .rev()
+        .map(|i| HEX[(value >> (4 * i)) as usize & 0xf])
+        .collect();
+    String::from_utf8(digits).expect("hex digits are ASCII")
 }
 
 /// (trace id, parent span id, flags) of a valid version-00 `traceparent` (or a later version's first four
@@ -92,6 +107,21 @@ fn parse(value: &str) -> Option<(String, String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lower_hex_writes_what_the_formatter_writes() {
+        for value in [
+            0,
+            1,
+            0xabc,
+            u128::from(u64::MAX),
+            u128::MAX,
+            0x0123_4567_89ab_cdef << 64,
+        ] {
+            assert_eq!(lower_hex(value, 32), format!("{value:032x}"));
+            assert_eq!(lower_hex(value, 16), format!("{:016x}", value as u64));
+        }
+    }
 
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         pairs

@@ -116,42 +116,32 @@ enum HeadState {
 }
 
 impl HeadState {
-    /// The state after `bytes` have been read, and whether they started a head.
-    fn after(mut self, bytes: &[u8]) -> (Self, bool) {
-        let mut started = false;
-        for &b in bytes {
-            self = match self {
-                HeadState::Idle => {
-                    started = true;
-                    HeadState::Head {
-                        text: false,
-                        line_breaks: 0,
-                    }
-                    .after_byte(b)
-                }
-                HeadState::Head { .. } => self.after_byte(b),
-                HeadState::Done | HeadState::Untimed => return (self, started),
-            };
-        }
-        (self, started)
-    }
-
-    fn after_byte(self, b: u8) -> Self {
-        let HeadState::Head { text, line_breaks } = self else {
-            return self;
+    /// The state after `bytes` have been read, and whether they started a head. Goes from line
+    /// break to line break (memchr), not byte by byte: this runs on every read of every request.
+    fn after(self, bytes: &[u8]) -> (Self, bool) {
+        let (mut text, mut line_breaks, started) = match self {
+            HeadState::Idle if bytes.is_empty() => return (self, false),
+            HeadState::Idle => (false, 0, true),
+            HeadState::Head { text, line_breaks } => (text, line_breaks, false),
+            HeadState::Done | HeadState::Untimed => return (self, false),
         };
-        match b {
-            b'\n' if text && line_breaks == 1 => HeadState::Done,
-            b'\n' => HeadState::Head {
-                text,
-                line_breaks: 1,
-            },
-            b'\r' => self,
-            _ => HeadState::Head {
-                text: true,
-                line_breaks: 0,
-            },
+        let mut rest = bytes;
+        loop {
+            // Up to the next LF (or the end): any byte but CR there is text, so that LF ends a
+            // line, not the head.
+            let lf = memchr::memchr(b'\n', rest);
+            if rest[..lf.unwrap_or(rest.len())].iter().any(|&b| b != b'\r') {
+                text = true;
+                line_breaks = 0;
+            }
+            let Some(lf) = lf else { break };
+            if text && line_breaks == 1 {
+                return (HeadState::Done, started);
+            }
+            line_breaks = 1;
+            rest = &rest[lf + 1..];
         }
+        (HeadState::Head { text, line_breaks }, started)
     }
 }
 
@@ -397,6 +387,55 @@ mod tests {
             after(&[b"\r\n\r\n\r\n", b"GET / HTTP/1.1\r\n"]),
             HeadState::Head { .. }
         ));
+    }
+
+    /// The rule byte by byte, as RFC 9112 states it: a head ends at an empty line (LF, with
+    /// CRs ignored) after a byte of text; blank lines before the request line are skipped.
+    fn byte_by_byte(mut state: HeadState, bytes: &[u8]) -> HeadState {
+        for &b in bytes {
+            state = match state {
+                HeadState::Idle | HeadState::Head { .. } => {
+                    let (text, line_breaks) = match state {
+                        HeadState::Head { text, line_breaks } => (text, line_breaks),
+                        _ => (false, 0),
+                    };
+                    match b {
+                        b'\n' if text && line_breaks == 1 => HeadState::Done,
+                        b'\n' => HeadState::Head {
+                            text,
+                            line_breaks: 1,
+                        },
+                        b'\r' => HeadState::Head { text, line_breaks },
+                        _ => HeadState::Head {
+                            text: true,
+                            line_breaks: 0,
+                        },
+                    }
+                }
+                done => return done,
+            };
+        }
+        state
+    }
+
+    #[test]
+    fn the_line_scan_agrees_with_the_byte_by_byte_rule_on_every_split() {
+        let heads: [&[u8]; 6] = [
+            b"GET / HTTP/1.1\r\nHost: a\r\n\r\nbody",
+            b"GET / HTTP/1.1\nHost: a\n\n",
+            b"\r\n\n\r\r\nGET / HTTP/1.1\r\nX: \r\r\n\r\r\n",
+            b"GET / HTTP/1.1\r\nHost: a\r\n",
+            b"\r\n\r\n",
+            b"GET /\r\n\rX\n\r\n",
+        ];
+        for head in heads {
+            for split in 0..=head.len() {
+                let (first, second) = head.split_at(split);
+                let scanned = HeadState::Idle.after(first).0.after(second).0;
+                let expected = byte_by_byte(byte_by_byte(HeadState::Idle, first), second);
+                assert_eq!(scanned, expected, "{head:?} split at {split}");
+            }
+        }
     }
 
     #[test]
