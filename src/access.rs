@@ -30,7 +30,7 @@ pub(crate) fn request_id(headers: &HeaderMap) -> HeaderValue {
     match sent {
         Some(v) => v.clone(),
         None => {
-            let id = lower_hex(rand::thread_rng().gen::<u128>(), 32);
+            let id = lower_hex(&rand::thread_rng().gen::<u128>().to_be_bytes());
             HeaderValue::try_from(id).unwrap_or(HeaderValue::from_static("unknown"))
         }
     }

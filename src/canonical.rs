@@ -137,6 +137,46 @@ pub fn canonical_path(raw: &[u8]) -> Option<Cow<'_, str>> {
     if !raw.starts_with(b"/") {
         return None;
     }
+    // The common path has no escapes: it is its own decoded form, and nothing is copied.
+    let decoded: Cow<'_, str> = if memchr::memchr(b'%', raw).is_some() {
+        Cow::Owned(normalize_escapes(raw)?)
+    } else if raw.iter().all(|&b| is_raw_path_char(b)) {
+        Cow::Borrowed(std::str::from_utf8(raw).ok()?)
+    } else {
+        return None;
+    };
+    // `.`, `..`, `...` and `name.`; `name%20`.
+    if decoded
+        .split('/')
+        .any(|segment| segment.ends_with('.') || segment.ends_with("%20"))
+    {
+        return None;
+    }
+    let canonical = if decoded.contains("//") {
+        // Empty segments go; a trailing slash stays.
+        let mut canonical = String::with_capacity(decoded.len());
+        for segment in decoded.split('/').filter(|s| !s.is_empty()) {
+            canonical.push('/');
+            canonical.push_str(segment);
+        }
+        if canonical.is_empty() || decoded.ends_with('/') {
+            canonical.push('/');
+        }
+        Cow::Owned(canonical)
+    } else {
+        decoded
+    };
+    match canonical {
+        Cow::Owned(changed) if changed.as_bytes() != raw => Some(Cow::Owned(changed)),
+        // Nothing to change: no new string kept.
+        _ => Some(Cow::Borrowed(std::str::from_utf8(raw).ok()?)),
+    }
+}
+
+/// `raw` with its escapes in one spelling: unreserved characters decoded, the rest as
+/// uppercase `%XX`; `None` for an escape that is malformed, hides a separator (`/`, `\`, `;`,
+/// `%`) or a control character, or spells invalid UTF-8, and for a byte no path may hold.
+fn normalize_escapes(raw: &[u8]) -> Option<String> {
     let mut out = String::with_capacity(raw.len());
     // The path as an upstream decodes it, to check that escapes spell UTF-8.
     let mut decoded_high = false;
@@ -169,24 +209,7 @@ pub fn canonical_path(raw: &[u8]) -> Option<Cow<'_, str>> {
     if decoded_high && !escapes_spell_utf8(&out) {
         return None;
     }
-    let trailing_slash = out.len() > 1 && out.ends_with('/');
-    let mut canonical = String::with_capacity(out.len());
-    for segment in out.split('/').filter(|s| !s.is_empty()) {
-        if segment.ends_with('.') || segment.ends_with("%20") {
-            // `.`, `..`, `...` and `name.`; `name%20`.
-            return None;
-        }
-        canonical.push('/');
-        canonical.push_str(segment);
-    }
-    if canonical.is_empty() || trailing_slash {
-        canonical.push('/');
-    }
-    if canonical.as_bytes() == raw {
-        // The common case: nothing to change, no new string kept.
-        return Some(Cow::Borrowed(std::str::from_utf8(raw).ok()?));
-    }
-    Some(Cow::Owned(canonical))
+    Some(out)
 }
 
 const HEX: &[u8; 16] = b"0123456789ABCDEF";

@@ -1,26 +1,27 @@
-//! Where log lines go: stderr, human or JSON, through a bounded non-blocking writer, so that no
-//! request ever waits on a write (the access log is one line per request). When the writer
-//! thread falls behind and its queue is full, lines are dropped and counted
+//! Where log lines go: stderr, human or JSON, through a batching writer ([`batched`]) so that
+//! no request ever waits on a write (the access log is one line per request). When the output
+//! falls behind and the buffer is full, lines are dropped and counted
 //! (`gatehouse_log_lines_dropped_total`), never waited for.
+
+mod batched;
 
 use std::sync::OnceLock;
 
-use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
-
 use crate::config::LogConfig;
+use batched::{BatchedWriter, WriterThread};
 
-/// Lines queued for the writer thread before new ones are dropped: about 30 MB of access lines,
-/// a few seconds of a busy gateway's output.
-const QUEUED_LINES: usize = 128_000;
+/// Bytes of lines waiting for the writer thread before new ones are dropped: about 30,000
+/// access lines, a second of a busy gateway's output.
+const PENDING_LIMIT: usize = 8 << 20;
 
-/// Counts the lines the writer dropped; set once, by the first [`init`].
-static DROPPED: OnceLock<ErrorCounter> = OnceLock::new();
+/// The writer of the first [`init`], for its count of dropped lines.
+static WRITER: OnceLock<BatchedWriter> = OnceLock::new();
 
-/// Keeps the writer thread; dropping it writes out what is still queued (up to a second).
-/// Hold it until the server has stopped.
+/// Keeps the writer thread; dropping it writes out what is pending. Hold it until the server
+/// has stopped.
 #[must_use = "dropping the guard stops the log writer"]
 pub struct LogGuard {
-    _writer: Option<WorkerGuard>,
+    _writer: Option<WriterThread>,
 }
 
 /// Logs to stderr as `config` says (human or JSON lines); `RUST_LOG` overrides the level.
@@ -39,11 +40,13 @@ pub fn init(config: &LogConfig) -> LogGuard {
     let dependencies_capped = tracing_subscriber::filter::filter_fn(|meta| {
         *meta.level() <= tracing::Level::INFO || meta.target().starts_with("gatehouse")
     });
-    let (writer, guard) = NonBlockingBuilder::default()
-        .lossy(true)
-        .buffered_lines_limit(QUEUED_LINES)
-        .thread_name("gatehouse-log")
-        .finish(std::io::stderr());
+    let (writer, thread) = match batched::batched(std::io::stderr(), PENDING_LIMIT) {
+        Ok(pair) => pair,
+        Err(error) => {
+            eprintln!("cannot start the log writer thread: {error}");
+            return LogGuard { _writer: None };
+        }
+    };
     // Colours only on a terminal: files and journald get plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let format = tracing_subscriber::fmt::layer()
@@ -55,7 +58,7 @@ pub fn init(config: &LogConfig) -> LogGuard {
         format.boxed()
     };
     // Ignore the errors: a second call in the same process keeps the first subscriber (and its
-    // writer: this one's guard is then dropped at once). Only dependencies log through `log`
+    // writer: this one's thread is then stopped at once). Only dependencies log through `log`
     // (Pingora does), so its records stop at `info` at the source.
     let _ = tracing_log::LogTracer::builder()
         .with_max_level(tracing_log::log::LevelFilter::Info)
@@ -67,51 +70,13 @@ pub fn init(config: &LogConfig) -> LogGuard {
     if !installed {
         return LogGuard { _writer: None };
     }
-    let _ = DROPPED.set(writer.error_counter());
+    let _ = WRITER.set(writer);
     LogGuard {
-        _writer: Some(guard),
+        _writer: Some(thread),
     }
 }
 
 /// Lines dropped because the writer's queue was full, since start.
 pub(crate) fn dropped_lines() -> u64 {
-    DROPPED.get().map_or(0, |c| c.dropped_lines() as u64)
-}
-
-#[cfg(test)]
-mod tests {
-    use std::io::Write;
-
-    use tracing_appender::non_blocking::NonBlockingBuilder;
-
-    /// A writer that blocks until told to go on, like a stalled pipe or a full disk.
-    struct Stalled(std::sync::mpsc::Receiver<()>);
-
-    impl Write for Stalled {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            let _ = self.0.recv();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn a_stalled_output_drops_and_counts_lines_instead_of_blocking_the_caller() {
-        let (go_on, wait) = std::sync::mpsc::channel();
-        let (mut writer, guard) = NonBlockingBuilder::default()
-            .lossy(true)
-            .buffered_lines_limit(4)
-            .finish(Stalled(wait));
-        // The writer thread takes one line and blocks; four more fill the queue; the rest are
-        // dropped, and every call returns at once.
-        for _ in 0..20 {
-            writer.write_all(b"line\n").unwrap();
-        }
-        let dropped = writer.error_counter().dropped_lines();
-        assert!((15..=16).contains(&dropped), "dropped {dropped}");
-        drop(go_on);
-        drop(guard);
-    }
+    WRITER.get().map_or(0, BatchedWriter::dropped_lines)
 }

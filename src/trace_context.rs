@@ -29,7 +29,7 @@ impl TraceContext {
     /// The trace of a request with `headers`: continued, or started.
     pub(crate) fn of(headers: &HeaderMap) -> Self {
         let mut rng = rand::thread_rng();
-        let span_id = lower_hex(u128::from(rng.gen::<u64>() | 1), 16);
+        let span_id = lower_hex(&(rng.gen::<u64>() | 1).to_be_bytes());
         let incoming = headers
             .get(TRACEPARENT)
             .and_then(|v| v.to_str().ok())
@@ -42,7 +42,7 @@ impl TraceContext {
                 headers.get(TRACESTATE).cloned(),
             ),
             None => (
-                lower_hex(rng.gen::<u128>() | 1, 32),
+                lower_hex(&(rng.gen::<u128>() | 1).to_be_bytes()),
                 None,
                 "00".to_owned(),
                 None,
@@ -64,15 +64,16 @@ impl TraceContext {
     }
 }
 
-/// The low `digits` hex digits of `value`, lowercase: what `format!("{value:0digits$x}")` gives,
-/// without the formatting machinery (this runs for every request).
-pub(crate) fn lower_hex(value: u128, digits: usize) -> String {
+/// `bytes` as lowercase hex, two digits a byte (a number's big-endian bytes give what
+/// `format!("{n:032x}")` gives), without the formatting machinery: this runs for every request.
+pub(crate) fn lower_hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digits: Vec<u8> = (0..digits)
-        .rev()
-        .map(|i| HEX[(value >> (4 * i)) as usize & 0xf])
-        .collect();
-    String::from_utf8(digits).expect("hex digits are ASCII")
+    let mut text = vec![0; 2 * bytes.len()];
+    for (digits, &b) in text.chunks_exact_mut(2).zip(bytes) {
+        digits[0] = HEX[usize::from(b >> 4)];
+        digits[1] = HEX[usize::from(b & 0xf)];
+    }
+    String::from_utf8(text).expect("hex digits are ASCII")
 }
 
 /// (trace id, parent span id, flags) of a valid version-00 `traceparent` (or a later version's first four
@@ -118,8 +119,9 @@ mod tests {
             u128::MAX,
             0x0123_4567_89ab_cdef << 64,
         ] {
-            assert_eq!(lower_hex(value, 32), format!("{value:032x}"));
-            assert_eq!(lower_hex(value, 16), format!("{:016x}", value as u64));
+            assert_eq!(lower_hex(&value.to_be_bytes()), format!("{value:032x}"));
+            let low = value as u64;
+            assert_eq!(lower_hex(&low.to_be_bytes()), format!("{low:016x}"));
         }
     }
 

@@ -11,7 +11,7 @@
 #
 # Usage: bash benches/load/callgrind.sh   (release binaries with line tables; see README.md)
 # Env:   BIN=target/release/gatehouse  BARE=target/release/examples/bare_pingora
-#        TARGETS="p a b s"  PAIRS="a-p b-a s-b"  N=2000  WARM=50  TOP=25
+#        TARGETS="p a b s"  PAIRS="a-p b-a s-b"  N=2000  WARM=50  TOP=25  LOG_LEVEL=warn
 #        OUT=<dir> (kept, with the .out files)
 set -euo pipefail
 
@@ -28,6 +28,8 @@ PAIRS=${PAIRS:-a-p b-a s-b}
 N=${N:-2000}
 WARM=${WARM:-50}
 TOP=${TOP:-25}
+# warn: no access line; info (Gatehouse's default) adds it.
+LOG_LEVEL=${LOG_LEVEL:-warn}
 OUT=${OUT:-$(mktemp -d -t gatehouse-callgrind.XXXXXX)}
 [[ -x $BIN && -x $BARE ]] || die "no binaries at $BIN and $BARE"
 for tool in valgrind callgrind_annotate nginx python3 curl; do
@@ -83,25 +85,26 @@ threads = 1
 [database]
 url = "sqlite://$DATA/gatehouse.db"
 [log]
-level = "warn"
+level = "$LOG_LEVEL"
 [proxy]
 upstream = "http://127.0.0.1:$UP"
 [identity_assertion]
 enabled = true
 key_dir = "$DATA/keys"
 [[routes]]
-prefix = "/public"
+prefix = "/pub"
 policy = "public"
 [[routes]]
-prefix = "/signed"
+prefix = "/sig"
 assertion_audience = "bench"
 TOML
 
 path_of() {
     case $1 in
-        p | b) echo /bench ;;
-        a) echo /public/bench ;;
-        s) echo /signed/bench ;;
+        # Paths of one length: the path's own cost is the same for every target.
+        p | b) echo /req/bench ;;
+        a) echo /pub/bench ;;
+        s) echo /sig/bench ;;
         *) die "unknown target $1" ;;
     esac
 }
@@ -117,7 +120,7 @@ measure() {
         >"$OUT/$target-$run.log" 2>&1 &
     PID=$!
     # Up to 120 s: startup under valgrind is slow.
-    wait_for --pid "$PID" 120 http_answers "http://127.0.0.1:$PORT/public/ready" \
+    wait_for --pid "$PID" 120 http_answers "http://127.0.0.1:$PORT/pub/ready" \
         || die "($target) did not start: $(tail -c 1000 "$OUT/$target-$run.log")"
     python3 - "$PORT" "$path" "$COOKIE" "$WARM" "$requests" <<'EOF'
 import http.client, sys

@@ -22,7 +22,8 @@
 #        COLD_RATE_MAX=40000 (sessions seeded per second of cold load: raise it if a cold run
 #        reports non-2xx answers because the seeded tokens ran out)
 #        LOG_LEVEL=info (Gatehouse's [log] level: info writes the access log, to a file)
-#        NO_BUILD=1 (reuse target/release/{gatehouse,examples/bare_pingora}); OTHER_MAX=10
+#        NO_BUILD=1 (reuse target/release/{gatehouse,examples/bare_pingora}); BIN, BARE (other
+#        binaries, with NO_BUILD); OTHER_MAX=10
 #        (flag reps where other programs used more than this % of the machine's CPU)
 # Needs: wrk, nginx, curl, python3; psql for (cp).
 # Output: stdout and target/load-results/run-<timestamp>.txt. Exit status 1 if any answer of a
@@ -42,8 +43,8 @@ OTHER_MAX=${OTHER_MAX:-10}
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-BIN=$ROOT/target/release/gatehouse
-BARE=$ROOT/target/release/examples/bare_pingora
+BIN=${BIN:-$ROOT/target/release/gatehouse}
+BARE=${BARE:-$ROOT/target/release/examples/bare_pingora}
 export SUMMARY_LUA=$HERE/summary.lua
 # shellcheck source-path=SCRIPTDIR/../..
 # shellcheck source=.ci/lib.sh

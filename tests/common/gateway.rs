@@ -143,8 +143,10 @@ impl Gateway {
             .unwrap()
     }
 
-    /// Everything the gateway has logged so far.
+    /// Everything the gateway has logged so far. The gateway writes its log in batches a few
+    /// milliseconds after a line (src/logging/batched.rs): this waits out one batch first.
     pub fn log(&self) -> String {
+        std::thread::sleep(LOG_BATCH);
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
@@ -154,13 +156,20 @@ impl Gateway {
     }
 }
 
+/// Longer than the gateway's log writer takes to write a batch (5 ms after its first line),
+/// with room for a loaded machine.
+const LOG_BATCH: std::time::Duration = std::time::Duration::from_millis(60);
+
 impl Drop for Gateway {
     fn drop(&mut self) {
+        // The last lines reach the file before the kill (SIGKILL loses what is pending).
+        std::thread::sleep(LOG_BATCH);
         let _ = self.child.kill();
         let _ = self.child.wait();
         // SECURITY: every test's gateway log is checked for tokens and the secret.
         if !std::thread::panicking() {
-            super::assert_log_is_clean(&self.log());
+            let log = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+            super::assert_log_is_clean(&log);
         }
     }
 }
