@@ -201,7 +201,8 @@ impl Default for ServerSection {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:8080".into(),
-            threads: 2,
+            // One worker thread per core, as nginx's `worker_processes auto`.
+            threads: std::thread::available_parallelism().map_or(1, usize::from),
             grace_period: DurationValue::Seconds(5),
             graceful_shutdown_timeout: DurationValue::Seconds(5),
             header_timeout: DurationValue::Seconds(10),
