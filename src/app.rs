@@ -211,7 +211,11 @@ impl App {
             assertions,
             spans,
             span_queue: std::sync::Mutex::new(span_queue),
-            access_log: AccessLog::new(metrics.clone(), config.log.access_combined),
+            access_log: AccessLog::new(
+                metrics.clone(),
+                config.log.access_combined,
+                config.log.json,
+            ),
             housekeeping: Housekeeping::new(
                 config.clone(),
                 validator.clone(),

@@ -9,6 +9,7 @@
 #   (cs) Gatehouse, a `required` route, cold tokens on SQLite: every request a session no
 #        request used before, read from the database (seed.py seeds them, cold.lua sends them)
 #   (cp) the same on PostgreSQL
+#   (s)  (b) with the signed identity assertion (issue 14; not in the default TARGETS)
 # Each proxy runs with THREADS worker threads. Prints, per rep and as medians, req/s, p50 and
 # p99 latency and the proxy process's CPU per request, then the issue-15 ratios as medians of
 # per-rep ratios with a 95% interval (stats.py). Before measuring it checks every route
@@ -17,7 +18,7 @@
 #
 # Usage: bash benches/load/run.sh
 # Env:   REPS=5 DURATION=3 WARMUP=1 (seconds) CONNECTIONS=32 THREADS=1
-#        TARGETS="n p a b cs cp" (any subset, in that order; cp needs PostgreSQL)
+#        TARGETS="n p a b cs cp" (any subset, in that order, and s; cp needs PostgreSQL)
 #        PGURL=postgres://postgres@127.0.0.1:5432/postgres (an admin URL: a database is made)
 #        COLD_RATE_MAX=40000 (sessions seeded per second of cold load: raise it if a cold run
 #        reports non-2xx answers because the seeded tokens ran out)
@@ -54,7 +55,7 @@ die_prefix="run.sh: "
 for n in REPS DURATION WARMUP CONNECTIONS THREADS COLD_RATE_MAX; do
     [[ ${!n} =~ ^[0-9]+$ ]] || die "$n must be a whole number of seconds or a count"
 done
-for t in $TARGETS; do [[ $t =~ ^(n|p|a|b|cs|cp)$ ]] || die "unknown target $t in TARGETS"; done
+for t in $TARGETS; do [[ $t =~ ^(n|p|a|b|cs|cp|s)$ ]] || die "unknown target $t in TARGETS"; done
 wants() { [[ " $TARGETS " == *" $1 "* ]]; }
 for tool in wrk nginx curl python3; do command -v "$tool" >/dev/null || die "$tool is not installed"; done
 if wants cp; then command -v psql >/dev/null || die "psql is not installed (TARGETS without cp skips PostgreSQL)"; fi
@@ -158,14 +159,20 @@ listen = "127.0.0.1:$3"
 level = "$LOG_LEVEL"
 [proxy]
 upstream = "http://127.0.0.1:$UP"
+[identity_assertion]
+enabled = true
+key_dir = "$DATA/$1-keys"
 [[routes]]
 prefix = "/public"
 policy = "public"
+[[routes]]
+prefix = "/sign"
+assertion_audience = "bench"
 TOML
     BETTER_AUTH_SECRET=$SECRET "$BIN" serve --config "$DATA/$1.toml" >"$DATA/$1.log" 2>&1 &
     PID[$1]=$!
 }
-if wants a || wants b; then gatehouse gw "$GW" "$GW_OPS" "$SQLITE_URL"; fi
+if wants a || wants b || wants s; then gatehouse gw "$GW" "$GW_OPS" "$SQLITE_URL"; fi
 if wants cs; then gatehouse cs "$CS" "$CS_OPS" "$SQLITE_URL"; fi
 if wants cp; then gatehouse cp "$CP" "$CP_OPS" "$PG_URL"; fi
 
@@ -176,6 +183,7 @@ url_of() {
         p) echo "http://127.0.0.1:$BARE_PORT/bench" ;;
         a) echo "http://127.0.0.1:$GW/public/bench" ;;
         b) echo "http://127.0.0.1:$GW/bench" ;;
+        s) echo "http://127.0.0.1:$GW/sign/bench" ;;
         cs) echo "http://127.0.0.1:$CS/bench" ;;
         cp) echo "http://127.0.0.1:$CP/bench" ;;
     esac
@@ -184,7 +192,7 @@ pids_of() {
     case $1 in
         n) echo "${PID[front]} $(pgrep -P "${PID[front]}" | tr '\n' ' ')" ;;
         p) echo "${PID[p]}" ;;
-        a | b) echo "${PID[gw]}" ;;
+        a | b | s) echo "${PID[gw]}" ;;
         *) echo "${PID[$1]}" ;;
     esac
 }
@@ -199,7 +207,7 @@ wait_for 60 all_up || die "not every proxy answered 200: $(for f in "$DATA"/*.lo
 # --- checks: identity injected on (b), 401 without a cookie, single-flight on a cold burst ---
 for t in $TARGETS; do
     case $t in
-        a | n | p) continue ;;
+        a | n | p | s) continue ;;
     esac
     url=$(url_of "$t")
     [[ $(status "$url") == 401 ]] || die "($t) without a cookie did not answer 401"

@@ -81,6 +81,7 @@ NAMES = {
     "b": "Gatehouse required, warm",
     "cs": "required, cold, SQLite",
     "cp": "required, cold, PostgreSQL",
+    "s": "required + assertion",
 }
 
 # (numerator, denominator, column, what it means and the issue's target)
@@ -93,6 +94,8 @@ COMPARISONS = [
     ("b", "a", "rps", "required warm / public, req/s"),
     ("cs", "b", "rps", "cold SQLite / warm, req/s (target >= 0.5)"),
     ("cp", "b", "rps", "cold PostgreSQL / warm, req/s (target >= 0.5)"),
+    ("s", "b", "rps", "with the identity assertion / without, req/s (issue 14: >= 0.98)"),
+    ("s", "b", "cpu", "with the identity assertion / without, CPU per request"),
 ]
 
 
