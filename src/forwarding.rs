@@ -9,6 +9,7 @@ use http::{header, HeaderMap, HeaderName, HeaderValue};
 use crate::auth::cookie::cookie_pairs;
 use crate::config::{Config, Upstream, UpstreamHost};
 use crate::decision::{ClientAddr, ForwardPlan};
+use crate::text::ip_text;
 
 /// Header changes for the upstream request: removals first, then insertions (which replace).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -244,28 +245,6 @@ fn forwarded_for(headers: &HeaderMap, client: &ClientAddr, edits: &mut HeaderEdi
         Some(host) => edits.insert.push((X_FORWARDED_HOST, host)),
         None => edits.remove.push(X_FORWARDED_HOST),
     }
-}
-
-/// `ip` as text; IPv4 (most peers) without the formatting machinery, as this runs on every
-/// forwarded request.
-fn ip_text(ip: IpAddr) -> String {
-    let IpAddr::V4(v4) = ip else {
-        return ip.to_string();
-    };
-    let mut text = String::with_capacity(15);
-    for (i, octet) in v4.octets().into_iter().enumerate() {
-        if i > 0 {
-            text.push('.');
-        }
-        if octet >= 100 {
-            text.push(char::from(b'0' + octet / 100));
-        }
-        if octet >= 10 {
-            text.push(char::from(b'0' + octet / 10 % 10));
-        }
-        text.push(char::from(b'0' + octet % 10));
-    }
-    text
 }
 
 fn strip_auth_cookies(headers: &HeaderMap, config: &Config, edits: &mut HeaderEdits) {

@@ -57,6 +57,7 @@ mod session_api;
 mod spans;
 mod startup;
 pub mod store;
+mod text;
 pub mod time;
 pub mod tls;
 mod trace_context;

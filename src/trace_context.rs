@@ -7,6 +7,8 @@
 use http::{HeaderMap, HeaderName, HeaderValue};
 use rand::Rng;
 
+use crate::text::lower_hex;
+
 pub(crate) const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 pub(crate) const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 
@@ -64,18 +66,6 @@ impl TraceContext {
     }
 }
 
-/// `bytes` as lowercase hex, two digits a byte (a number's big-endian bytes give what
-/// `format!("{n:032x}")` gives), without the formatting machinery: this runs for every request.
-pub(crate) fn lower_hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut text = vec![0; 2 * bytes.len()];
-    for (digits, &b) in text.chunks_exact_mut(2).zip(bytes) {
-        digits[0] = HEX[usize::from(b >> 4)];
-        digits[1] = HEX[usize::from(b & 0xf)];
-    }
-    String::from_utf8(text).expect("hex digits are ASCII")
-}
-
 /// (trace id, parent span id, flags) of a valid version-00 `traceparent` (or a later version's first four
 /// fields, as the specification allows); `None` for anything else, all-zero ids included.
 fn parse(value: &str) -> Option<(String, String, String)> {
@@ -108,22 +98,6 @@ fn parse(value: &str) -> Option<(String, String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn lower_hex_writes_what_the_formatter_writes() {
-        for value in [
-            0,
-            1,
-            0xabc,
-            u128::from(u64::MAX),
-            u128::MAX,
-            0x0123_4567_89ab_cdef << 64,
-        ] {
-            assert_eq!(lower_hex(&value.to_be_bytes()), format!("{value:032x}"));
-            let low = value as u64;
-            assert_eq!(lower_hex(&low.to_be_bytes()), format!("{low:016x}"));
-        }
-    }
 
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         pairs

@@ -1,0 +1,122 @@
+//! Text the request path writes for every request (ids in hex, IP addresses, counts), written
+//! without `core::fmt`: its machinery costs hundreds of instructions a value, and a proxied
+//! request writes a dozen (callgrind, `benches/load/callgrind.sh`). Each function writes
+//! exactly what the `Display` or `LowerHex` it replaces writes; the tests compare them.
+
+use std::net::{IpAddr, SocketAddr};
+
+/// `bytes` as lowercase hex, two digits a byte (a number's big-endian bytes give what
+/// `format!("{n:032x}")` gives).
+pub(crate) fn lower_hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut text = vec![0; 2 * bytes.len()];
+    for (digits, &b) in text.chunks_exact_mut(2).zip(bytes) {
+        digits[0] = HEX[usize::from(b >> 4)];
+        digits[1] = HEX[usize::from(b & 0xf)];
+    }
+    String::from_utf8(text).expect("hex digits are ASCII")
+}
+
+/// Appends `n` in decimal, as `Display` writes it.
+pub(crate) fn push_decimal(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[start..] {
+        out.push(char::from(d));
+    }
+}
+
+/// Appends `ip` as `Display` writes it (IPv4, most peers, without `fmt`).
+pub(crate) fn push_ip(out: &mut String, ip: IpAddr) {
+    let IpAddr::V4(v4) = ip else {
+        out.push_str(&ip.to_string());
+        return;
+    };
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        push_decimal(out, u64::from(octet));
+    }
+}
+
+/// Appends `addr` as `Display` writes it.
+pub(crate) fn push_socket_addr(out: &mut String, addr: SocketAddr) {
+    match addr {
+        SocketAddr::V4(v4) => {
+            push_ip(out, IpAddr::V4(*v4.ip()));
+            out.push(':');
+            push_decimal(out, u64::from(v4.port()));
+        }
+        SocketAddr::V6(_) => out.push_str(&addr.to_string()),
+    }
+}
+
+/// `ip` as `Display` writes it.
+pub(crate) fn ip_text(ip: IpAddr) -> String {
+    let mut text = String::with_capacity(15);
+    push_ip(&mut text, ip);
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lower_hex_writes_what_the_formatter_writes() {
+        for value in [
+            0,
+            1,
+            0xabc,
+            u128::from(u64::MAX),
+            u128::MAX,
+            0x0123_4567_89ab_cdef << 64,
+        ] {
+            assert_eq!(lower_hex(&value.to_be_bytes()), format!("{value:032x}"));
+            let low = value as u64;
+            assert_eq!(lower_hex(&low.to_be_bytes()), format!("{low:016x}"));
+        }
+    }
+
+    #[test]
+    fn decimals_are_what_display_writes() {
+        for n in [0, 7, 10, 99, 100, 65_535, 1_000_000, u64::MAX] {
+            let mut out = String::from("x=");
+            push_decimal(&mut out, n);
+            assert_eq!(out, format!("x={n}"));
+        }
+    }
+
+    #[test]
+    fn addresses_are_what_display_writes() {
+        for ip in [
+            "0.0.0.0",
+            "1.2.3.4",
+            "10.0.0.255",
+            "127.0.0.1",
+            "192.168.100.9",
+            "255.255.255.255",
+            "99.100.101.10",
+            "::1",
+            "2001:db8::7",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert_eq!(ip_text(ip), ip.to_string());
+            for port in [0, 80, 8080, 65_535] {
+                let addr = SocketAddr::new(ip, port);
+                let mut out = String::new();
+                push_socket_addr(&mut out, addr);
+                assert_eq!(out, addr.to_string());
+            }
+        }
+    }
+}
