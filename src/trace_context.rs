@@ -1,8 +1,9 @@
 //! W3C Trace Context (`traceparent`, `tracestate`): a request's trace continues through
 //! Gatehouse to the upstream. A valid incoming `traceparent` keeps its trace id and flags and
 //! gets Gatehouse's own span id as the new parent; a missing or malformed one starts a new
-//! trace (flags `00`: Gatehouse records no spans itself yet). `tracestate` is passed on only
-//! with a valid `traceparent`, as the specification asks.
+//! trace with flags `00` (not sampled: Gatehouse makes no sampling decision for the upstream,
+//! even when it exports its own spans, `src/spans.rs`). `tracestate` is passed on only with a
+//! valid `traceparent`, as the specification asks.
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use rand::Rng;

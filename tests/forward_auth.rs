@@ -178,22 +178,7 @@ async fn nginx_auth_request_lets_sessions_through_with_their_identity_and_no_one
     // No session: 401 for an API client, the login page for a browser; the upstream sees
     // neither, forged identity or not.
     let before = upstream.count();
-    let api = client()
-        .get(url("/orders"))
-        .header("accept", "application/json")
-        .header("x-auth-user-id", "forged")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(api.status(), 401);
-    let browser = client()
-        .get(url("/orders?tab=2"))
-        .header("accept", "text/html")
-        .header("sec-fetch-mode", "navigate")
-        .header("sec-fetch-dest", "document")
-        .send()
-        .await
-        .unwrap();
+    let browser = refused_without_a_session(&url).await;
     assert_eq!(browser.status(), 302);
     // nginx makes the relative Location absolute on its own address.
     assert_eq!(
@@ -203,12 +188,7 @@ async fn nginx_auth_request_lets_sessions_through_with_their_identity_and_no_one
     assert_eq!(upstream.count(), before);
 
     // A public route needs no session, and gets no identity even when one is forged.
-    let public = client()
-        .get(url("/public/x"))
-        .header("x-auth-user-id", "forged")
-        .send()
-        .await
-        .unwrap();
+    let public = get_forged(&url("/public/x")).await;
     assert_eq!(public.status(), 200);
     assert_eq!(upstream.last().header("x-auth-user-id"), None);
 
@@ -391,22 +371,7 @@ async fn caddy_forward_auth_lets_sessions_through_with_their_identity_and_no_one
     assert_eq!(seen.header("x-auth-session-id"), Some(session_id.as_str()));
 
     let before = upstream.count();
-    let api = client()
-        .get(url("/orders"))
-        .header("accept", "application/json")
-        .header("x-auth-user-id", "forged")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(api.status(), 401);
-    let browser = client()
-        .get(url("/orders?tab=2"))
-        .header("accept", "text/html")
-        .header("sec-fetch-mode", "navigate")
-        .header("sec-fetch-dest", "document")
-        .send()
-        .await
-        .unwrap();
+    let browser = refused_without_a_session(&url).await;
     assert_eq!(browser.status(), 302, "Caddy passes the login redirect on");
     assert_eq!(
         browser.headers()["location"],
@@ -419,14 +384,35 @@ async fn caddy_forward_auth_lets_sessions_through_with_their_identity_and_no_one
     );
 
     // A public route: forwarded, with no identity, forged or real.
-    let public = client()
-        .get(url("/public/x"))
-        .header("x-auth-user-id", "forged")
-        .send()
-        .await
-        .unwrap();
+    let public = get_forged(&url("/public/x")).await;
     assert_eq!(public.status(), 200);
     // Gatehouse answers every identity header, empty here: Caddy copies that over the
     // client's (Caddy 2.6 would otherwise send a literal placeholder).
     assert_eq!(upstream.last().header("x-auth-user-id"), Some(""));
+}
+
+/// No session, through a front proxy: an API client with a forged identity gets 401; returns
+/// what a browser navigation to `/orders?tab=2` got (the caller checks its redirect).
+async fn refused_without_a_session(url: &impl Fn(&str) -> String) -> reqwest::Response {
+    let api = get_forged(&url("/orders")).await;
+    assert_eq!(api.status(), 401);
+    client()
+        .get(url("/orders?tab=2"))
+        .header("accept", "text/html")
+        .header("sec-fetch-mode", "navigate")
+        .header("sec-fetch-dest", "document")
+        .send()
+        .await
+        .unwrap()
+}
+
+/// `GET url` as an API client sending a forged `X-Auth-User-Id`.
+async fn get_forged(url: &str) -> reqwest::Response {
+    client()
+        .get(url)
+        .header("accept", "application/json")
+        .header("x-auth-user-id", "forged")
+        .send()
+        .await
+        .unwrap()
 }
