@@ -20,6 +20,8 @@ ROOT=$(cd "$HERE/../.." && pwd)
 # shellcheck source-path=SCRIPTDIR/../..
 # shellcheck source=.ci/lib.sh
 source "$ROOT/.ci/lib.sh"
+# shellcheck source=benches/load/nginx.sh
+source "$HERE/nginx.sh"
 die_prefix="callgrind.sh: "
 BIN=${BIN:-$ROOT/target/release/gatehouse}
 BARE=${BARE:-$ROOT/target/release/examples/bare_pingora}
@@ -57,23 +59,8 @@ stop_all() { stop; stop_pids QUIT "$UP_PID"; }
 on_exit stop_all
 trap 'exit 130' INT TERM
 
-mkdir -p "$DATA/nginx"
-cat >"$DATA/nginx/nginx.conf" <<NGINX
-daemon off;
-worker_processes 1;
-pid $DATA/nginx/nginx.pid;
-error_log $DATA/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    client_body_temp_path $DATA/nginx; proxy_temp_path $DATA/nginx; fastcgi_temp_path $DATA/nginx;
-    uwsgi_temp_path $DATA/nginx; scgi_temp_path $DATA/nginx;
-    server { listen 127.0.0.1:$UP; location / { return 200 "ok\\n"; } }
-}
-NGINX
-nginx -c "$DATA/nginx/nginx.conf" -p "$DATA/nginx" 2>"$DATA/nginx/start.err" &
-UP_PID=$!
+bench_nginx "$DATA/nginx" 1 "server { listen 127.0.0.1:$UP; location / { return 200 \"ok\\n\"; } }"
+UP_PID=$NGINX_PID
 
 "$BIN" migrate --database-url "sqlite://$DATA/gatehouse.db" >/dev/null || die "migrate failed"
 python3 "$HERE/seed.py" sqlite "$DATA/gatehouse.db" "$SECRET" 1 warm "$DATA/warm.cookies"

@@ -27,6 +27,8 @@ BIN=${BIN:-$ROOT/target/release/gatehouse}
 # shellcheck source-path=SCRIPTDIR/../..
 # shellcheck source=.ci/lib.sh
 source "$ROOT/.ci/lib.sh"
+# shellcheck source=benches/load/nginx.sh
+source "$HERE/nginx.sh"
 die_prefix="edge.sh: "
 
 for tool in nginx wrk h2load curl openssl python3; do
@@ -104,23 +106,8 @@ GW_TLS=${PIDS[0]}; GW_PLAIN=${PIDS[1]}
 
 # --- nginx: the upstream (three ports) and the TLS-terminating proxy (one worker each) ---
 nginx_conf() { # name body
-    mkdir -p "$DATA/$1"
-    cat >"$DATA/$1/nginx.conf" <<NGINX
-daemon off;
-worker_processes 1;
-pid $DATA/$1/nginx.pid;
-error_log $DATA/$1/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    client_body_temp_path $DATA/$1; proxy_temp_path $DATA/$1; fastcgi_temp_path $DATA/$1;
-    uwsgi_temp_path $DATA/$1; scgi_temp_path $DATA/$1;
-    $2
-}
-NGINX
-    nginx -c "$DATA/$1/nginx.conf" -p "$DATA/$1" 2>"$DATA/$1/start.err" &
-    PIDS+=($!)
+    bench_nginx "$DATA/$1" 1 "$2"
+    PIDS+=("$NGINX_PID")
 }
 nginx_conf upstream "server {
         listen 127.0.0.1:$U1; listen 127.0.0.1:$U2; listen 127.0.0.1:$U3;

@@ -28,6 +28,8 @@ BIN=${BIN:-$ROOT/target/release/gatehouse}
 # shellcheck source-path=SCRIPTDIR/../..
 # shellcheck source=.ci/lib.sh
 source "$ROOT/.ci/lib.sh"
+# shellcheck source=benches/load/nginx.sh
+source "$HERE/nginx.sh"
 die_prefix="forward-auth.sh: "
 
 for tool in nginx wrk node psql curl python3; do
@@ -103,32 +105,20 @@ BETTER_AUTH_SECRET=$SECRET "$BIN" serve --config "$DATA/gatehouse.toml" >"$DATA/
 PIDS+=($!)
 
 # --- nginx: the upstream, and the auth_request front for (f) and (b) ---
-mkdir -p "$DATA/nginx"
-cat >"$DATA/nginx/nginx.conf" <<NGINX
-daemon off;
-worker_processes 1;
-pid $DATA/nginx/nginx.pid;
-error_log $DATA/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    client_body_temp_path $DATA/nginx; proxy_temp_path $DATA/nginx; fastcgi_temp_path $DATA/nginx;
-    uwsgi_temp_path $DATA/nginx; scgi_temp_path $DATA/nginx;
-    upstream gatehouse { server 127.0.0.1:$GW; keepalive 64; }
+bench_nginx "$DATA/nginx" 1 "upstream gatehouse { server 127.0.0.1:$GW; keepalive 64; }
     upstream betterauth { server 127.0.0.1:$BA; keepalive 64; }
     upstream app { server 127.0.0.1:$UP; keepalive 64; }
-    server { listen 127.0.0.1:$UP; location / { return 200 "ok\\n"; } }
+    server { listen 127.0.0.1:$UP; location / { return 200 \"ok\\n\"; } }
     server {
         listen 127.0.0.1:$NGX;
         proxy_http_version 1.1;
-        proxy_set_header Connection "";
+        proxy_set_header Connection \"\";
         location = /_gh {
             internal;
             proxy_pass http://gatehouse/_gatehouse/forward-auth;
             proxy_pass_request_body off;
-            proxy_set_header Content-Length "";
-            proxy_set_header Connection "";
+            proxy_set_header Content-Length \"\";
+            proxy_set_header Connection \"\";
             proxy_set_header X-Original-URI \$request_uri;
             proxy_set_header X-Original-Method \$request_method;
         }
@@ -136,8 +126,8 @@ http {
             internal;
             proxy_pass http://betterauth/api/auth/get-session;
             proxy_pass_request_body off;
-            proxy_set_header Content-Length "";
-            proxy_set_header Connection "";
+            proxy_set_header Content-Length \"\";
+            proxy_set_header Connection \"\";
         }
         location /f/ {
             auth_request /_gh;
@@ -149,11 +139,8 @@ http {
             auth_request /_ba;
             proxy_pass http://app;
         }
-    }
-}
-NGINX
-nginx -c "$DATA/nginx/nginx.conf" -p "$DATA/nginx" 2>"$DATA/nginx/start.err" &
-PIDS+=($!)
+    }"
+PIDS+=("$NGINX_PID")
 
 status() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@"; }
 ready() {

@@ -50,6 +50,8 @@ export SUMMARY_LUA=$HERE/summary.lua
 # shellcheck source-path=SCRIPTDIR/../..
 # shellcheck source=.ci/lib.sh
 source "$ROOT/.ci/lib.sh"
+# shellcheck source=benches/load/nginx.sh
+source "$HERE/nginx.sh"
 die_prefix="run.sh: "
 
 for n in REPS DURATION WARMUP CONNECTIONS THREADS COLD_RATE_MAX; do
@@ -88,34 +90,16 @@ on_exit cleanup
 trap 'exit 130' INT TERM
 
 # --- nginx: the upstream, and (n) in front of it (separate processes: separate CPU figures) ---
-nginx_conf() { # <name> <server block>
-    mkdir -p "$DATA/$1"
-    cat >"$DATA/$1/nginx.conf" <<NGINX
-daemon off;
-worker_processes $THREADS;
-pid $DATA/$1/nginx.pid;
-error_log $DATA/$1/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    client_body_temp_path $DATA/$1; proxy_temp_path $DATA/$1; fastcgi_temp_path $DATA/$1;
-    uwsgi_temp_path $DATA/$1; scgi_temp_path $DATA/$1;
-    $2
-}
-NGINX
-    nginx -c "$DATA/$1/nginx.conf" -p "$DATA/$1" 2>"$DATA/$1/start.err" &
-    PID[$1]=$!
-}
 # The upstream is not one of the compared proxies: its one worker serves them all.
-nginx_conf up "server { listen 127.0.0.1:$UP;
+bench_nginx "$DATA/up" 1 "server { listen 127.0.0.1:$UP;
         location = /bench/whoami { return 200 \"user \$http_x_auth_user_id\\n\"; }
         location / { return 200 \"ok\\n\"; } }"
-sed -i 's/^worker_processes .*/worker_processes 1;/' "$DATA/up/nginx.conf"
+PID[up]=$NGINX_PID
 if wants n; then
-    nginx_conf front "upstream app { server 127.0.0.1:$UP; keepalive 64; }
+    bench_nginx "$DATA/front" "$THREADS" "upstream app { server 127.0.0.1:$UP; keepalive 64; }
     server { listen 127.0.0.1:$NGX; location / {
         proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
+    PID[front]=$NGINX_PID
 fi
 
 # --- the bare Pingora pass-through ---
