@@ -103,9 +103,7 @@ impl AccessLog {
             if tracing::enabled!(target: "gatehouse::access", tracing::Level::INFO) {
                 // What `tracing`'s human format writes for this event, without its cost.
                 let mut line = String::with_capacity(LINE_CAPACITY);
-                line.push_str(
-                    &chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-                );
+                crate::text::push_utc_micros(&mut line, std::time::SystemTime::now());
                 line.push_str("  INFO gatehouse::access: ");
                 let fields = line.len();
                 human_fields(r, &mut line);

@@ -11,6 +11,8 @@
 //! a new one every `rotate_every`. A replaced key stays in the JWKS until the last token it
 //! signed has expired. Tokens are cached per (session, audience) for half their lifetime, so an
 //! assertion is signed at most twice per lifetime per session and audience, not per request.
+//! The last token signed for a session is also kept with its cached session, so a warm request
+//! for the same audience reads it from there without hashing or a cache lookup.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -28,7 +30,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::PrivateKeyDer;
 use sha2::{Digest, Sha256};
 
-use crate::auth::AuthenticatedSession;
+use crate::auth::{AuthenticatedSession, SignedAssertion};
 use crate::config::{AssertionAlgorithm, AssertionConfig, AssertionKeys, FieldRef};
 
 /// Where the JWKS is served (operations listener; proxy listener with `serve_jwks_on_proxy`).
@@ -154,6 +156,9 @@ struct Minted {
     session_id: String,
     audience: Arc<str>,
     token: HeaderValue,
+    /// Unix seconds from which a cached session signs a new one (the cache's time to live
+    /// ends then too).
+    reuse_until: i64,
 }
 
 /// Signs assertions and publishes the JWKS.
@@ -209,6 +214,9 @@ impl Assertions {
         audience: &Arc<str>,
         now: i64,
     ) -> HeaderValue {
+        if let Some(token) = session.signed_assertion(audience, now) {
+            return token;
+        }
         let key = {
             use std::hash::{BuildHasher, Hash, Hasher};
             let mut h = self.key_hasher.build_hasher();
@@ -216,45 +224,58 @@ impl Assertions {
             audience.hash(&mut h);
             h.finish()
         };
-        if let Some(m) = self.minted.get(&key) {
-            if m.session_id == session.session_id() && m.audience == *audience {
-                return m.token.clone();
+        let minted = match self.minted.get(&key) {
+            Some(m)
+                if m.session_id == session.session_id()
+                    && m.audience == *audience
+                    && now < m.reuse_until =>
+            {
+                m
             }
-        }
-        let token = {
-            let org = self
-                .active_organization
-                .and_then(|at| session.field(at))
-                .and_then(|v| v.as_str());
-            let mut claims = serde_json::json!({
-                "iss": self.config.issuer,
-                "sub": session.user_id(),
-                "aud": audience.as_ref(),
-                "iat": now,
-                "exp": now + self.config.lifetime.as_secs() as i64,
-                "sid": session.session_id(),
-                "email": session.email(),
-                "name": session.name(),
-            });
-            if let Some(role) = session.role() {
-                claims["role"] = role.into();
+            _ => {
+                let minted = Arc::new(Minted {
+                    session_id: session.session_id().to_owned(),
+                    audience: Arc::clone(audience),
+                    token: self.sign(session, audience, now),
+                    reuse_until: now + (self.config.lifetime / 2).as_secs() as i64,
+                });
+                self.minted.insert(key, Arc::clone(&minted));
+                minted
             }
-            if let Some(org) = org {
-                claims["org_id"] = org.into();
-            }
-            let current = Arc::clone(&self.keys.read().unwrap_or_else(|e| e.into_inner()).current);
-            HeaderValue::from_str(&current.sign(&claims))
-                .expect("a JWS is base64url and dots: a valid header value")
         };
-        self.minted.insert(
-            key,
-            Arc::new(Minted {
-                session_id: session.session_id().to_owned(),
-                audience: Arc::clone(audience),
-                token: token.clone(),
-            }),
-        );
-        token
+        session.keep_assertion(Arc::new(SignedAssertion {
+            audience: Arc::clone(audience),
+            token: minted.token.clone(),
+            reuse_until: minted.reuse_until,
+        }));
+        minted.token.clone()
+    }
+
+    /// A new assertion for `session` at `audience`, issued at `now`.
+    fn sign(&self, session: &AuthenticatedSession, audience: &Arc<str>, now: i64) -> HeaderValue {
+        let org = self
+            .active_organization
+            .and_then(|at| session.field(at))
+            .and_then(|v| v.as_str());
+        let mut claims = serde_json::json!({
+            "iss": self.config.issuer,
+            "sub": session.user_id(),
+            "aud": audience.as_ref(),
+            "iat": now,
+            "exp": now + self.config.lifetime.as_secs() as i64,
+            "sid": session.session_id(),
+            "email": session.email(),
+            "name": session.name(),
+        });
+        if let Some(role) = session.role() {
+            claims["role"] = role.into();
+        }
+        if let Some(org) = org {
+            claims["org_id"] = org.into();
+        }
+        let current = Arc::clone(&self.keys.read().unwrap_or_else(|e| e.into_inner()).current);
+        HeaderValue::from_str(&current.sign(&claims))
+            .expect("a JWS is base64url and dots: a valid header value")
     }
 
     /// The JWKS document: the signing key and every replaced key whose tokens may still be
@@ -569,6 +590,28 @@ mod tests {
             "cached, not signed again"
         );
         let other: Arc<str> = Arc::from("billing");
-        assert_ne!(a.token(&record, &other, 1_010), token, "per audience");
+        let billing = a.token(&record, &other, 1_010);
+        assert_ne!(billing, token, "per audience");
+        assert_eq!(
+            a.token(&record, &aud, 1_020),
+            token,
+            "the session keeps only its last token; the other comes from the cache"
+        );
+        assert_eq!(
+            record.signed_assertion(&aud, 1_020),
+            Some(token.clone()),
+            "kept with the session"
+        );
+        let refetched =
+            AuthenticatedSession::with_default_headers(self::record("user-1", "session-1"));
+        assert_eq!(
+            a.token(&refetched, &other, 1_030),
+            billing,
+            "a session read again reuses the token signed for it"
+        );
+        let renewed = a.token(&record, &aud, 1_150);
+        assert_ne!(renewed, token, "signed again after half its lifetime");
+        assert_eq!(parts(renewed.to_str().unwrap()).1["iat"], 1_150);
+        assert_eq!(record.signed_assertion(&aud, 1_150), Some(renewed));
     }
 }

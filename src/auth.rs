@@ -10,6 +10,6 @@ pub(crate) mod session_cookies;
 pub mod standalone;
 pub(crate) mod validator;
 
-pub(crate) use identity::AuthenticatedSession;
+pub(crate) use identity::{AuthenticatedSession, SignedAssertion};
 pub(crate) use revocation::Revocation;
 pub(crate) use validator::{AuthOutcome, SessionValidator};

@@ -1,7 +1,8 @@
 //! Text the request path writes for every request (ids in hex, IP addresses, counts), written
 //! without `core::fmt`: its machinery costs hundreds of instructions a value, and a proxied
 //! request writes a dozen (callgrind, `benches/load/callgrind.sh`). Each function writes
-//! exactly what the `Display` or `LowerHex` it replaces writes; the tests compare them.
+//! exactly what the `Display`, `LowerHex` or `chrono` formatting it replaces writes; the tests
+//! compare them.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -67,9 +68,63 @@ pub(crate) fn ip_text(ip: IpAddr) -> String {
     text
 }
 
+/// Appends `at` as `chrono`'s `to_rfc3339_opts(SecondsFormat::Micros, true)` writes it
+/// (`2026-12-07T07:12:33.123456Z`, UTC). The part up to the seconds is formatted once per
+/// second per thread and reused: chrono's formatter is the costliest part of an access line.
+pub(crate) fn push_utc_micros(out: &mut String, at: std::time::SystemTime) {
+    use std::cell::RefCell;
+    thread_local! {
+        /// The unix second last formatted, and its text up to and including the '.'.
+        static SECOND: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+    }
+    let since_epoch = at.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let second = since_epoch.as_secs();
+    SECOND.with_borrow_mut(|(formatted, text)| {
+        if *formatted != second {
+            let whole = chrono::DateTime::<chrono::Utc>::from_timestamp(second as i64, 0)
+                .unwrap_or_default()
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            text.clear();
+            text.push_str(whole.trim_end_matches('Z'));
+            text.push('.');
+            *formatted = second;
+        }
+        out.push_str(text);
+    });
+    let micros = since_epoch.subsec_micros();
+    let mut digits = [b'0'; 6];
+    let mut rest = micros;
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    out.push_str(std::str::from_utf8(&digits).expect("ASCII digits"));
+    out.push('Z');
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utc_timestamps_are_what_chrono_writes() {
+        use std::time::{Duration, UNIX_EPOCH};
+        for (secs, nanos) in [
+            (0, 0),
+            (1_796_627_553, 123_456_789),
+            (1_796_627_553, 999_999_999),
+            (1_796_627_554, 1_000),
+            (1_796_627_554, 999),
+            (4_102_444_800, 500_000),
+        ] {
+            let at = UNIX_EPOCH + Duration::new(secs, nanos);
+            let mut out = String::from("t=");
+            push_utc_micros(&mut out, at);
+            let expected = chrono::DateTime::<chrono::Utc>::from(at)
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+            assert_eq!(out, format!("t={expected}"), "{secs}.{nanos:09}");
+        }
+    }
 
     #[test]
     fn lower_hex_writes_what_the_formatter_writes() {

@@ -10,6 +10,7 @@
 
 use std::sync::Arc;
 
+use arc_swap::ArcSwapOption;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
 use serde_json::Value;
@@ -92,6 +93,18 @@ pub(crate) struct AuthenticatedSession {
     banned: Option<bool>,
     /// `session.additional` and `user.additional`; `None` when both are empty.
     additional: Option<Box<[Vec<Value>; 2]>>,
+    /// The identity assertion last signed for this session, if any (8 bytes when empty).
+    assertion: ArcSwapOption<SignedAssertion>,
+}
+
+/// An identity assertion signed for a session (`crate::assertion` signs it), kept with the
+/// cached session so that a warm request sends it again without looking it up.
+#[derive(Debug)]
+pub(crate) struct SignedAssertion {
+    pub(crate) audience: Arc<str>,
+    pub(crate) token: HeaderValue,
+    /// Unix seconds from which it is signed afresh instead (half its lifetime).
+    pub(crate) reuse_until: i64,
 }
 
 impl AuthenticatedSession {
@@ -159,7 +172,21 @@ impl AuthenticatedSession {
             email_verified: user.email_verified,
             banned: user.banned,
             additional,
+            assertion: ArcSwapOption::empty(),
         }
+    }
+
+    /// The assertion kept for `audience`, if one is kept and `now` (unix seconds) is before
+    /// its `reuse_until`.
+    pub(crate) fn signed_assertion(&self, audience: &Arc<str>, now: i64) -> Option<HeaderValue> {
+        let kept = self.assertion.load();
+        let kept = kept.as_ref()?;
+        (now < kept.reuse_until && kept.audience == *audience).then(|| kept.token.clone())
+    }
+
+    /// Keeps `assertion` with this session, replacing the one kept before.
+    pub(crate) fn keep_assertion(&self, assertion: Arc<SignedAssertion>) {
+        self.assertion.store(Some(assertion));
     }
 
     /// Where segment `i` lies in `text`, if it is present.
