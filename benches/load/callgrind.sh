@@ -40,7 +40,7 @@ done
 mkdir -p "$OUT"
 
 DATA=$(mktemp -d -t gatehouse-cg.XXXXXX)
-read -r UP PORT <<<"$(free_ports 2 | tr '\n' ' ')"
+read -r UP PORT OPS <<<"$(free_ports 3 | tr '\n' ' ')"
 SECRET=callgrind-bench-secret-0123456789abcdef
 PID=
 UP_PID=
@@ -71,6 +71,8 @@ listen = "127.0.0.1:$PORT"
 threads = 1
 [database]
 url = "sqlite://$DATA/gatehouse.db"
+[metrics]
+listen = "127.0.0.1:$OPS"
 [log]
 level = "$LOG_LEVEL"
 [proxy]
