@@ -12,10 +12,12 @@ use std::sync::Arc;
 use crate::auth::validator::LookupSource;
 use crate::decision::Outcome;
 use crate::metrics::Metrics;
-use crate::text::{lower_hex, push_decimal, push_ip, push_socket_addr};
+use crate::text::{lower_hex, millis, push_decimal, push_ip, push_millis, push_socket_addr};
 
 /// The header carrying the request ID, to the upstream and back to the client.
-pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static(REQUEST_ID_NAME);
+/// [`REQUEST_ID`]'s name as text, for Pingora's response headers.
+pub(crate) const REQUEST_ID_NAME: &str = "x-request-id";
 
 /// The client's `X-Request-Id` when it is short and plain (letters, digits, `-`, `_`, `.`, at
 /// most 128), else a fresh random one.
@@ -137,9 +139,9 @@ fn structured(r: &AccessRecord<'_>) {
         bytes_in = r.bytes_in,
         bytes_out = r.bytes_out,
         upstream = r.upstream.map(tracing::field::display),
-        upstream_ms = r.upstream_latency.map(|l| l.as_secs_f64() * 1000.0),
+        upstream_ms = r.upstream_latency.map(millis),
         trace_id = r.trace_id,
-        latency_ms = r.latency.as_secs_f64() * 1000.0,
+        latency_ms = millis(r.latency),
     );
 }
 
@@ -151,7 +153,6 @@ const LINE_CAPACITY: usize = 512;
 /// out), written here directly: through `tracing`'s formatter the line cost about 24k
 /// instructions a request (callgrind), more than anything else a public route does.
 fn human_fields(r: &AccessRecord<'_>, out: &mut String) {
-    use std::fmt::Write;
     push_field(out, "request_id=", Some(r.request_id));
     push_field(out, " method=", Some(r.method));
     push_field(out, " path=", Some(r.path));
@@ -182,12 +183,13 @@ fn human_fields(r: &AccessRecord<'_>, out: &mut String) {
         out.push_str(" upstream=");
         push_socket_addr(out, upstream);
     }
-    // Floats as `{:?}` writes them (shortest round trip): through `fmt`.
     if let Some(latency) = r.upstream_latency {
-        let _ = write!(out, " upstream_ms={:?}", latency.as_secs_f64() * 1000.0);
+        out.push_str(" upstream_ms=");
+        push_millis(out, latency);
     }
     push_field(out, " trace_id=", r.trace_id);
-    let _ = write!(out, " latency_ms={:?}", r.latency.as_secs_f64() * 1000.0);
+    out.push_str(" latency_ms=");
+    push_millis(out, r.latency);
 }
 
 /// Appends `name` and `value` quoted, when there is a value.

@@ -161,17 +161,26 @@ const METHOD_OVERRIDES: [&str; 3] = [
 /// as an `OPTIONS`: no body, and no method-override header in any spelling (a framework
 /// honouring `X-HTTP-Method-Override: DELETE` would otherwise run a DELETE unauthenticated).
 pub(crate) fn is_cors_preflight(method: &Method, headers: &HeaderMap) -> bool {
-    let overrides_method = headers.keys().any(|name| {
-        let spelt = name.as_str().replace('_', "-");
-        METHOD_OVERRIDES.contains(&spelt.as_str())
-    });
+    if method != Method::OPTIONS {
+        return false;
+    }
+    // Names are lowercase; `_` is how some servers (CGI, nginx's `$http_`) spell `-`.
+    let spelt_as = |name: &str, wanted: &str| {
+        name.len() == wanted.len()
+            && name
+                .bytes()
+                .zip(wanted.bytes())
+                .all(|(n, w)| n == w || (n == b'_' && w == b'-'))
+    };
+    let overrides_method = headers
+        .keys()
+        .any(|name| METHOD_OVERRIDES.iter().any(|o| spelt_as(name.as_str(), o)));
     let has_body = headers.contains_key(header::TRANSFER_ENCODING)
         || headers
             .get_all(header::CONTENT_LENGTH)
             .iter()
             .any(|v| v.as_bytes() != b"0");
-    method == Method::OPTIONS
-        && headers.contains_key(header::ORIGIN)
+    headers.contains_key(header::ORIGIN)
         && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
         && !overrides_method
         && !has_body
@@ -318,6 +327,8 @@ mod tests {
             ("x_http_method_override", "DELETE"),
             ("x-http-method", "PUT"),
             ("x-method-override", "POST"),
+            ("x_method_override", "POST"),
+            ("x-http_method", "PATCH"),
             ("content-length", "5"),
             ("transfer-encoding", "chunked"),
         ] {
@@ -328,6 +339,11 @@ mod tests {
         let mut empty_body = base.to_vec();
         empty_body.push(("content-length", "0"));
         assert!(is_cors_preflight(&options, &headers(&empty_body)));
+        for near_miss in ["x-http-methods", "x-method", "x-http-method-overrid"] {
+            let mut with = base.to_vec();
+            with.push((near_miss, "DELETE"));
+            assert!(is_cors_preflight(&options, &headers(&with)), "{near_miss}");
+        }
     }
 
     #[test]

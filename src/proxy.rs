@@ -378,7 +378,7 @@ impl ProxyHttp for Gateway {
             bytes_out,
             upstream: ctx.tried.last().copied(),
             upstream_latency: ctx.upstream_latency,
-            trace_id: ctx.trace.as_ref().map(|t| t.trace_id.as_str()),
+            trace_id: ctx.trace.as_ref().map(|t| t.trace_id()),
             latency: ctx.started.elapsed(),
         });
         if let Some(sink) = self.app.spans() {
@@ -401,7 +401,7 @@ fn record_spans(sink: &SpanSink, ctx: &RequestCtx, method: &str, path: &str, sta
     let request_span = new_span_id();
     let span =
         |span_id: String, parent: Option<String>, name, kind, start, end, attributes| SpanRecord {
-            trace_id: trace.trace_id.clone(),
+            trace_id: trace.trace_id().to_owned(),
             span_id,
             parent_span_id: parent,
             name,
@@ -450,7 +450,7 @@ fn record_spans(sink: &SpanSink, ctx: &RequestCtx, method: &str, path: &str, sta
         let end = ctx.upstream_latency.map_or(now.1, |l| wall(started) + l);
         let server = ctx.tried.last().map(|a| a.to_string()).unwrap_or_default();
         sink.record(span(
-            trace.upstream_span_id.clone(),
+            trace.upstream_span_id().to_owned(),
             Some(request_span),
             "gatehouse.upstream",
             SpanKind::Client,

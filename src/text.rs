@@ -9,13 +9,19 @@ use std::net::{IpAddr, SocketAddr};
 /// `bytes` as lowercase hex, two digits a byte (a number's big-endian bytes give what
 /// `format!("{n:032x}")` gives).
 pub(crate) fn lower_hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut text = vec![0; 2 * bytes.len()];
-    for (digits, &b) in text.chunks_exact_mut(2).zip(bytes) {
+    write_lower_hex(&mut text, bytes);
+    String::from_utf8(text).expect("hex digits are ASCII")
+}
+
+/// Writes `bytes` as lowercase hex into `out`, which holds exactly two digits a byte.
+pub(crate) fn write_lower_hex(out: &mut [u8], bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    assert_eq!(out.len(), 2 * bytes.len(), "two hex digits a byte");
+    for (digits, &b) in out.chunks_exact_mut(2).zip(bytes) {
         digits[0] = HEX[usize::from(b >> 4)];
         digits[1] = HEX[usize::from(b & 0xf)];
     }
-    String::from_utf8(text).expect("hex digits are ASCII")
 }
 
 /// Appends `n` in decimal, as `Display` writes it.
@@ -59,6 +65,36 @@ pub(crate) fn push_socket_addr(out: &mut String, addr: SocketAddr) {
         }
         SocketAddr::V6(_) => out.push_str(&addr.to_string()),
     }
+}
+
+/// `d` in milliseconds at microsecond resolution, as the access line reports durations.
+pub(crate) fn millis(d: std::time::Duration) -> f64 {
+    d.as_micros() as f64 / 1000.0
+}
+
+/// Appends [`millis`]`(d)` as `{:?}` writes it (`0.0`, `1.5`, `1234.567`): the integer part,
+/// then the thousandths without trailing zeros, or `.0`. Exact because a whole number of
+/// microseconds over 1000 has at most three decimals, fewer than an `f64`'s shortest form needs.
+pub(crate) fn push_millis(out: &mut String, d: std::time::Duration) {
+    let micros = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+    push_decimal(out, micros / 1000);
+    out.push('.');
+    let mut fraction = micros % 1000;
+    if fraction == 0 {
+        out.push('0');
+        return;
+    }
+    let mut width = 3;
+    while fraction % 10 == 0 {
+        fraction /= 10;
+        width -= 1;
+    }
+    let digits = [
+        b'0' + (fraction / 100 % 10) as u8,
+        b'0' + (fraction / 10 % 10) as u8,
+        b'0' + (fraction % 10) as u8,
+    ];
+    out.push_str(std::str::from_utf8(&digits[3 - width..]).expect("ASCII digits"));
 }
 
 /// `ip` as `Display` writes it.
@@ -123,6 +159,31 @@ mod tests {
             let expected = chrono::DateTime::<chrono::Utc>::from(at)
                 .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
             assert_eq!(out, format!("t={expected}"), "{secs}.{nanos:09}");
+        }
+    }
+
+    #[test]
+    fn milliseconds_are_what_debug_writes_for_the_float() {
+        use std::time::Duration;
+        for micros in [
+            0,
+            1,
+            9,
+            10,
+            100,
+            999,
+            1_000,
+            1_001,
+            1_010,
+            1_500,
+            12_345,
+            1_234_567,
+            86_400_000_000,
+        ] {
+            let d = Duration::from_micros(micros) + Duration::from_nanos(999);
+            let mut out = String::from("ms=");
+            push_millis(&mut out, d);
+            assert_eq!(out, format!("ms={:?}", millis(d)), "{micros} µs");
         }
     }
 
