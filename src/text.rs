@@ -1,8 +1,8 @@
-//! Text the request path writes for every request (ids in hex, IP addresses, counts), written
-//! without `core::fmt`: its machinery costs hundreds of instructions a value, and a proxied
-//! request writes a dozen (callgrind, `benches/load/callgrind.sh`). Each function writes
-//! exactly what the `Display`, `LowerHex` or `chrono` formatting it replaces writes; the tests
-//! compare them.
+//! Text the request path writes for every request (ids in hex, IP addresses, counts,
+//! latencies), written without `core::fmt`: its machinery costs hundreds of instructions a
+//! value, and a proxied request writes a dozen (callgrind, `benches/load/callgrind.sh`). Each
+//! function writes exactly what the `Display`, `Debug`, `LowerHex` or `chrono` formatting it
+//! replaces writes; the tests compare them.
 
 use std::net::{IpAddr, SocketAddr};
 
