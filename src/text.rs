@@ -79,22 +79,14 @@ pub(crate) fn push_millis(out: &mut String, d: std::time::Duration) {
     let micros = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
     push_decimal(out, micros / 1000);
     out.push('.');
-    let mut fraction = micros % 1000;
+    let fraction = micros % 1000;
     if fraction == 0 {
         out.push('0');
         return;
     }
-    let mut width = 3;
-    while fraction % 10 == 0 {
-        fraction /= 10;
-        width -= 1;
-    }
-    let digits = [
-        b'0' + (fraction / 100 % 10) as u8,
-        b'0' + (fraction / 10 % 10) as u8,
-        b'0' + (fraction % 10) as u8,
-    ];
-    out.push_str(std::str::from_utf8(&digits[3 - width..]).expect("ASCII digits"));
+    let digits = [100, 10, 1].map(|unit| b'0' + (fraction / unit % 10) as u8);
+    let digits = std::str::from_utf8(&digits).expect("ASCII digits");
+    out.push_str(digits.trim_end_matches('0'));
 }
 
 /// `ip` as `Display` writes it.
