@@ -5,6 +5,7 @@
 use bytes::Bytes;
 use http::request::Parts;
 use http::{header, HeaderValue, Response, StatusCode};
+use smallvec::SmallVec;
 
 /// `value` as a JSON response with `no-store` caching; a value that cannot be serialised (none
 /// of Gatehouse's can) is a 500, never an empty 200.
@@ -41,8 +42,8 @@ pub(crate) fn json_response(status: StatusCode, body: &'static str) -> Response<
     response
 }
 
-/// The request's `Cookie` header values that are valid text.
-pub(crate) fn cookie_headers(req: &Parts) -> Vec<&str> {
+/// The request's `Cookie` header values that are valid text (usually one: no allocation).
+pub(crate) fn cookie_headers(req: &Parts) -> SmallVec<[&str; 2]> {
     req.headers
         .get_all(header::COOKIE)
         .iter()
