@@ -298,6 +298,13 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         ctx.upstream_latency = ctx.upstream_started.map(|t| t.elapsed());
+        // The upstream's `Connection` is about its own connection to Gatehouse; Pingora writes
+        // the client's in its place on every answer but a 1xx. Removed first, its slot in the
+        // header map (sized to what the upstream sent) takes the request ID instead of the map
+        // and its case map growing (callgrind: about 0.9k instructions a request).
+        if !upstream_response.status.is_informational() {
+            upstream_response.remove_header(&http::header::CONNECTION);
+        }
         self.app
             .metrics()
             .upstream_status(upstream_response.status.as_u16());

@@ -524,6 +524,40 @@ async fn a_slow_request_head_is_cut_off_at_the_header_timeout() {
     assert_eq!(upstream.count(), 3);
 }
 
+/// The client's connection is Gatehouse's to keep or close: it gets Gatehouse's `Connection`
+/// header, never the upstream's (here the upstream closes its own connection after answering).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_gets_the_gateways_connection_header_not_the_upstreams() {
+    let (_db, upstream, gateway) = setup(Kind::Sqlite, ROUTES).await.unwrap();
+    let mut stream = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+    stream
+        .write_all(
+            b"GET /public/closing HTTP/1.1\r\nHost: a\r\n\r\n\
+              GET /public/closing HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut buf)).await;
+    let answers = String::from_utf8_lossy(&buf).to_ascii_lowercase();
+    let heads: Vec<&str> = answers
+        .split("http/1.1 ")
+        .skip(1)
+        .map(|a| a.split("\r\n\r\n").next().unwrap())
+        .collect();
+    assert_eq!(heads.len(), 2, "{answers}");
+    let connection = |head: &str| -> Vec<String> {
+        head.lines()
+            .filter_map(|l| l.strip_prefix("connection:"))
+            .map(|v| v.trim().to_owned())
+            .collect()
+    };
+    assert!(heads[0].starts_with("200"), "{answers}");
+    assert_eq!(connection(heads[0]), ["keep-alive"], "{answers}");
+    assert_eq!(connection(heads[1]), ["close"], "{answers}");
+    assert_eq!(upstream.count(), 2);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn access_lines_carry_who_and_where_but_never_the_token() {
     let (db, upstream, gateway) = setup(Kind::Sqlite, ROUTES).await.unwrap();

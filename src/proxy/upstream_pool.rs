@@ -7,7 +7,7 @@
 //! An upstream of exactly one IP address and no health check skips the balancer: there is
 //! nothing to choose.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, RwLock};
@@ -35,8 +35,9 @@ const MAX_ITERATIONS: usize = 256;
 /// Every upstream of a config, by the address of its shared `Arc<Upstream>` (routes without
 /// an `upstream` share `proxy.upstream`'s).
 pub(crate) struct UpstreamPools {
-    /// Keyed by `Arc::as_ptr` as an integer: an identity, never dereferenced.
-    by_upstream: HashMap<usize, UpstreamPool>,
+    /// Keyed by `Arc::as_ptr` as an integer: an identity, never dereferenced. A B-tree: for the
+    /// few upstreams of a config, a lookup costs a few comparisons, not a SipHash per request.
+    by_upstream: BTreeMap<usize, UpstreamPool>,
 }
 
 /// One upstream's servers.

@@ -1,6 +1,6 @@
 //! A real HTTP/1.1 upstream (hyper) that records every request it receives and answers with a
 //! JSON echo of it. `Upgrade: websocket` requests are answered `101` and then echo raw bytes;
-//! paths under `/slow` are answered after 1.5 s.
+//! paths under `/slow` are answered after 1.5 s, paths under `/closing` with `Connection: close`.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -146,8 +146,14 @@ async fn handle(
             .body(Full::new(Bytes::new()))
             .unwrap());
     }
+    let connection = if req.uri().path().starts_with("/closing") {
+        "close"
+    } else {
+        "keep-alive"
+    };
     Ok(Response::builder()
         .header("content-type", "application/json")
+        .header("connection", connection)
         .body(Full::new(Bytes::from(body.to_string())))
         .unwrap())
 }
