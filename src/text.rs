@@ -24,21 +24,9 @@ pub(crate) fn write_lower_hex(out: &mut [u8], bytes: &[u8]) {
     }
 }
 
-/// Appends `n` in decimal, as `Display` writes it.
-pub(crate) fn push_decimal(out: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for &d in &digits[start..] {
-        out.push(char::from(d));
-    }
+/// Appends `n` in decimal, as `Display` writes it (two digits at a time, by `itoa`).
+pub(crate) fn push_decimal(out: &mut String, n: u64) {
+    out.push_str(itoa::Buffer::new().format(n));
 }
 
 /// Appends `ip` as `Display` writes it (IPv4, most peers, without `fmt`).
