@@ -134,6 +134,28 @@ fn strip_prefix_ignore_case<'a>(raw: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]
 /// The canonical spelling of `raw` (a path without its query), or `None` if it has no single
 /// meaning. See the module's table.
 pub fn canonical_path(raw: &[u8]) -> Option<Cow<'_, str>> {
+    if is_plainly_canonical_path(raw) {
+        return std::str::from_utf8(raw).ok().map(Cow::Borrowed);
+    }
+    canonical_path_in_general(raw)
+}
+
+/// Whether `raw` is a path the general rules would keep as it is, decided in one pass: path
+/// characters only (so no escapes), no empty segment and no segment ending in `.`. Most paths
+/// are; `tests::plain_paths_are_what_the_general_rules_keep` holds it to the general rules.
+fn is_plainly_canonical_path(raw: &[u8]) -> bool {
+    let mut previous = 0;
+    for &b in raw {
+        let segment_ends_badly = b == b'/' && (previous == b'/' || previous == b'.');
+        if !is_raw_path_char(b) || segment_ends_badly {
+            return false;
+        }
+        previous = b;
+    }
+    raw.first() == Some(&b'/') && previous != b'.'
+}
+
+fn canonical_path_in_general(raw: &[u8]) -> Option<Cow<'_, str>> {
     if !raw.starts_with(b"/") {
         return None;
     }
@@ -295,6 +317,40 @@ fn canonical_host(
 /// bracketed IPv6 address, and an optional decimal port. No user info, no escapes.
 /// Borrowed when `raw` is already canonical (the usual `Host`), so nothing is allocated.
 pub fn canonical_authority(raw: &[u8]) -> Option<Cow<'_, str>> {
+    if is_plainly_canonical_authority(raw) {
+        return std::str::from_utf8(raw).ok().map(Cow::Borrowed);
+    }
+    canonical_authority_in_general(raw)
+}
+
+/// Whether `raw` is an authority the general rules would keep as it is, decided in one pass: a
+/// lowercase name or IPv4 address without empty labels or a trailing dot, and an optional port
+/// of one to five digits, below 65536, without a leading zero. The usual `Host` is;
+/// `tests::plain_authorities_are_what_the_general_rules_keep` holds it to the general rules.
+fn is_plainly_canonical_authority(raw: &[u8]) -> bool {
+    let (host, port) = match memchr::memchr(b':', raw) {
+        Some(i) => (&raw[..i], Some(&raw[i + 1..])),
+        None => (raw, None),
+    };
+    let mut previous = b'.';
+    for &b in host {
+        let empty_label = b == b'.' && previous == b'.';
+        if empty_label || !(b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b)) {
+            return false;
+        }
+        previous = b;
+    }
+    let host_ok = previous != b'.';
+    let port_ok = port.is_none_or(|p| {
+        (1..=5).contains(&p.len())
+            && p.iter().all(u8::is_ascii_digit)
+            && (p.len() == 1 || p[0] != b'0')
+            && (p.len() < 5 || p <= &b"65535"[..])
+    });
+    host_ok && port_ok
+}
+
+fn canonical_authority_in_general(raw: &[u8]) -> Option<Cow<'_, str>> {
     let text = std::str::from_utf8(raw).ok()?;
     let (host, port) = if let Some(rest) = text.strip_prefix('[') {
         let (inside, after) = rest.split_once(']')?;

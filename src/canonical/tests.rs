@@ -237,3 +237,75 @@ fn cookie_headers_must_be_text() {
     let h = headers(&[("cookie", b"better-auth.session_token=a\xe9b")]);
     assert_eq!(Rewrite::of(b"/", &h), Err(Refusal::Cookie));
 }
+
+/// Every string of up to `max_len` symbols from `alphabet`.
+fn every_string(alphabet: &[&[u8]], max_len: usize) -> Vec<Vec<u8>> {
+    let mut all = vec![Vec::new()];
+    let mut last = vec![Vec::new()];
+    for _ in 0..max_len {
+        last = last
+            .iter()
+            .flat_map(|s| {
+                alphabet.iter().map(move |symbol| {
+                    let mut longer = s.clone();
+                    longer.extend_from_slice(symbol);
+                    longer
+                })
+            })
+            .collect();
+        all.extend(last.iter().cloned());
+    }
+    all
+}
+
+#[test]
+fn plain_paths_are_what_the_general_rules_keep() {
+    let alphabet: &[&[u8]] = &[
+        b"/",
+        b".",
+        b"a",
+        b"%",
+        b"2",
+        b"E",
+        b";",
+        b"~",
+        "é".as_bytes(),
+    ];
+    let mut plain = 0;
+    for raw in every_string(alphabet, 6) {
+        let general = canonical_path_in_general(&raw);
+        if is_plainly_canonical_path(&raw) {
+            plain += 1;
+            assert!(
+                matches!(general, Some(Cow::Borrowed(p)) if p.as_bytes() == raw),
+                "{:?}",
+                String::from_utf8_lossy(&raw)
+            );
+        }
+        assert_eq!(canonical_path(&raw), general);
+    }
+    assert!(plain > 1000, "the fast path took {plain} paths");
+}
+
+#[test]
+fn plain_authorities_are_what_the_general_rules_keep() {
+    let alphabet: &[&[u8]] = &[b"a", b"A", b".", b":", b"0", b"9", b"-", b"_", b"[", b"]"];
+    let ports = (0..100_000).flat_map(|p| [format!("a:{p}"), format!("a:0{p}")]);
+    let mut plain = 0;
+    for raw in every_string(alphabet, 5)
+        .into_iter()
+        .chain(ports.map(String::into_bytes))
+    {
+        let general = canonical_authority_in_general(&raw);
+        if is_plainly_canonical_authority(&raw) {
+            plain += 1;
+            assert!(
+                matches!(general, Some(Cow::Borrowed(a)) if a.as_bytes() == raw),
+                "{:?}",
+                String::from_utf8_lossy(&raw)
+            );
+        }
+        assert_eq!(canonical_authority(&raw), general);
+    }
+    assert!(plain > 50_000, "the fast path took {plain} authorities");
+}
