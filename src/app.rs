@@ -60,12 +60,19 @@ pub(crate) struct App {
     housekeeping: Housekeeping,
     /// Whether the "proxied but no trusted_proxies" warning was logged (once per process).
     warned_untrusted_proxy: AtomicBool,
+    /// The client headers never forwarded as sent.
+    strip_list: forwarding::StripList,
 }
 
 impl App {
     /// The configuration it was built from.
     pub(crate) fn config(&self) -> &Arc<Config> {
         &self.config
+    }
+
+    /// The client headers never forwarded as sent (`forwarding::upstream_edits`).
+    pub(crate) fn strip_list(&self) -> &forwarding::StripList {
+        &self.strip_list
     }
 
     /// Who sent a request with `headers` over a connection from `peer` (computed once per
@@ -78,7 +85,9 @@ impl App {
         peer: Option<IpAddr>,
         tls: bool,
     ) -> ClientAddr {
-        if forwarding::proxied_but_untrusted(headers, peer, &self.config)
+        // Checked only until the warning is given: the check looks a header up.
+        if !self.warned_untrusted_proxy.load(Ordering::Relaxed)
+            && forwarding::proxied_but_untrusted(headers, peer, &self.config)
             && !self.warned_untrusted_proxy.swap(true, Ordering::Relaxed)
         {
             tracing::warn!(
@@ -229,6 +238,7 @@ impl App {
                 .clone()
                 .map(|f| ForwardAuth::new(f, config.headers.identity_names().cloned().collect())),
             warned_untrusted_proxy: AtomicBool::new(false),
+            strip_list: forwarding::StripList::new(&config),
             config,
             metrics,
         })

@@ -126,10 +126,12 @@ pub(crate) struct RequestCtx {
 
 #[async_trait]
 impl ProxyHttp for Gateway {
-    type CTX = RequestCtx;
+    /// Boxed: Pingora keeps the context in its per-request futures and moves them several times
+    /// per request; a pointer moves for less than the whole context.
+    type CTX = Box<RequestCtx>;
 
-    fn new_ctx(&self) -> RequestCtx {
-        RequestCtx {
+    fn new_ctx(&self) -> Box<RequestCtx> {
+        Box::new(RequestCtx {
             started: Instant::now(),
             request_id: HeaderValue::from_static("unknown"),
             hsts: None,
@@ -150,10 +152,10 @@ impl ProxyHttp for Gateway {
             upstream_latency: None,
             trace: None,
             decided: None,
-        }
+        })
     }
 
-    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+    async fn request_filter(&self, session: &mut Session, ctx: &mut Self::CTX) -> Result<bool> {
         // Pipelined requests are answered in order, each decided on its own (Pingora's default
         // answers the first and silently drops the rest).
         session.as_downstream_mut().set_pipelining_enabled(true);
@@ -221,7 +223,7 @@ impl ProxyHttp for Gateway {
     async fn upstream_peer(
         &self,
         _session: &mut Session,
-        ctx: &mut RequestCtx,
+        ctx: &mut Self::CTX,
     ) -> Result<Box<HttpPeer>> {
         let pool = ctx
             .plan
@@ -246,7 +248,7 @@ impl ProxyHttp for Gateway {
         &self,
         _session: &mut Session,
         peer: &HttpPeer,
-        ctx: &mut RequestCtx,
+        ctx: &mut Self::CTX,
         mut e: Box<Error>,
     ) -> Box<Error> {
         if let Some(pool) = ctx.plan.as_ref().and_then(|p| self.pools.pool(&p.upstream)) {
@@ -263,7 +265,7 @@ impl ProxyHttp for Gateway {
         &self,
         _session: &mut Session,
         upstream_request: &mut RequestHeader,
-        ctx: &mut RequestCtx,
+        ctx: &mut Self::CTX,
     ) -> Result<()> {
         let Some(plan) = &ctx.plan else {
             return Error::e_explain(InternalError, "no forwarding plan");
@@ -273,6 +275,7 @@ impl ProxyHttp for Gateway {
             plan,
             &ctx.client,
             self.app.config(),
+            self.app.strip_list(),
         );
         if let Some(assertion) = self.app.assertion(plan) {
             edits.insert.push(assertion);
@@ -295,7 +298,7 @@ impl ProxyHttp for Gateway {
         &self,
         _session: &mut Session,
         upstream_response: &mut ResponseHeader,
-        ctx: &mut RequestCtx,
+        ctx: &mut Self::CTX,
     ) -> Result<()> {
         ctx.upstream_latency = ctx.upstream_started.map(|t| t.elapsed());
         // The upstream's `Connection` is about its own connection to Gatehouse; Pingora writes
@@ -320,7 +323,7 @@ impl ProxyHttp for Gateway {
         &self,
         session: &mut Session,
         e: &Error,
-        ctx: &mut RequestCtx,
+        ctx: &mut Self::CTX,
     ) -> FailToProxy {
         let failure = ctx.failure.or(match (e.etype(), e.esource()) {
             (HTTPStatus(_), _) => None,
@@ -356,7 +359,7 @@ impl ProxyHttp for Gateway {
         }
     }
 
-    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
+    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut Self::CTX) {
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         let (bytes_in, bytes_out) = (session.body_bytes_read(), session.body_bytes_sent());
         let req = session.req_header();

@@ -82,6 +82,7 @@ fn spoofed_identity_headers_are_removed_without_a_session() {
             &plan(None, false),
             &client_addr(&req, peer(), false, &c),
             &c,
+            &StripList::new(&c),
         ),
     );
     for gone in [
@@ -98,6 +99,35 @@ fn spoofed_identity_headers_are_removed_without_a_session() {
 }
 
 #[test]
+fn configured_names_spelt_with_underscores_are_stripped_in_either_spelling() {
+    // A CGI app reads `x_user_email` and `x-user-email` both as HTTP_X_USER_EMAIL.
+    let c = config(
+        "[headers]\nstrip_prefixes = [\"x-auth-\"]\nuser_email = \"x_user_email\"\n\
+         [proxy]\nuntrusted_headers = [\"x_real_ip\"]\n",
+    );
+    let strip = StripList::new(&c);
+    for sent in [
+        "x_user_email",
+        "x-user-email",
+        "x_real_ip",
+        "x-real-ip",
+        "x_auth_id",
+    ] {
+        let name = HeaderName::from_static(sent);
+        assert!(strip.must_strip(&name, false), "{sent} must be stripped");
+    }
+    let untrusted_only = HeaderName::from_static("x_real_ip");
+    assert!(!strip.must_strip(&untrusted_only, true));
+    let forwarding = HeaderName::from_static("x-forwarded-for");
+    assert!(
+        !strip.must_strip(&forwarding, false),
+        "replaced, not stripped"
+    );
+    let respelt = HeaderName::from_static("x_forwarded_for");
+    assert!(strip.must_strip(&respelt, true));
+}
+
+#[test]
 fn identity_headers_replace_spoofed_ones() {
     let c = config("");
     let layout = std::sync::Arc::new(crate::auth::identity::IdentityLayout::new(&c.headers));
@@ -111,6 +141,7 @@ fn identity_headers_replace_spoofed_ones() {
             &plan(Some(session), false),
             &client_addr(&req, peer(), false, &c),
             &c,
+            &StripList::new(&c),
         ),
     );
     assert_eq!(
@@ -137,6 +168,7 @@ fn forwarded_headers_from_untrusted_peers_are_replaced() {
             &plan(None, false),
             &client_addr(&req, peer(), false, &c),
             &c,
+            &StripList::new(&c),
         ),
     );
     assert_eq!(out["x-forwarded-for"], PEER);
@@ -162,6 +194,7 @@ fn forwarded_headers_from_trusted_proxies_are_extended() {
             &plan(None, false),
             &client_addr(&req, peer(), false, &c),
             &c,
+            &StripList::new(&c),
         ),
     );
     assert_eq!(
@@ -191,6 +224,7 @@ fn auth_cookies_are_stripped_only_when_asked() {
             &plan(None, false),
             &client_addr(&req, peer(), false, &keep),
             &keep,
+            &StripList::new(&keep),
         ),
     );
     assert_eq!(out["cookie"], req["cookie"]);
@@ -202,6 +236,7 @@ fn auth_cookies_are_stripped_only_when_asked() {
             &plan(None, true),
             &client_addr(&req, peer(), false, &strip),
             &strip,
+            &StripList::new(&strip),
         ),
     );
     assert_eq!(
@@ -216,6 +251,7 @@ fn auth_cookies_are_stripped_only_when_asked() {
             &plan(None, true),
             &client_addr(&only_auth, peer(), false, &strip),
             &strip,
+            &StripList::new(&strip),
         ),
     );
     assert!(!out.contains_key("cookie"));
@@ -240,6 +276,7 @@ fn identity_headers_spelt_with_underscores_are_removed() {
             &plan(None, false),
             &client_addr(&req, peer(), false, &c),
             &c,
+            &StripList::new(&c),
         ),
     );
     let names: Vec<&str> = out.keys().map(|k| k.as_str()).collect();
@@ -276,6 +313,7 @@ fn trust_headers_pass_only_from_trusted_proxies() {
             &plan(None, false),
             &client_addr(&req, peer(), false, &c),
             &c,
+            &StripList::new(&c),
         ),
     );
     for gone in [
@@ -298,6 +336,7 @@ fn trust_headers_pass_only_from_trusted_proxies() {
             &plan(None, false),
             &client_addr(&req, proxy, false, &c),
             &c,
+            &StripList::new(&c),
         ),
     );
     for kept in [
