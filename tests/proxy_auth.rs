@@ -221,6 +221,53 @@ async fn spoofed_identity_headers_never_reach_the_upstream_on_any_route() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identity_headers_configured_with_underscores_are_stripped_in_either_spelling() {
+    // A WSGI or CGI upstream reads `x_user_email` and `x-user-email` both as
+    // HTTP_X_USER_EMAIL, so a client may send neither, whichever spelling the config uses.
+    let config = format!("{ROUTES}\n[headers]\nuser_email = \"x_user_email\"\n");
+    let (db, upstream, gateway) = setup(Kind::Sqlite, &config).await.unwrap();
+    let token = random_token();
+    db.seed(&token, 3600).await;
+    let sent = client()
+        .get(gateway.url("/public/x"))
+        .header("x_user_email", "root@example.com")
+        .header("x-user-email", "root@example.com")
+        .header("x_other", "kept")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 200);
+    let seen = upstream.last();
+    assert!(
+        !seen.headers.contains_key("x_user_email"),
+        "{:?}",
+        seen.headers
+    );
+    assert!(
+        !seen.headers.contains_key("x-user-email"),
+        "{:?}",
+        seen.headers
+    );
+    assert_eq!(seen.header("x_other"), Some("kept"));
+    let with_session = client()
+        .get(gateway.url("/x"))
+        .header("cookie", session_cookie(&token))
+        .header("x-user-email", "root@example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_session.status(), 200);
+    let seen = upstream.last();
+    assert!(
+        !seen.headers.contains_key("x-user-email"),
+        "{:?}",
+        seen.headers
+    );
+    assert_ne!(seen.header("x_user_email"), Some("root@example.com"));
+    assert!(seen.header("x_user_email").is_some_and(|e| e.contains('@')));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_a_4xx_and_the_gateway_keeps_serving() {
     let (db, upstream, gateway) = setup(Kind::Sqlite, ROUTES).await.unwrap();
     let token = random_token();
