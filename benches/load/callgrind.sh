@@ -13,6 +13,8 @@
 # Env:   BIN=target/release/gatehouse  BARE=target/release/examples/bare_pingora
 #        TARGETS="p a b s"  PAIRS="a-p b-a s-b"  N=2000  WARM=50  TOP=25  LOG_LEVEL=warn
 #        OUT=<dir> (kept, with the .out files)
+#        HEADERS=browser: every request also carries the ten headers a desktop Chrome sends on a
+#        navigation (the default sends Host, Accept-Encoding and Cookie only)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -32,6 +34,8 @@ WARM=${WARM:-50}
 TOP=${TOP:-25}
 # warn: no access line; info (Gatehouse's default) adds it.
 LOG_LEVEL=${LOG_LEVEL:-warn}
+HEADERS=${HEADERS:-}
+[[ -z $HEADERS || $HEADERS == browser ]] || die "HEADERS is empty or browser, not $HEADERS"
 OUT=${OUT:-$(mktemp -d -t gatehouse-callgrind.XXXXXX)}
 [[ -x $BIN && -x $BARE ]] || die "no binaries at $BIN and $BARE"
 for tool in valgrind callgrind_annotate nginx python3 curl; do
@@ -111,12 +115,28 @@ measure() {
     # Up to 120 s: startup under valgrind is slow.
     wait_for --pid "$PID" 120 http_answers "http://127.0.0.1:$PORT/pub/ready" \
         || die "($target) did not start: $(tail -c 1000 "$OUT/$target-$run.log")"
-    python3 - "$PORT" "$path" "$COOKIE" "$WARM" "$requests" <<'EOF'
+    python3 - "$PORT" "$path" "$COOKIE" "$WARM" "$requests" "$HEADERS" <<'EOF'
 import http.client, sys
 port, path, cookie, warm, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+headers = {"Cookie": cookie}
+if sys.argv[6] == "browser":
+    headers.update({
+        "sec-ch-ua": '"Chromium";v="131", "Not_A Brand";v="24"',
+        "sec-ch-ua-mobile": "?0",
+        "sec-ch-ua-platform": '"Linux"',
+        "Upgrade-Insecure-Requests": "1",
+        "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                      "Chrome/131.0.0.0 Safari/537.36",
+        "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,"
+                  "image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7",
+        "Sec-Fetch-Site": "same-origin",
+        "Sec-Fetch-Mode": "navigate",
+        "Sec-Fetch-Dest": "document",
+        "Accept-Language": "en-GB,en;q=0.9",
+    })
 conn = http.client.HTTPConnection("127.0.0.1", int(port))
 for _ in range(warm + n):
-    conn.request("GET", path, headers={"Cookie": cookie})
+    conn.request("GET", path, headers=headers)
     r = conn.getresponse()
     r.read()
     if r.status != 200:
