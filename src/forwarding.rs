@@ -106,7 +106,7 @@ impl StripList {
     /// untrusted peer, one of `proxy.untrusted_headers`.
     pub(crate) fn must_strip(&self, name: &HeaderName, trusted_peer: bool) -> bool {
         let name = name.as_str();
-        let respelt = memchr::memchr(b'_', name.as_bytes()).is_some();
+        let respelt = name.as_bytes().contains(&b'_');
         let spelt = if respelt {
             Cow::Owned(cgi_spelling(name))
         } else {
