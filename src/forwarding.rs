@@ -70,7 +70,7 @@ struct Strip {
     /// When sent spelt with `_`: `x_forwarded_for` would stand beside the X-Forwarded-For set
     /// below.
     respelt: bool,
-    /// When the peer is not a trusted proxy: `proxy.untrusted_headers`.
+    /// When the peer is not a trusted proxy: `proxy.untrusted_headers`, and `Forwarded`.
     from_untrusted: bool,
 }
 
@@ -92,7 +92,8 @@ impl StripList {
         ] {
             mark(name, |s| s.respelt = true);
         }
-        for name in &config.proxy.untrusted_headers {
+        // `Forwarded` is only ever believed from a trusted proxy; Gatehouse does not write one.
+        for name in config.proxy.untrusted_headers.iter().chain([&FORWARDED]) {
             mark(name, |s| s.from_untrusted = true);
         }
         Self {
@@ -103,7 +104,7 @@ impl StripList {
 
     /// Whether a client header `name` must be removed before forwarding: an identity header or
     /// a path override in any spelling, a forwarding header spelt with `_`, or, from an
-    /// untrusted peer, one of `proxy.untrusted_headers`.
+    /// untrusted peer, `Forwarded` or one of `proxy.untrusted_headers`.
     pub(crate) fn must_strip(&self, name: &HeaderName, trusted_peer: bool) -> bool {
         let name = name.as_str();
         let respelt = name.as_bytes().contains(&b'_');
@@ -256,9 +257,6 @@ fn forwarded_for(headers: &HeaderMap, client: &ClientAddr, edits: &mut HeaderEdi
     let trusted = client.trusted_peer;
     // An untrusted peer's `X-Forwarded-*` are replaced without being looked at.
     let existing = |name: &HeaderName| trusted.then(|| headers.get(name).cloned()).flatten();
-    if !trusted {
-        edits.remove.push(FORWARDED);
-    }
     if let Some(peer) = client.peer {
         let prior: Vec<&str> = if trusted {
             headers

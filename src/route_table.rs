@@ -81,7 +81,8 @@ impl RouteTable {
                 rules: None,
             };
         }
-        let host = host.map(crate::config::strip_port);
+        // Only routes bound to a host look at it: most tables have none.
+        let host = || host.map(crate::config::strip_port);
         // `rev` so that among equals the first route in the file wins (max_by_key keeps the last).
         let best = self
             .routes
@@ -92,7 +93,7 @@ impl RouteTable {
             .filter(|(r, _)| {
                 r.host
                     .as_deref()
-                    .is_none_or(|want| host.is_some_and(|h| h.eq_ignore_ascii_case(want)))
+                    .is_none_or(|want| host().is_some_and(|h| h.eq_ignore_ascii_case(want)))
             })
             .max_by_key(|(r, _)| (r.prefix.len(), r.host.is_some()));
         match best {
