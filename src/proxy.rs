@@ -285,10 +285,14 @@ impl ProxyHttp for Gateway {
         }
         edits.insert.push((REQUEST_ID, ctx.request_id.clone()));
         let trace = TraceContext::of(&upstream_request.headers);
-        edits.remove.push(TRACESTATE);
         edits.insert.push((TRACEPARENT, trace.traceparent.clone()));
-        if let Some(state) = &trace.tracestate {
-            edits.insert.push((TRACESTATE, state.clone()));
+        match &trace.tracestate {
+            Some(state) => edits.insert.push((TRACESTATE, state.clone())),
+            // Not without the valid `traceparent` it belongs to.
+            None if upstream_request.headers.contains_key(TRACESTATE) => {
+                edits.remove.push(TRACESTATE);
+            }
+            None => {}
         }
         ctx.trace = Some(trace);
         upstream_headers::apply(upstream_request, edits)
