@@ -36,6 +36,7 @@ use http::{HeaderValue, Response, StatusCode};
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::proxy::FailToProxy;
+use smallvec::SmallVec;
 
 pub(crate) use background::{
     AssertionKeyService, CertificateReloadService, HousekeepingService, SpanExportService,
@@ -109,8 +110,8 @@ pub(crate) struct RequestCtx {
     outcome: Option<Outcome>,
     source: Option<LookupSource>,
     plan: Option<ForwardPlan>,
-    /// Servers this request has tried to connect to, in order.
-    tried: Vec<std::net::SocketAddr>,
+    /// Servers this request has tried to connect to, in order (inline: most try one).
+    tried: SmallVec<[std::net::SocketAddr; 2]>,
     /// The chosen server, as an index into the upstream's `servers`.
     server: usize,
     /// Set when no server could be chosen: the answer `fail_to_proxy` gives.
@@ -120,7 +121,8 @@ pub(crate) struct RequestCtx {
     upstream_latency: Option<std::time::Duration>,
     /// The W3C trace the request was forwarded in (set when it is forwarded).
     trace: Option<TraceContext>,
-    /// When the authentication decision started, and how long it took.
+    /// When the authentication decision started, and how long it took: timed only for the
+    /// exported spans, the one place it is read.
     decided: Option<(Instant, std::time::Duration)>,
 }
 
@@ -145,7 +147,7 @@ impl ProxyHttp for Gateway {
             outcome: None,
             source: None,
             plan: None,
-            tried: Vec::new(),
+            tried: SmallVec::new(),
             server: 0,
             failure: None,
             upstream_started: None,
@@ -185,12 +187,12 @@ impl ProxyHttp for Gateway {
         let served = match self.app.route(self.listener, session.req_header()) {
             Route::Served(served) => served,
             Route::Proxied(route) => {
-                let deciding = Instant::now();
+                let deciding = self.app.spans().is_some().then(Instant::now);
                 let decision = self
                     .app
                     .decide(route, session.req_header(), &ctx.client)
                     .await;
-                ctx.decided = Some((deciding, deciding.elapsed()));
+                ctx.decided = deciding.map(|started| (started, started.elapsed()));
                 ctx.route = Some(decision.route);
                 ctx.outcome = Some(decision.outcome);
                 ctx.source = decision.source;
