@@ -12,7 +12,10 @@ use std::sync::Arc;
 use crate::auth::validator::LookupSource;
 use crate::decision::Outcome;
 use crate::metrics::Metrics;
-use crate::text::{lower_hex, millis, push_decimal, push_ip, push_millis, push_socket_addr};
+use crate::text::{
+    millis, push_decimal, push_ip, push_millis, push_socket_addr, shared_header_value,
+    write_lower_hex,
+};
 
 /// The header carrying the request ID, to the upstream and back to the client.
 pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static(REQUEST_ID_NAME);
@@ -32,8 +35,9 @@ pub(crate) fn request_id(headers: &HeaderMap) -> HeaderValue {
     match sent {
         Some(v) => v.clone(),
         None => {
-            let id = lower_hex(&rand::thread_rng().gen::<u128>().to_be_bytes());
-            HeaderValue::try_from(id).unwrap_or(HeaderValue::from_static("unknown"))
+            let mut id = [0; 32];
+            write_lower_hex(&mut id, &rand::thread_rng().gen::<u128>().to_be_bytes());
+            shared_header_value(id)
         }
     }
 }

@@ -6,15 +6,11 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-/// `bytes` as lowercase hex, two digits a byte (a number's big-endian bytes give what
-/// `format!("{n:032x}")` gives).
-pub(crate) fn lower_hex(bytes: &[u8]) -> String {
-    let mut text = vec![0; 2 * bytes.len()];
-    write_lower_hex(&mut text, bytes);
-    String::from_utf8(text).expect("hex digits are ASCII")
-}
+use bytes::Bytes;
+use http::HeaderValue;
 
-/// Writes `bytes` as lowercase hex into `out`, which holds exactly two digits a byte.
+/// Writes `bytes` as lowercase hex into `out`, which holds exactly two digits a byte (a
+/// number's big-endian bytes give what `format!("{n:032x}")` gives).
 pub(crate) fn write_lower_hex(out: &mut [u8], bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     assert_eq!(out.len(), 2 * bytes.len(), "two hex digits a byte");
@@ -22,6 +18,13 @@ pub(crate) fn write_lower_hex(out: &mut [u8], bytes: &[u8]) {
         digits[0] = HEX[usize::from(b >> 4)];
         digits[1] = HEX[usize::from(b & 0xf)];
     }
+}
+
+/// `text`, visible ASCII written on the request path (hex digits, dashes), as a header value
+/// held in one allocation that its clones share. `HeaderValue::from_bytes` would copy it into a
+/// buffer that the first clone (the upstream's copy, the client's) allocates again to share.
+pub(crate) fn shared_header_value<const N: usize>(text: [u8; N]) -> HeaderValue {
+    HeaderValue::from_maybe_shared(Bytes::from_owner(text)).expect("visible ASCII")
 }
 
 /// Appends `n` in decimal, as `Display` writes it (two digits at a time, by `itoa`).
@@ -177,10 +180,21 @@ mod tests {
             u128::MAX,
             0x0123_4567_89ab_cdef << 64,
         ] {
-            assert_eq!(lower_hex(&value.to_be_bytes()), format!("{value:032x}"));
+            let mut out = [0; 32];
+            write_lower_hex(&mut out, &value.to_be_bytes());
+            assert_eq!(out, format!("{value:032x}").as_bytes());
             let low = value as u64;
-            assert_eq!(lower_hex(&low.to_be_bytes()), format!("{low:016x}"));
+            write_lower_hex(&mut out[..16], &low.to_be_bytes());
+            assert_eq!(out[..16], *format!("{low:016x}").as_bytes());
         }
+    }
+
+    #[test]
+    fn shared_header_values_hold_the_text_in_every_clone() {
+        let value = shared_header_value(*b"00-0af7651916cd43dd-01");
+        let copy = value.clone();
+        drop(value);
+        assert_eq!(copy, "00-0af7651916cd43dd-01");
     }
 
     #[test]

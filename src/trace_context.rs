@@ -8,7 +8,7 @@
 use http::{HeaderMap, HeaderName, HeaderValue};
 use rand::Rng;
 
-use crate::text::write_lower_hex;
+use crate::text::{shared_header_value, write_lower_hex};
 
 pub(crate) const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 pub(crate) const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
@@ -50,8 +50,7 @@ impl TraceContext {
             }
         };
         Self {
-            traceparent: HeaderValue::from_bytes(&sent)
-                .expect("hex digits and dashes are a valid header value"),
+            traceparent: shared_header_value(sent),
             caller_span_id,
             tracestate,
         }
