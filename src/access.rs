@@ -95,28 +95,36 @@ impl AccessLog {
         }
     }
 
-    /// Counts and logs a finished request.
-    pub(crate) fn record(&self, r: &AccessRecord<'_>) {
+    /// Counts a finished request in `gatehouse_requests_total`.
+    pub(crate) fn count(&self, route: &str, outcome: Outcome) {
         self.metrics
             .requests
-            .with_label_values(&[r.route, r.outcome.as_str()])
+            .with_label_values(&[route, outcome.as_str()])
             .inc();
+    }
+
+    /// Whether [`write`](Self::write) writes anything at the configured log level: when not,
+    /// the glue skips gathering the line's fields.
+    pub(crate) fn writes_lines(&self) -> bool {
+        tracing::enabled!(target: "gatehouse::access", tracing::Level::INFO)
+    }
+
+    /// Writes a finished request's access line.
+    pub(crate) fn write(&self, r: &AccessRecord<'_>) {
         if self.combined {
             tracing::info!(target: "gatehouse::access", "{}", combined_line(r, chrono::Local::now()));
             return;
         }
         if !self.json {
-            if tracing::enabled!(target: "gatehouse::access", tracing::Level::INFO) {
-                // What `tracing`'s human format writes for this event, without its cost.
-                let mut line = String::with_capacity(LINE_CAPACITY);
-                crate::text::push_utc_micros(&mut line, std::time::SystemTime::now());
-                line.push_str("  INFO gatehouse::access: ");
-                let fields = line.len();
-                human_fields(r, &mut line);
-                line.push('\n');
-                if !crate::logging::write_plain_line(line.as_bytes()) {
-                    tracing::info!(target: "gatehouse::access", "{}", line[fields..].trim_end());
-                }
+            // What `tracing`'s human format writes for this event, without its cost.
+            let mut line = String::with_capacity(LINE_CAPACITY);
+            crate::text::push_utc_micros(&mut line, std::time::SystemTime::now());
+            line.push_str("  INFO gatehouse::access: ");
+            let fields = line.len();
+            human_fields(r, &mut line);
+            line.push('\n');
+            if !crate::logging::write_plain_line(line.as_bytes()) {
+                tracing::info!(target: "gatehouse::access", "{}", line[fields..].trim_end());
             }
             return;
         }

@@ -49,7 +49,7 @@ pub(crate) use redirect::HttpsRedirectApp;
 use upstream_pool::inet_of;
 pub(crate) use upstream_pool::UpstreamPools;
 
-use crate::access::{self, AccessRecord, REQUEST_ID};
+use crate::access::{self, AccessLog, AccessRecord, REQUEST_ID};
 use crate::app::{App, Body, Listener, Route};
 use crate::auth::validator::LookupSource;
 use crate::canonical::Rewrite;
@@ -367,40 +367,58 @@ impl ProxyHttp for Gateway {
 
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut Self::CTX) {
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
-        let (bytes_in, bytes_out) = (session.body_bytes_read(), session.body_bytes_sent());
         let req = session.req_header();
-        let text =
-            |name: http::header::HeaderName| req.headers.get(name).and_then(|v| v.to_str().ok());
-        let record = ctx
-            .plan
-            .as_ref()
-            .and_then(|p| p.session.as_ref())
-            .map(|s| &**s);
-        self.app.access_log().record(&AccessRecord {
-            request_id: ctx.request_id.to_str().unwrap_or("unknown"),
-            method: req.method.as_str(),
-            path: req.uri.path(),
-            protocol: version_name(req.version),
-            client_ip: ctx.client.ip,
-            user_id: record.map(|s| s.user_id()),
-            session_id: record.map(|s| s.session_id()),
-            user_agent: text(http::header::USER_AGENT),
-            referer: text(http::header::REFERER),
-            route: ctx.route.as_deref().unwrap_or("none"),
-            outcome: ctx.outcome.unwrap_or(Outcome::Undecided),
-            source: ctx.source,
-            status,
-            bytes_in,
-            bytes_out,
-            upstream: ctx.tried.last().copied(),
-            upstream_latency: ctx.upstream_latency,
-            trace_id: ctx.trace.as_ref().map(|t| t.trace_id()),
-            latency: ctx.started.elapsed(),
-        });
+        let route = ctx.route.as_deref().unwrap_or("none");
+        let outcome = ctx.outcome.unwrap_or(Outcome::Undecided);
+        let access = self.app.access_log();
+        access.count(route, outcome);
+        if access.writes_lines() {
+            write_access_line(access, session, ctx, route, outcome, status);
+        }
         if let Some(sink) = self.app.spans() {
             record_spans(sink, ctx, req.method.as_str(), req.uri.path(), status);
         }
     }
+}
+
+/// Writes a finished request's access line, from the session and what `ctx` recorded.
+fn write_access_line(
+    access: &AccessLog,
+    session: &Session,
+    ctx: &RequestCtx,
+    route: &str,
+    outcome: Outcome,
+    status: u16,
+) {
+    let (bytes_in, bytes_out) = (session.body_bytes_read(), session.body_bytes_sent());
+    let req = session.req_header();
+    let text = |name: http::header::HeaderName| req.headers.get(name).and_then(|v| v.to_str().ok());
+    let record = ctx
+        .plan
+        .as_ref()
+        .and_then(|p| p.session.as_ref())
+        .map(|s| &**s);
+    access.write(&AccessRecord {
+        request_id: ctx.request_id.to_str().unwrap_or("unknown"),
+        method: req.method.as_str(),
+        path: req.uri.path(),
+        protocol: version_name(req.version),
+        client_ip: ctx.client.ip,
+        user_id: record.map(|s| s.user_id()),
+        session_id: record.map(|s| s.session_id()),
+        user_agent: text(http::header::USER_AGENT),
+        referer: text(http::header::REFERER),
+        route,
+        outcome,
+        source: ctx.source,
+        status,
+        bytes_in,
+        bytes_out,
+        upstream: ctx.tried.last().copied(),
+        upstream_latency: ctx.upstream_latency,
+        trace_id: ctx.trace.as_ref().map(|t| t.trace_id()),
+        latency: ctx.started.elapsed(),
+    });
 }
 
 /// The spans of a forwarded request, from the times `ctx` recorded: the request (server span,
