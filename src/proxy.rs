@@ -14,7 +14,8 @@
 //!                          the request ID and the W3C trace context, applied by upstream_headers
 //! response_filter          Set-Cookie from the plan (refreshed session), request ID
 //! fail_to_proxy            502/504 as JSON
-//! logging                  AccessLog::record (access line, gatehouse_requests_total)
+//! logging                  AccessLog::count (gatehouse_requests_total), AccessLog::write (the
+//!                          access line, when the log level writes one)
 //! ```
 
 mod background;
