@@ -103,14 +103,13 @@ impl AccessLog {
             .inc();
     }
 
-    /// Whether [`write`](Self::write) writes anything at the configured log level: when not,
-    /// the glue skips gathering the line's fields.
-    pub(crate) fn writes_lines(&self) -> bool {
-        tracing::enabled!(target: "gatehouse::access", tracing::Level::INFO)
-    }
-
-    /// Writes a finished request's access line.
-    pub(crate) fn write(&self, r: &AccessRecord<'_>) {
+    /// Writes a finished request's access line, when the log level keeps access lines: only
+    /// then is `record` called to gather the line's fields.
+    pub(crate) fn write<'a>(&self, record: impl FnOnce() -> AccessRecord<'a>) {
+        if !tracing::enabled!(target: "gatehouse::access", tracing::Level::INFO) {
+            return;
+        }
+        let r = &record();
         if self.combined {
             tracing::info!(target: "gatehouse::access", "{}", combined_line(r, chrono::Local::now()));
             return;

@@ -15,7 +15,7 @@
 //! response_filter          Set-Cookie from the plan (refreshed session), request ID
 //! fail_to_proxy            502/504 as JSON
 //! logging                  AccessLog::count (gatehouse_requests_total), AccessLog::write (the
-//!                          access line, when the log level writes one)
+//!                          access line, its fields gathered only when the log level keeps it)
 //! ```
 
 mod background;
@@ -50,7 +50,7 @@ pub(crate) use redirect::HttpsRedirectApp;
 use upstream_pool::inet_of;
 pub(crate) use upstream_pool::UpstreamPools;
 
-use crate::access::{self, AccessLog, AccessRecord, REQUEST_ID};
+use crate::access::{self, AccessRecord, REQUEST_ID};
 use crate::app::{App, Body, Listener, Route};
 use crate::auth::validator::LookupSource;
 use crate::canonical::Rewrite;
@@ -373,24 +373,21 @@ impl ProxyHttp for Gateway {
         let outcome = ctx.outcome.unwrap_or(Outcome::Undecided);
         let access = self.app.access_log();
         access.count(route, outcome);
-        if access.writes_lines() {
-            write_access_line(access, session, ctx, route, outcome, status);
-        }
+        access.write(|| access_record(session, ctx, route, outcome, status));
         if let Some(sink) = self.app.spans() {
             record_spans(sink, ctx, req.method.as_str(), req.uri.path(), status);
         }
     }
 }
 
-/// Writes a finished request's access line, from the session and what `ctx` recorded.
-fn write_access_line(
-    access: &AccessLog,
-    session: &Session,
-    ctx: &RequestCtx,
-    route: &str,
+/// A finished request's access line, from the session and what `ctx` recorded.
+fn access_record<'a>(
+    session: &'a Session,
+    ctx: &'a RequestCtx,
+    route: &'a str,
     outcome: Outcome,
     status: u16,
-) {
+) -> AccessRecord<'a> {
     let (bytes_in, bytes_out) = (session.body_bytes_read(), session.body_bytes_sent());
     let req = session.req_header();
     let text = |name: http::header::HeaderName| req.headers.get(name).and_then(|v| v.to_str().ok());
@@ -399,7 +396,7 @@ fn write_access_line(
         .as_ref()
         .and_then(|p| p.session.as_ref())
         .map(|s| &**s);
-    access.write(&AccessRecord {
+    AccessRecord {
         request_id: ctx.request_id.to_str().unwrap_or("unknown"),
         method: req.method.as_str(),
         path: req.uri.path(),
@@ -419,7 +416,7 @@ fn write_access_line(
         upstream_latency: ctx.upstream_latency,
         trace_id: ctx.trace.as_ref().map(|t| t.trace_id()),
         latency: ctx.started.elapsed(),
-    });
+    }
 }
 
 /// The spans of a forwarded request, from the times `ctx` recorded: the request (server span,

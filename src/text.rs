@@ -171,7 +171,7 @@ mod tests {
     }
 
     #[test]
-    fn lower_hex_writes_what_the_formatter_writes() {
+    fn hex_is_what_the_formatter_writes() {
         for value in [
             0,
             1,
