@@ -2,6 +2,7 @@
 
 use std::str::FromStr;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -9,7 +10,7 @@ use sqlx::mysql::{MySql, MySqlConnectOptions};
 use sqlx::pool::{Pool, PoolOptions};
 use sqlx::postgres::{PgConnectOptions, Postgres};
 use sqlx::sqlite::{Sqlite, SqliteConnectOptions};
-use sqlx::{AssertSqlSafe, ColumnIndex, Database, Decode, Encode, Executor, Row, Type};
+use sqlx::{AssertSqlSafe, ColumnIndex, Connection, Database, Decode, Encode, Executor, Row, Type};
 
 use super::dialect::{SESSION_COLUMNS, USER_COLUMNS};
 use super::field_values;
@@ -97,12 +98,33 @@ impl<DB: Database> SqlStore<DB> {
     }
 }
 
+/// A pooled connection idle for less than this is handed out without a ping first.
+///
+/// sqlx pings every connection it takes from the pool and again when it puts it back: with the
+/// query itself, three round trips to the database (or to SQLite's worker thread) for one
+/// session lookup. The ping on return stays, so an idle connection was healthy when it was put
+/// back; the one on taking is kept for connections idle long enough to have died meanwhile (a
+/// restarted server, a dropped socket), as sqlx's `before_acquire` documentation suggests. Under
+/// load connections are idle for microseconds, and a lookup costs one round trip instead of
+/// two before its answer. A connection that died sooner fails its query at once; the session
+/// lookup tries again (`find_session`), other operations report the error.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
 /// Pool settings shared by every dialect.
 pub(super) fn pool_options<DB: Database>(config: &DatabaseConfig) -> PoolOptions<DB> {
     PoolOptions::new()
         .max_connections(config.max_connections)
         .min_connections(0)
         .acquire_timeout(config.acquire_timeout)
+        .test_before_acquire(false)
+        .before_acquire(|connection: &mut DB::Connection, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_AFTER_IDLE {
+                    connection.ping().await?;
+                }
+                Ok(true)
+            })
+        })
 }
 
 /// SQLite options; `create` only for `migrate` and `demo` (serving never creates a database).
@@ -267,10 +289,20 @@ where
     DB::Arguments: sqlx::IntoArguments<DB>,
 {
     async fn find_session(&self, token: &str) -> Result<Option<SessionRecord>, StoreError> {
-        let row = sqlx::query::<DB>(AssertSqlSafe(self.queries.find_session.as_str()))
-            .bind(token.to_string())
-            .fetch_optional(self.pool())
-            .await?;
+        // A pooled connection that died less than `PING_AFTER_IDLE` after its last use fails
+        // with an I/O error at once and is closed on its way back. The lookup only reads, so it
+        // is tried again on another connection, at most once per connection the pool can hold.
+        let mut retries = self.pool_options.get_max_connections();
+        let row = loop {
+            let found = sqlx::query::<DB>(AssertSqlSafe(self.queries.find_session.as_str()))
+                .bind(token.to_string())
+                .fetch_optional(self.pool())
+                .await;
+            match found {
+                Err(sqlx::Error::Io(_)) if retries > 0 => retries -= 1,
+                found => break found?,
+            }
+        };
         Ok(row.map(|r| decode_record(&r, &self.layout)).transpose()?)
     }
 

@@ -147,13 +147,7 @@ impl TestDb {
 
     /// A store on this database with `schema_toml` as the `[database.schema]` section body.
     pub fn store(&self, schema_toml: &str) -> Arc<dyn SessionStore> {
-        let toml = format!(
-            "[database]\nurl = \"{}\"\n[database.schema]\n{schema_toml}\n",
-            self.url
-        );
-        let env = MapEnv::from_pairs(&[("BETTER_AUTH_SECRET", SECRET)]);
-        let config = Config::from_file(parse_toml(&toml).unwrap(), &env).unwrap();
-        store::open(&config.database).unwrap()
+        store_at(&self.url, schema_toml)
     }
 
     /// Seeds a user and a session with `token` expiring `ttl_secs` from now (negative: expired).
@@ -257,4 +251,12 @@ impl Drop for TestDb {
         .join()
         .ok();
     }
+}
+
+/// A store on the database at `url` with `schema_toml` as the `[database.schema]` section body.
+pub fn store_at(url: &str, schema_toml: &str) -> Arc<dyn SessionStore> {
+    let toml = format!("[database]\nurl = \"{url}\"\n[database.schema]\n{schema_toml}\n");
+    let env = MapEnv::from_pairs(&[("BETTER_AUTH_SECRET", SECRET)]);
+    let config = Config::from_file(parse_toml(&toml).unwrap(), &env).unwrap();
+    store::open(&config.database).unwrap()
 }
