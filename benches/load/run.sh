@@ -242,6 +242,15 @@ all_ours() {
     echo "${PID[up]} $(pgrep -P "${PID[up]}" | tr '\n' ' ')"
     if wants cp; then pgrep -u postgres | tr '\n' ' '; fi
 }
+# Context switches of the target's threads (voluntary and not): each is a thread that waited
+# (for the database, SQLite's worker thread, a lock) or was preempted, counted exactly.
+switches_of() {
+    local p s=0
+    for p in "$@"; do
+        s=$(( s + $(cat /proc/"$p"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { n += $2 } END { print n + 0 }') ))
+    done
+    echo "$s"
+}
 child_ticks() { awk '{ print $16 + $17 }' "/proc/$$/stat"; }
 sys_ticks() { awk '/^cpu / { busy = $2 + $3 + $4 + $7 + $8 + $9; print busy, busy + $5 + $6 }' /proc/stat; }
 
@@ -265,8 +274,8 @@ run_wrk() {
 
 FAILED=0
 : >"$DATA/reps.txt"
-printf -v HDR '%-4s %-4s %9s %9s %9s %9s %7s %7s %11s %7s' \
-    rep run 'req/s' 'p50(us)' 'p99(us)' requests non2xx sockerr 'cpu/req(us)' 'other%'
+printf -v HDR '%-4s %-4s %9s %9s %9s %9s %7s %7s %11s %9s %7s' \
+    rep run 'req/s' 'p50(us)' 'p99(us)' requests non2xx sockerr 'cpu/req(us)' 'switches' 'other%'
 log "$HDR"
 for rep in $(seq 1 "$REPS"); do
     for t in $TARGETS; do
@@ -277,18 +286,20 @@ for rep in $(seq 1 "$REPS"); do
         read -ra mine <<<"$(pids_of "$t")"
         read -ra ours <<<"$(all_ours | tr '\n' ' ')"
         g0=$(ticks_of "${mine[@]}"); o0=$(ticks_of "${ours[@]}"); w0=$(child_ticks); read -r b0 t0 < <(sys_ticks)
+        s0=$(switches_of "${mine[@]}")
         res=$(run_wrk "$t" "$DURATION")
         g1=$(ticks_of "${mine[@]}"); o1=$(ticks_of "${ours[@]}"); w1=$(child_ticks); read -r b1 t1 < <(sys_ticks)
+        s1=$(switches_of "${mine[@]}")
         read -r reqs dur_us p50 p99 _mean serr sockerr <<<"$res"
-        read -r rps cpu other < <(python3 "$HERE/stats.py" run "$reqs" "$dur_us" $(( g1 - g0 )) \
-            "$CLK_TCK" $(( b1 - b0 )) $(( o1 - o0 )) $(( w1 - w0 )) $(( t1 - t0 )))
+        read -r rps cpu other switches < <(python3 "$HERE/stats.py" run "$reqs" "$dur_us" $(( g1 - g0 )) \
+            "$CLK_TCK" $(( b1 - b0 )) $(( o1 - o0 )) $(( w1 - w0 )) $(( t1 - t0 )) $(( s1 - s0 )))
         clean=1 flag=""
         if ((other > OTHER_MAX)); then clean=0 flag=" noisy"; fi
-        printf -v row '%-4s %-4s %9s %9s %9s %9s %7s %7s %11s %7s' \
-            "$rep" "($t)" "$rps" "$p50" "$p99" "$reqs" "$serr" "$sockerr" "$cpu" "$other"
+        printf -v row '%-4s %-4s %9s %9s %9s %9s %7s %7s %11s %9s %7s' \
+            "$rep" "($t)" "$rps" "$p50" "$p99" "$reqs" "$serr" "$sockerr" "$cpu" "$switches" "$other"
         log "$row$flag"
         ((serr == 0 && sockerr == 0)) || FAILED=1
-        echo "$rep $t $rps $p50 $p99 $cpu $clean" >>"$DATA/reps.txt"
+        echo "$rep $t $rps $p50 $p99 $cpu $switches $clean" >>"$DATA/reps.txt"
     done
 done
 summary=$(python3 "$HERE/stats.py" compare "$OTHER_MAX" "$DATA/reps.txt") || die "stats.py compare failed"

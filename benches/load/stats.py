@@ -1,18 +1,20 @@
 #!/usr/bin/env python3
 """The arithmetic and statistics of benches/load/run.sh (standard library only).
 
-    stats.py run REQUESTS DURATION_US GATEWAY_TICKS CLK_TCK BUSY_TICKS OURS_TICKS WRK_TICKS TOTAL_TICKS
-        One measured wrk run: prints "req/s cpu/req(us) other%".
+    stats.py run REQUESTS DURATION_US GATEWAY_TICKS CLK_TCK BUSY_TICKS OURS_TICKS WRK_TICKS TOTAL_TICKS SWITCHES
+        One measured wrk run: prints "req/s cpu/req(us) other% switches".
           req/s       REQUESTS over DURATION_US, no decimals
           cpu/req     GATEWAY_TICKS (clock ticks of CPU the gateway process used, CLK_TCK a
                       second) per request, in microseconds, one decimal (0.0 without requests)
           other%      busy CPU not spent in the gateway and upstream (OURS_TICKS) or wrk
                       (WRK_TICKS), as a percentage of all CPU time (TOTAL_TICKS), no decimals,
                       at least 0
+          switches    SWITCHES (context switches of the gateway's threads) per request, two
+                      decimals
 
     stats.py compare OTHER_MAX FILE
         The summary run.sh prints after its reps. FILE has one line per measured run:
-          rep target rps p50 p99 cpu clean
+          rep target rps p50 p99 cpu switches clean
         (the values as run.sh printed them; clean is 0 when other% was above OTHER_MAX). Prints
         each target's medians, then each comparison of COMPARISONS whose two targets were
         measured: the median of the per-rep ratios with a distribution-free 95% interval, every
@@ -67,11 +69,12 @@ def median_ci(values):
 
 
 def run(args):
-    reqs, dur_us, gw, clk_tck, busy, ours, wrk, total = (int(a) for a in args)
+    reqs, dur_us, gw, clk_tck, busy, ours, wrk, total, switches = (int(a) for a in args)
     rps = "%.0f" % (reqs / (dur_us / 1e6))
     cpu = "%.1f" % (gw / clk_tck * 1e6 / reqs if reqs > 0 else 0)
     other = 100 * (busy - ours - wrk) / total if total > 0 else 0
-    print(rps, cpu, "%.0f" % (0 if other < 0 else other))
+    per_request = "%.2f" % (switches / reqs if reqs > 0 else 0)
+    print(rps, cpu, "%.0f" % (0 if other < 0 else other), per_request)
 
 
 NAMES = {
@@ -100,15 +103,19 @@ COMPARISONS = [
 
 
 def compare(other_max, path):
-    runs = {}  # target -> [(rep, rps, p50, p99, cpu, clean)]
+    runs = {}  # target -> [(rep, rps, p50, p99, cpu, switches, clean)]
     for line in open(path):
         if line.strip():
-            rep, target, rps, p50, p99, cpu, clean = line.split()
-            runs.setdefault(target, []).append((rep, rps, p50, p99, cpu, int(clean)))
-    out = ["", f"medians                        {'req/s':>9} {'p50(us)':>9} {'p99(us)':>9} {'cpu/req(us)':>12}"]
+            rep, target, rps, p50, p99, cpu, switches, clean = line.split()
+            runs.setdefault(target, []).append((rep, rps, p50, p99, cpu, switches, int(clean)))
+    out = [
+        "",
+        f"medians                        {'req/s':>9} {'p50(us)':>9} {'p99(us)':>9} {'cpu/req(us)':>12}"
+        f" {'switches':>9}",
+    ]
     for target, rows in runs.items():
-        cols = [median([r[i] for r in rows]) for i in (1, 2, 3, 4)]
-        out.append("%-30s %9s %9s %9s %12s" % (f"({target}) {NAMES.get(target, '')}"[:30], *cols))
+        cols = [median([r[i] for r in rows]) for i in (1, 2, 3, 4, 5)]
+        out.append("%-30s %9s %9s %9s %12s %9s" % (f"({target}) {NAMES.get(target, '')}"[:30], *cols))
     out.append("")
     for num, den, column, name in COMPARISONS:
         if num not in runs or den not in runs:
@@ -116,7 +123,7 @@ def compare(other_max, path):
         i = 1 if column == "rps" else 4
         pairs = list(zip(runs[num], runs[den]))
         per_rep = [ratio(x[i], y[i]) for x, y in pairs]
-        clean = [x[5] and y[5] for x, y in pairs]
+        clean = [x[6] and y[6] for x, y in pairs]
         line = f"({num})/({den}) {name}: {median(per_rep)}"
         ci = median_ci(per_rep)
         if ci:
@@ -130,7 +137,10 @@ def compare(other_max, path):
                 if kept
                 else f"    every rep had other% > {other_max}: rerun on a quiet machine"
             )
-    out.append("cpu/req: CPU of the proxy's processes per request; other%: CPU used by other programs")
+    out.append(
+        "cpu/req: CPU of the proxy's processes per request; switches: their context switches per"
+        " request; other%: CPU used by other programs"
+    )
     print("\n".join(out))
 
 
@@ -146,7 +156,7 @@ def ratios(name, path):
 
 if __name__ == "__main__":
     command, args = (sys.argv[1], sys.argv[2:]) if len(sys.argv) > 1 else ("", [])
-    if command == "run" and len(args) == 8:
+    if command == "run" and len(args) == 9:
         run(args)
     elif command == "compare" and len(args) == 2:
         compare(*args)
