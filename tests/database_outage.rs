@@ -119,3 +119,43 @@ async fn a_connection_that_died_while_idle_is_replaced_before_use() {
         "deleted through a new connection"
     );
 }
+
+/// PostgreSQL ending the gateway's pooled connections (a restart, `pg_terminate_backend`) costs
+/// no lookup either: the connection answers with a fatal error, and the lookup tries the next.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_the_server_terminated_cost_no_lookup() {
+    let Some(db) = TestDb::migrated(Kind::Postgres).await else {
+        return;
+    };
+    let (first, second) = (random_token(), random_token());
+    db.seed(&first, 3600).await;
+    db.seed(&second, 3600).await;
+    let upstream = Upstream::start().await;
+    let gateway = Gateway::start(
+        "",
+        &[
+            ("GATEHOUSE_UPSTREAM", &upstream.url()),
+            ("GATEHOUSE_DATABASE_URL", &db.url),
+        ],
+    )
+    .await;
+    let status = |token: &str| {
+        client()
+            .get(gateway.url("/data"))
+            .header("cookie", session_cookie(token))
+            .send()
+    };
+    assert_eq!(status(&first).await.unwrap().status(), 200);
+    let database = db.url.rsplit('/').next().unwrap().to_string();
+    db.exec(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = '{database}' AND pid <> pg_backend_pid() AND query NOT ILIKE 'LISTEN%'"
+    ))
+    .await;
+    assert_eq!(
+        status(&second).await.unwrap().status(),
+        200,
+        "the lookup went past the terminated connection:\n{}",
+        gateway.log()
+    );
+}

@@ -110,6 +110,23 @@ impl<DB: Database> SqlStore<DB> {
 /// lookup tries again (`find_session`), other operations report the error.
 const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
+/// Whether `error` says the connection is gone rather than the query failed: the socket
+/// (refused, reset, closed) or the server ending the session (`connection_ended`).
+fn connection_lost(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(error) => error.code().is_some_and(|code| connection_ended(&code)),
+        _ => false,
+    }
+}
+
+/// SQLSTATEs of a server ending the connection: class 08 (connection exception; MySQL's
+/// shutdown is 08S01) and PostgreSQL's 57P01–57P03 (an administrator's `pg_terminate_backend`,
+/// a shutdown, a crash), not 57014 (a cancelled query).
+fn connection_ended(sqlstate: &str) -> bool {
+    sqlstate.starts_with("08") || sqlstate.starts_with("57P")
+}
+
 /// Pool settings shared by every dialect.
 pub(super) fn pool_options<DB: Database>(config: &DatabaseConfig) -> PoolOptions<DB> {
     PoolOptions::new()
@@ -289,9 +306,9 @@ where
     DB::Arguments: sqlx::IntoArguments<DB>,
 {
     async fn find_session(&self, token: &str) -> Result<Option<SessionRecord>, StoreError> {
-        // A pooled connection that died less than `PING_AFTER_IDLE` after its last use fails
-        // with an I/O error at once and is closed on its way back. The lookup only reads, so it
-        // is tried again on another connection, at most once per connection the pool can hold.
+        // A pooled connection that died less than `PING_AFTER_IDLE` after its last use fails at
+        // once and is closed on its way back. The lookup only reads, so it is tried again on
+        // another connection, at most once per connection the pool can hold.
         let mut retries = self.pool_options.get_max_connections();
         let row = loop {
             let found = sqlx::query::<DB>(AssertSqlSafe(self.queries.find_session.as_str()))
@@ -299,7 +316,7 @@ where
                 .fetch_optional(self.pool())
                 .await;
             match found {
-                Err(sqlx::Error::Io(_)) if retries > 0 => retries -= 1,
+                Err(error) if retries > 0 && connection_lost(&error) => retries -= 1,
                 found => break found?,
             }
         };
@@ -536,5 +553,25 @@ where
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query::<DB>("SELECT 1").execute(self.pool()).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_connection_gone_makes_a_lookup_try_again() {
+        for sqlstate in ["08006", "08S01", "57P01", "57P02", "57P03"] {
+            assert!(connection_ended(sqlstate), "{sqlstate}");
+        }
+        for sqlstate in ["57014", "23505", "42P01", "40001"] {
+            assert!(!connection_ended(sqlstate), "{sqlstate}");
+        }
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert!(connection_lost(&sqlx::Error::Io(reset)));
+        // A pool that could not connect within its timeout already waited: no second wait.
+        assert!(!connection_lost(&sqlx::Error::PoolTimedOut));
+        assert!(!connection_lost(&sqlx::Error::RowNotFound));
     }
 }
