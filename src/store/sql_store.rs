@@ -110,8 +110,8 @@ impl<DB: Database> SqlStore<DB> {
 /// lookup tries again (`find_session`), other operations report the error.
 const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
-/// Whether `error` says the connection is gone rather than the query failed: the socket
-/// (refused, reset, closed) or the server ending the session (`connection_ended`).
+/// Whether `error` says the connection is gone rather than the query failed: the socket reset
+/// or closed, or the server ending the session (`connection_ended`).
 fn connection_lost(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Io(_) => true,
