@@ -243,7 +243,8 @@ all_ours() {
     if wants cp; then pgrep -u postgres | tr '\n' ' '; fi
 }
 # Context switches of the target's threads (voluntary and not): each is a thread that waited
-# (for the database, SQLite's worker thread, a lock) or was preempted, counted exactly.
+# (for the database, SQLite's worker thread, a lock) or was preempted. How many also depends on
+# timing: a thread that finds more work waiting does not sleep.
 switches_of() {
     local p s=0
     for p in "$@"; do
