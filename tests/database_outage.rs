@@ -28,20 +28,29 @@ async fn relay_to(db: &TestDb) -> (Relay, String) {
     (relay, relayed_url)
 }
 
-/// A gateway reading PostgreSQL through a relay the test can cut.
-async fn relayed_gateway(db: &TestDb) -> (Relay, Upstream, Gateway) {
-    let (relay, relayed_url) = relay_to(db).await;
+/// A gateway reading the database at `database_url`, in front of a fresh upstream.
+async fn gateway_on(database_url: &str) -> (Upstream, Gateway) {
     let upstream = Upstream::start().await;
     let config = "[database]\nacquire_timeout = \"1s\"\n[cache]\nmax_staleness = \"60s\"\n";
     let gateway = Gateway::start(
         config,
         &[
             ("GATEHOUSE_UPSTREAM", &upstream.url()),
-            ("GATEHOUSE_DATABASE_URL", &relayed_url),
+            ("GATEHOUSE_DATABASE_URL", database_url),
         ],
     )
     .await;
-    (relay, upstream, gateway)
+    (upstream, gateway)
+}
+
+/// A request for `/data` with `token`'s session cookie.
+async fn get(gateway: &Gateway, token: &str) -> reqwest::Response {
+    client()
+        .get(gateway.url("/data"))
+        .header("cookie", session_cookie(token))
+        .send()
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -52,23 +61,18 @@ async fn cached_sessions_survive_an_outage_and_uncached_ones_get_503() {
     let (cached, uncached) = (random_token(), random_token());
     db.seed(&cached, 3600).await;
     db.seed(&uncached, 3600).await;
-    let (relay, upstream, gateway) = relayed_gateway(&db).await;
-    let get = |token: &str| {
-        client()
-            .get(gateway.url("/data"))
-            .header("cookie", session_cookie(token))
-            .send()
-    };
+    let (relay, relayed_url) = relay_to(&db).await;
+    let (upstream, gateway) = gateway_on(&relayed_url).await;
 
-    assert_eq!(get(&cached).await.unwrap().status(), 200);
+    assert_eq!(get(&gateway, &cached).await.status(), 200);
     relay.cut();
 
     assert_eq!(
-        get(&cached).await.unwrap().status(),
+        get(&gateway, &cached).await.status(),
         200,
         "a cached session works without the database"
     );
-    let down = get(&uncached).await.unwrap();
+    let down = get(&gateway, &uncached).await;
     assert_eq!(down.status(), 503);
     assert_eq!(down.headers()["retry-after"], "1");
     assert_eq!(
@@ -90,7 +94,7 @@ async fn cached_sessions_survive_an_outage_and_uncached_ones_get_503() {
     // The pool still holds the connections the cut killed, idle for under a second: the
     // lookup meets them and tries again past them.
     assert_eq!(
-        get(&uncached).await.unwrap().status(),
+        get(&gateway, &uncached).await.status(),
         200,
         "lookups work again once the database is back:\n{}",
         gateway.log()
@@ -130,22 +134,8 @@ async fn connections_the_server_terminated_cost_no_lookup() {
     let (first, second) = (random_token(), random_token());
     db.seed(&first, 3600).await;
     db.seed(&second, 3600).await;
-    let upstream = Upstream::start().await;
-    let gateway = Gateway::start(
-        "",
-        &[
-            ("GATEHOUSE_UPSTREAM", &upstream.url()),
-            ("GATEHOUSE_DATABASE_URL", &db.url),
-        ],
-    )
-    .await;
-    let status = |token: &str| {
-        client()
-            .get(gateway.url("/data"))
-            .header("cookie", session_cookie(token))
-            .send()
-    };
-    assert_eq!(status(&first).await.unwrap().status(), 200);
+    let (_upstream, gateway) = gateway_on(&db.url).await;
+    assert_eq!(get(&gateway, &first).await.status(), 200);
     let database = db.url.rsplit('/').next().unwrap().to_string();
     db.exec(&format!(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
@@ -153,7 +143,7 @@ async fn connections_the_server_terminated_cost_no_lookup() {
     ))
     .await;
     assert_eq!(
-        status(&second).await.unwrap().status(),
+        get(&gateway, &second).await.status(),
         200,
         "the lookup went past the terminated connection:\n{}",
         gateway.log()
